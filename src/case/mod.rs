@@ -1,0 +1,11 @@
+//! Case files: the model, the YAML parser, load-time validation, matchers and templates.
+
+pub mod load;
+pub mod matcher;
+pub mod model;
+pub mod parse;
+pub mod template;
+pub mod validate;
+
+pub use load::{load, Suite};
+pub use model::Case;

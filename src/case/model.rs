@@ -1,0 +1,226 @@
+//! The checked form of a case file: what the runner executes.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::case::matcher::Matcher;
+use crate::clause::Level;
+use crate::source::{Pos, SourceFile};
+use crate::spec_version::VersionRange;
+
+/// Conditions a target must meet for a case to run; an unmet gate skips the case with a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gate {
+    /// `/login` with `refresh_token: true` returns a refresh token (G-rt).
+    RefreshTokens,
+    /// `/refresh` returns a new refresh token (rotation), rather than letting the old one be re-used.
+    Rotation,
+    /// Access tokens issued with a refresh token carry `expires_in_ms`, within `--max-wait` (G-exp).
+    Expiry,
+    /// Accounts can be registered through the client API (`m.login.dummy` or a registration token) (G-reg).
+    Registration,
+    /// `POST /register?kind=guest` is allowed (G-guest).
+    Guest,
+    /// Each case gets accounts of its own (not the one `--user` account), so it may log them out or change
+    /// their password.
+    FreshUsers,
+}
+
+impl Gate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::RefreshTokens => "refresh-tokens",
+            Gate::Rotation => "rotation",
+            Gate::Expiry => "expiry",
+            Gate::Registration => "registration",
+            Gate::Guest => "guest",
+            Gate::FreshUsers => "fresh-users",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Path under the cases folder without `.yaml`, e.g. `refresh/rotation-retry-window`.
+    pub id: String,
+    pub source: Arc<SourceFile>,
+    pub title: String,
+    /// Every clause the case checks or observes; the first is its primary clause.
+    pub clauses: Vec<String>,
+    pub requires: Vec<Gate>,
+    /// The case applies when the server advertises a version in this range.
+    pub spec: Option<VersionRange>,
+    /// Fixture accounts made before the first step (fresh per case where registration allows it).
+    pub users: Vec<String>,
+    pub steps: Vec<Step>,
+    /// Clean-up that runs even when a step failed; its outcome never changes the verdict.
+    pub finally: Vec<Step>,
+}
+
+impl Case {
+    pub fn primary_clause(&self) -> &str {
+        &self.clauses[0]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub pos: Pos,
+    pub action: Action,
+    /// Checks on the server: a failure is a failure of their clause.
+    pub expect: Vec<CheckBlock>,
+    /// Preconditions: a failure makes the case an error, never a clause failure.
+    pub require: Option<CheckBlock>,
+    pub observe: Option<Observe>,
+    pub captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Request(RequestSpec),
+    Login(LoginSpec),
+    Register(RegisterSpec),
+    Refresh(RefreshSpec),
+    Whoami(TokenSource),
+    Wait(Wait),
+}
+
+impl Action {
+    /// Fixture actions must answer 200 unless the step itself checks the status.
+    pub fn is_fixture(&self) -> bool {
+        matches!(self, Action::Login(_) | Action::Register(_) | Action::Refresh(_) | Action::Whoami(_))
+    }
+
+    /// The session the action stores its tokens in (`as:`).
+    pub fn session_out(&self) -> Option<&str> {
+        match self {
+            Action::Login(l) => l.session.as_deref(),
+            Action::Register(r) => r.session.as_deref(),
+            Action::Refresh(r) => r.session.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Method {
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "POST")]
+    Post,
+    #[serde(rename = "PUT")]
+    Put,
+    #[serde(rename = "DELETE")]
+    Delete,
+    #[serde(rename = "OPTIONS")]
+    Options,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+        }
+    }
+}
+
+/// Where a bearer access token comes from.
+#[derive(Debug, Clone)]
+pub enum TokenSource {
+    /// The current access token of a session.
+    Session(String),
+    /// Any templated string, e.g. a refresh token used as an access token.
+    Token(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Sent with `Content-Type: application/json`.
+    Json(Value),
+    /// Sent verbatim, with no Content-Type unless the case sets one.
+    Raw(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub auth: Option<TokenSource>,
+    pub body: Option<Body>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginSpec {
+    pub user: String,
+    /// None: the field is not sent at all.
+    pub refresh_token: Option<bool>,
+    pub device_id: Option<String>,
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    User,
+    Guest,
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisterSpec {
+    pub kind: AccountKind,
+    pub refresh_token: Option<bool>,
+    pub inhibit_login: Option<bool>,
+    pub device_id: Option<String>,
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshSpec {
+    /// The refresh token to send: a session's current one, or a templated string.
+    pub token: TokenSource,
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Wait {
+    /// Until the session's access token has expired: `expires_in_ms` after it was issued, plus a margin.
+    ExpiryOf(String),
+    Millis(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckBlock {
+    pub pos: Pos,
+    /// The clause a failed check counts against.
+    pub clause: String,
+    /// Lowers the level of these checks below the clause's own (e.g. a SHOULD part of a MUST clause).
+    pub level: Option<Level>,
+    /// The block applies only when the status matches (a conditional requirement such as "if 401 then ...").
+    pub if_status: Option<Matcher>,
+    pub status: Option<Matcher>,
+    pub headers: Vec<(String, Matcher)>,
+    /// JSON Pointer (`/errcode`, `""` for the whole body) to matcher.
+    pub json: Vec<(String, Matcher)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observe {
+    pub clause: String,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub name: String,
+    pub pointer: String,
+}

@@ -1,0 +1,370 @@
+//! YAML text to [`Case`]: the only module that knows the YAML layout of a case file.
+//!
+//! Structural errors (syntax, unknown keys, wrong types) come from serde-saphyr with a snippet; shape errors
+//! that serde cannot express (exactly one action per step, ...) are rendered here at the step's position.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use crate::case::matcher::Matcher;
+use crate::case::model::*;
+use crate::clause::Level;
+use crate::source::{Pos, SourceFile};
+use crate::spec_version::VersionRange;
+
+/// Parses YAML with the options every file of the suite uses; errors come back rendered with a snippet.
+pub fn from_yaml<T: DeserializeOwned>(source: &SourceFile) -> Result<T, String> {
+    // `no` and `017` stay strings: request bodies and expected values are data, not YAML 1.1 booleans or
+    // octal numbers.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
+    serde_saphyr::from_str_with_options(&source.text, options).map_err(|e| {
+        let name = source.path.display().to_string();
+        e.render_with_options(serde_saphyr::render_options! { source_name: Some(name.as_str()) })
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    title: String,
+    clauses: Vec<Spanned<String>>,
+    #[serde(default)]
+    requires: Vec<Gate>,
+    #[serde(default)]
+    spec: Option<VersionRange>,
+    #[serde(default)]
+    users: Vec<Spanned<String>>,
+    steps: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    finally: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Option<String>,
+    request: Option<RawRequest>,
+    login: Option<RawLogin>,
+    register: Option<RawRegister>,
+    refresh: Option<RawRefresh>,
+    whoami: Option<RawTokenSource>,
+    wait: Option<RawWait>,
+    expect: Option<Spanned<Expectations>>,
+    require: Option<Spanned<RawBlock>>,
+    observe: Option<RawObserve>,
+    #[serde(default, deserialize_with = "ordered_map")]
+    capture: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    method: Method,
+    path: String,
+    #[serde(default, deserialize_with = "ordered_map")]
+    query: Vec<(String, String)>,
+    #[serde(default, deserialize_with = "ordered_map")]
+    headers: Vec<(String, String)>,
+    session: Option<String>,
+    token: Option<String>,
+    json: Option<Value>,
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogin {
+    user: String,
+    refresh_token: Option<bool>,
+    device_id: Option<String>,
+    #[serde(rename = "as")]
+    session: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegister {
+    #[serde(default = "default_kind")]
+    kind: AccountKind,
+    refresh_token: Option<bool>,
+    inhibit_login: Option<bool>,
+    device_id: Option<String>,
+    #[serde(rename = "as")]
+    session: Option<String>,
+}
+
+fn default_kind() -> AccountKind {
+    AccountKind::User
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRefresh {
+    session: Option<String>,
+    token: Option<String>,
+    #[serde(rename = "as")]
+    out: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokenSource {
+    session: Option<String>,
+    token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWait {
+    expiry_of: Option<String>,
+    ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBlock {
+    clause: Option<String>,
+    level: Option<Level>,
+    if_status: Option<Matcher>,
+    status: Option<Matcher>,
+    #[serde(default, deserialize_with = "ordered_map")]
+    headers: Vec<(String, Matcher)>,
+    #[serde(default, deserialize_with = "ordered_map")]
+    json: Vec<(String, Matcher)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObserve {
+    clause: String,
+    label: Option<String>,
+}
+
+/// `expect:` takes one block or a list of blocks (one per clause).
+enum Expectations {
+    /// Located by the `expect:` value itself.
+    One(RawBlock),
+    Many(Vec<Spanned<RawBlock>>),
+}
+
+impl<'de> Deserialize<'de> for Expectations {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Expectations;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an expectation block or a list of them")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Ok(Expectations::One(RawBlock::deserialize(de::value::MapAccessDeserializer::new(map))?))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Ok(Expectations::Many(Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))?))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// A YAML map kept in file order (the order checks and captures are written in).
+fn ordered_map<'de, D, T>(deserializer: D) -> Result<Vec<(String, T)>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Vec<(String, T)>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((key, value)) = map.next_entry::<String, T>()? {
+                out.push((key, value));
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(V(PhantomData))
+}
+
+/// Parses one case file; `id` is its path under the cases folder without the extension.
+pub fn parse_case(id: String, source: Arc<SourceFile>) -> Result<Case, String> {
+    let raw: RawCase = from_yaml(&source)?;
+    let error = |pos: Pos, message: &str, label: &str| source.render(pos, message, label);
+    if raw.clauses.is_empty() {
+        return Err(error(Pos { line: 1, column: 1 }, "a case cites at least one clause", "no `clauses`"));
+    }
+    let primary = raw.clauses[0].value.clone();
+    let mut steps = Vec::new();
+    for step in raw.steps {
+        steps.push(convert_step(step, &primary, false, &error)?);
+    }
+    let mut finally = Vec::new();
+    for step in raw.finally {
+        finally.push(convert_step(step, &primary, true, &error)?);
+    }
+    if steps.is_empty() {
+        return Err(error(Pos { line: 1, column: 1 }, "a case has at least one step", "no `steps`"));
+    }
+    Ok(Case {
+        id,
+        title: raw.title,
+        clauses: raw.clauses.into_iter().map(|c| c.value).collect(),
+        requires: raw.requires,
+        spec: raw.spec,
+        users: raw.users.into_iter().map(|u| u.value).collect(),
+        steps,
+        finally,
+        source,
+    })
+}
+
+type Render<'a> = &'a dyn Fn(Pos, &str, &str) -> String;
+
+fn convert_step(spanned: Spanned<RawStep>, primary: &str, in_finally: bool, error: Render) -> Result<Step, String> {
+    let pos: Pos = spanned.referenced.into();
+    let raw = spanned.value;
+    let fail = |message: &str| error(pos, message, "in this step");
+    let one_of = |session: Option<String>, token: Option<String>, what: &str| match (session, token) {
+        (Some(s), None) => Ok(TokenSource::Session(s)),
+        (None, Some(t)) => Ok(TokenSource::Token(t)),
+        _ => Err(fail(&format!("`{what}` takes exactly one of `session` or `token`"))),
+    };
+    let mut actions = Vec::new();
+    if let Some(r) = raw.request {
+        let auth = match (r.session, r.token) {
+            (None, None) => None,
+            (s, t) => Some(one_of(s, t, "request")?),
+        };
+        let body = match (r.json, r.body) {
+            (Some(json), None) => Some(Body::Json(json)),
+            (None, Some(raw)) => Some(Body::Raw(raw)),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(fail("a request has `json` or `body`, not both")),
+        };
+        actions.push(Action::Request(RequestSpec {
+            method: r.method,
+            path: r.path,
+            query: r.query,
+            headers: r.headers,
+            auth,
+            body,
+        }));
+    }
+    if let Some(l) = raw.login {
+        actions.push(Action::Login(LoginSpec {
+            user: l.user,
+            refresh_token: l.refresh_token,
+            device_id: l.device_id,
+            session: l.session,
+        }));
+    }
+    if let Some(r) = raw.register {
+        actions.push(Action::Register(RegisterSpec {
+            kind: r.kind,
+            refresh_token: r.refresh_token,
+            inhibit_login: r.inhibit_login,
+            device_id: r.device_id,
+            session: r.session,
+        }));
+    }
+    if let Some(r) = raw.refresh {
+        actions.push(Action::Refresh(RefreshSpec {
+            token: one_of(r.session, r.token, "refresh")?,
+            session: r.out,
+        }));
+    }
+    if let Some(w) = raw.whoami {
+        actions.push(Action::Whoami(one_of(w.session, w.token, "whoami")?));
+    }
+    if let Some(w) = raw.wait {
+        actions.push(Action::Wait(match (w.expiry_of, w.ms) {
+            (Some(session), None) => Wait::ExpiryOf(session),
+            (None, Some(ms)) => Wait::Millis(ms),
+            _ => return Err(fail("`wait` takes exactly one of `expiry_of` or `ms`")),
+        }));
+    }
+    if actions.len() != 1 {
+        return Err(fail(
+            "a step has exactly one action: request, login, register, refresh, whoami or wait",
+        ));
+    }
+    let action = actions.pop().expect("one action");
+    let block = |pos: Pos, b: RawBlock, default_clause: &str| -> Result<CheckBlock, String> {
+        if b.status.is_none() && b.headers.is_empty() && b.json.is_empty() {
+            return Err(error(pos, "an expectation checks at least one of status, headers or json", "empty"));
+        }
+        Ok(CheckBlock {
+            pos,
+            clause: b.clause.unwrap_or_else(|| default_clause.to_owned()),
+            level: b.level,
+            if_status: b.if_status,
+            status: b.status,
+            headers: b.headers,
+            json: b.json,
+        })
+    };
+    let expect = match raw.expect {
+        None => Vec::new(),
+        Some(spanned) => match spanned.value {
+            Expectations::One(b) => vec![block(spanned.referenced.into(), b, primary)?],
+            Expectations::Many(blocks) => blocks
+                .into_iter()
+                .map(|b| block(b.referenced.into(), b.value, primary))
+                .collect::<Result<_, _>>()?,
+        },
+    };
+    let require = raw.require.map(|b| block(b.referenced.into(), b.value, primary)).transpose()?;
+    if matches!(action, Action::Wait(_)) && (!expect.is_empty() || require.is_some() || raw.observe.is_some()) {
+        return Err(fail("a `wait` step has nothing to check"));
+    }
+    if in_finally && (!expect.is_empty() || raw.observe.is_some()) {
+        return Err(fail("`finally` steps clean up; they do not check or observe"));
+    }
+    let name = raw.name.unwrap_or_else(|| default_name(&action));
+    Ok(Step {
+        name,
+        pos,
+        action,
+        expect,
+        require,
+        observe: raw.observe.map(|o| Observe {
+            clause: o.clause,
+            label: o.label,
+        }),
+        captures: raw
+            .capture
+            .into_iter()
+            .map(|(name, pointer)| Capture { name, pointer })
+            .collect(),
+    })
+}
+
+fn default_name(action: &Action) -> String {
+    let source = |t: &TokenSource| match t {
+        TokenSource::Session(s) => s.clone(),
+        TokenSource::Token(t) => t.clone(),
+    };
+    let flag = |v: Option<bool>| v.map_or(String::new(), |v| format!(" refresh_token={v}"));
+    let out = |s: &Option<String>| s.as_ref().map_or(String::new(), |s| format!(" as {s}"));
+    match action {
+        Action::Request(r) => format!("{} {}", r.method.as_str(), r.path),
+        Action::Login(l) => format!("login {}{}{}", l.user, flag(l.refresh_token), out(&l.session)),
+        Action::Register(r) => format!("register{}{}", flag(r.refresh_token), out(&r.session)),
+        Action::Refresh(r) => format!("refresh {}{}", source(&r.token), out(&r.session)),
+        Action::Whoami(t) => format!("whoami {}", source(t)),
+        Action::Wait(Wait::ExpiryOf(s)) => format!("wait for {s} to expire"),
+        Action::Wait(Wait::Millis(ms)) => format!("wait {ms} ms"),
+    }
+}

@@ -1,0 +1,218 @@
+//! Load-time checks that serde cannot make: clauses exist, variables and sessions are defined before use,
+//! gates match what the steps need.
+
+use std::collections::HashSet;
+
+use crate::case::model::*;
+use crate::case::template;
+use crate::clause::{Catalogue, Level};
+use crate::source::Pos;
+
+/// Variables every case has without defining them.
+pub const BUILTIN_VARIABLES: &[&str] = &["random", "nonce"];
+/// The fields a session (`as: s0`) defines, as `s0.access_token` etc.
+pub const SESSION_FIELDS: &[&str] = &["access_token", "refresh_token", "device_id", "user_id", "expires_in_ms"];
+/// The fields a fixture user defines, as `alice.user_id` etc.
+pub const USER_FIELDS: &[&str] = &["user_id", "localpart", "password"];
+
+/// Returns every problem found, each rendered with its position.
+pub fn validate(case: &Case, catalogue: &Catalogue) -> Vec<String> {
+    let mut v = Validator {
+        case,
+        catalogue,
+        errors: Vec::new(),
+        defined: BUILTIN_VARIABLES.iter().map(|s| s.to_string()).collect(),
+        sessions: HashSet::new(),
+    };
+    v.clauses();
+    for user in &case.users {
+        for field in USER_FIELDS {
+            v.defined.insert(format!("{user}.{field}"));
+        }
+    }
+    for step in &case.steps {
+        v.step(step);
+    }
+    // Clean-up may use anything the steps could have defined; at run time a missing value skips that step.
+    for step in &case.finally {
+        v.step(step);
+    }
+    v.gates();
+    v.errors
+}
+
+struct Validator<'a> {
+    case: &'a Case,
+    catalogue: &'a Catalogue,
+    errors: Vec<String>,
+    defined: HashSet<String>,
+    sessions: HashSet<String>,
+}
+
+impl Validator<'_> {
+    fn error_at(&mut self, pos: Pos, message: String, label: &str) {
+        self.errors.push(self.case.source.render(pos, &message, label));
+    }
+
+    /// Points at the first occurrence of `needle` after `from`, or at `from` itself.
+    fn error_near(&mut self, from: Pos, needle: &str, message: String, label: &str) {
+        let pos = self.case.source.find_from(from, needle).unwrap_or(from);
+        self.error_at(pos, message, label);
+    }
+
+    fn clauses(&mut self) {
+        let start = Pos { line: 1, column: 1 };
+        let mut seen = HashSet::new();
+        for id in &self.case.clauses {
+            if !seen.insert(id) {
+                self.error_near(start, id, format!("clause `{id}` is cited twice"), "again here");
+            } else if self.catalogue.get(id).is_none() {
+                self.error_near(start, id, format!("unknown clause `{id}`"), "not in cases/clauses.yaml");
+            }
+        }
+    }
+
+    fn cited(&mut self, pos: Pos, id: &str) -> Option<Level> {
+        if !self.case.clauses.iter().any(|c| c == id) {
+            let message = format!("clause `{id}` is not in this case's `clauses` list");
+            self.error_near(pos, id, message, "cite it in `clauses`");
+            return None;
+        }
+        self.catalogue.get(id).map(|c| c.level)
+    }
+
+    fn step(&mut self, step: &Step) {
+        let pos = step.pos;
+        for block in &step.expect {
+            if let Some(level) = self.cited(block.pos, &block.clause) {
+                if level == Level::Choice {
+                    let message = format!("clause `{}` is a server choice: observe it, do not check it", block.clause);
+                    self.error_near(block.pos, &block.clause, message, "a choice clause");
+                }
+                if let Some(lower) = block.level
+                    && lower <= level
+                {
+                    let message = format!("`level: {lower}` must be weaker than the clause's own level {level}");
+                    self.error_near(block.pos, "level", message, "can only lower the level");
+                }
+            }
+        }
+        if let Some(observe) = &step.observe {
+            self.cited(pos, &observe.clause);
+        }
+        for template in self.templates(step) {
+            self.template(pos, &template);
+        }
+        self.action_names(step);
+        if let Some(session) = step.action.session_out() {
+            self.sessions.insert(session.to_owned());
+            for field in SESSION_FIELDS {
+                self.defined.insert(format!("{session}.{field}"));
+            }
+        }
+        for capture in &step.captures {
+            if !capture.pointer.is_empty() && !capture.pointer.starts_with('/') {
+                let message = format!("`{}` is not a JSON Pointer (it starts with `/`)", capture.pointer);
+                self.error_near(pos, &capture.pointer, message, "capture from here");
+            }
+            self.defined.insert(capture.name.clone());
+        }
+    }
+
+    fn templates(&self, step: &Step) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let token = |t: &TokenSource| match t {
+            TokenSource::Token(t) => Some(t.clone()),
+            TokenSource::Session(_) => None,
+        };
+        match &step.action {
+            Action::Request(r) => {
+                out.push(r.path.clone());
+                out.extend(r.query.iter().chain(&r.headers).map(|(_, v)| v.clone()));
+                out.extend(r.auth.as_ref().and_then(token));
+                match &r.body {
+                    Some(Body::Json(json)) => {
+                        let mut strings = Vec::new();
+                        template::strings_in(json, &mut strings);
+                        out.extend(strings.into_iter().map(str::to_owned));
+                    }
+                    Some(Body::Raw(raw)) => out.push(raw.clone()),
+                    None => {}
+                }
+            }
+            Action::Login(l) => out.extend(l.device_id.clone()),
+            Action::Register(r) => out.extend(r.device_id.clone()),
+            Action::Refresh(r) => out.extend(token(&r.token)),
+            Action::Whoami(t) => out.extend(token(t)),
+            Action::Wait(_) => {}
+        }
+        for block in step.expect.iter().chain(&step.require) {
+            let matchers = block.status.iter().chain(&block.if_status);
+            let matchers = matchers.chain(block.headers.iter().chain(&block.json).map(|(_, m)| m));
+            out.extend(matchers.flat_map(|m| m.templates()).map(str::to_owned));
+        }
+        out
+    }
+
+    fn template(&mut self, pos: Pos, text: &str) {
+        match template::names(text) {
+            Err(message) => self.error_near(pos, "{{", message, "malformed template"),
+            Ok(names) => {
+                for name in names {
+                    if !self.defined.contains(name) {
+                        let message = format!("variable `{name}` is used before it is defined");
+                        self.error_near(pos, name, message, "not captured or defined by an earlier step");
+                    }
+                }
+            }
+        }
+    }
+
+    fn action_names(&mut self, step: &Step) {
+        let pos = step.pos;
+        let session_of = |t: &TokenSource| match t {
+            TokenSource::Session(s) => Some(s.clone()),
+            TokenSource::Token(_) => None,
+        };
+        let used = match &step.action {
+            Action::Request(r) => r.auth.as_ref().and_then(session_of),
+            Action::Refresh(r) => session_of(&r.token),
+            Action::Whoami(t) => session_of(t),
+            Action::Wait(Wait::ExpiryOf(s)) => Some(s.clone()),
+            _ => None,
+        };
+        if let Some(session) = used
+            && !self.sessions.contains(&session)
+        {
+            let message = format!("session `{session}` is used before a step creates it with `as: {session}`");
+            self.error_near(pos, &session, message, "unknown session");
+        }
+        if let Action::Login(login) = &step.action
+            && !self.case.users.contains(&login.user)
+        {
+            let message = format!("user `{}` is not declared in this case's `users`", login.user);
+            self.error_near(pos, &login.user, message, "unknown user");
+        }
+    }
+
+    /// Steps that need a server feature must say so, so that servers without it get a skip, not an error.
+    fn gates(&mut self) {
+        let all = self.case.steps.iter().chain(&self.case.finally);
+        let mut needs = Vec::new();
+        for step in all {
+            match &step.action {
+                Action::Refresh(_) => needs.push((Gate::RefreshTokens, step.pos)),
+                Action::Wait(Wait::ExpiryOf(_)) => needs.push((Gate::Expiry, step.pos)),
+                Action::Register(r) if r.kind == AccountKind::Guest => needs.push((Gate::Guest, step.pos)),
+                Action::Register(_) => needs.push((Gate::Registration, step.pos)),
+                _ => {}
+            }
+        }
+        for (gate, pos) in needs {
+            if !self.case.requires.contains(&gate) {
+                let message = format!("this step needs `requires: [{}]` on the case", gate.as_str());
+                self.error_at(pos, message, "needs a gate");
+            }
+        }
+    }
+}

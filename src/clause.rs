@@ -1,0 +1,145 @@
+//! The clause catalogue (`cases/clauses.yaml`): stable IDs, requirement levels, test kinds and spec links.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec_version::SpecVersion;
+
+/// RFC 2119 strength of a clause, as the catalogue records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+pub enum Level {
+    #[serde(rename = "MUST")]
+    Must,
+    #[serde(rename = "SHOULD")]
+    Should,
+    #[serde(rename = "MAY")]
+    May,
+    /// The spec leaves the behaviour to the server: observed, never failed.
+    #[serde(rename = "choice")]
+    Choice,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+            Level::Choice => "choice",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Qualifiers that say how directly the spec states a clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tag {
+    /// Stated as a fact or by a schema, without an RFC 2119 keyword.
+    Implied,
+    /// Follows from two or more statements; no single sentence says it.
+    Derived,
+    /// The spec used the keyword in lower case.
+    Lowercase,
+    /// A required field of the OpenAPI schema.
+    Schema,
+}
+
+/// How a clause can be tested black-box (the catalogue's test kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub enum TestKind {
+    /// Functional, runs at once.
+    F,
+    /// Waits for an access token to expire.
+    W,
+    /// Needs privileged setup (admin token, appservice, locking).
+    C,
+    /// Informational: recorded, no verdict.
+    I,
+    /// Not testable against a server (client-side requirement or definition).
+    X,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clause {
+    pub id: String,
+    pub level: Level,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    pub kind: TestKind,
+    pub since: SpecVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<SpecVersion>,
+    pub section: String,
+    pub summary: String,
+}
+
+impl Clause {
+    pub fn has_tag(&self, tag: Tag) -> bool {
+        self.tags.contains(&tag)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    spec_version: SpecVersion,
+    clauses: Vec<serde_saphyr::Spanned<Clause>>,
+}
+
+/// All clauses, in catalogue order, with lookup by ID.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub spec_version: SpecVersion,
+    clauses: Vec<Clause>,
+    index: HashMap<String, usize>,
+}
+
+impl Catalogue {
+    /// Parses the catalogue; errors are rendered with the file position and a snippet.
+    pub fn parse(source: &crate::source::SourceFile) -> Result<Catalogue, String> {
+        let file: CatalogueFile = crate::case::parse::from_yaml(source)?;
+        let mut index = HashMap::new();
+        let mut clauses = Vec::with_capacity(file.clauses.len());
+        for spanned in file.clauses {
+            let clause = spanned.value;
+            if index.insert(clause.id.clone(), clauses.len()).is_some() {
+                return Err(source.render(
+                    spanned.referenced.into(),
+                    &format!("duplicate clause id `{}`", clause.id),
+                    "defined a second time here",
+                ));
+            }
+            clauses.push(clause);
+        }
+        Ok(Catalogue {
+            spec_version: file.spec_version,
+            clauses,
+            index,
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Clause> {
+        self.index.get(id).map(|&i| &self.clauses[i])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Clause> {
+        self.clauses.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.clauses.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
+    }
+}

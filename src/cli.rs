@@ -1,0 +1,94 @@
+//! Command-line arguments: the suite's own options plus libtest's (filter, --list, --exact, --skip, ...).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+/// Runs the Matrix refresh-token conformance cases against a homeserver and reports a verdict per spec clause.
+///
+/// Without --target, the cases run against the built-in reference homeserver.
+#[derive(Debug, Parser)]
+#[command(name = "refresh-conformance", version)]
+pub struct Cli {
+    /// Base URL of the homeserver under test, e.g. http://127.0.0.1:8008.
+    #[arg(long, env = "MRC_TARGET", value_name = "URL")]
+    pub target: Option<String>,
+
+    /// How to get test accounts: `open` (m.login.dummy), `shared-secret=SECRET` (Synapse admin API) or
+    /// `token=TOKEN` (registration token). Default: open.
+    #[arg(long, value_name = "MODE", conflicts_with = "user")]
+    pub register: Option<String>,
+
+    /// An existing account for servers without registration (cases that need fresh accounts are skipped).
+    #[arg(long, value_name = "USER", requires = "password")]
+    pub user: Option<String>,
+
+    /// Password of --user.
+    #[arg(long, env = "MRC_PASSWORD", value_name = "PASSWORD", requires = "user", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// Folder of case files with clauses.yaml at its top.
+    #[arg(long, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+
+    /// Where junit.xml, report.json and summary.md are written.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub report_dir: PathBuf,
+
+    /// The longest a case may wait, for access-token expiry or a rate limit; longer waits skip the case.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub max_wait: Duration,
+
+    /// Timeout of one HTTP request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Timeout of one case, waits included.
+    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
+    pub case_timeout: Duration,
+
+    /// Run only cases citing a clause whose ID starts with this prefix (repeatable), e.g. `refresh.rotation`.
+    #[arg(long = "clause", value_name = "PREFIX")]
+    pub clauses: Vec<String>,
+
+    /// SHOULD-level failures make the run fail (exit 1) too.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Accept invalid TLS certificates (self-signed development servers).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// With no --target: switch on one named fault (or allowed variation) of the reference homeserver.
+    #[arg(long, value_name = "NAME", conflicts_with = "target")]
+    pub reference_fault: Option<String>,
+
+    /// With no --target: lifetime of the reference server's refreshable access tokens.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration, conflicts_with = "target")]
+    pub reference_lifetime: Duration,
+
+    #[command(flatten, next_help_heading = "Test selection and output (libtest-compatible)")]
+    pub libtest: libtest_mimic::Arguments,
+}
+
+impl Cli {
+    /// Parses the process arguments; libtest-mimic's flattened attributes are undone so that `--help` and
+    /// `--version` show this program, and RUST_TEST_THREADS works as it does for cargo test.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        Self::parse_from_iter(std::env::args_os())
+    }
+
+    pub fn parse_from_iter<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Cli::command()
+            .help_template("{before-help}{name} {version}\n{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
+            .disable_version_flag(false)
+            .mut_arg("test_threads", |a| a.env("RUST_TEST_THREADS"));
+        let matches = command.try_get_matches_from(args)?;
+        Cli::from_arg_matches(&matches)
+    }
+}

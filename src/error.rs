@@ -1,0 +1,45 @@
+//! Errors that stop the harness before or around a run, and the exit codes of the product.
+
+use std::process::ExitCode;
+
+/// No MUST-level clause failed (with `--strict`: no SHOULD-level clause either).
+pub const EXIT_OK: u8 = 0;
+/// A MUST-level clause failed (with `--strict`, a SHOULD-level clause too).
+pub const EXIT_NONCONFORMANT: u8 = 1;
+/// The harness could not do its job: bad arguments, invalid case files, an unreachable target, a target that
+/// is not a Matrix homeserver, or cases that could not reach their checks.
+pub const EXIT_HARNESS: u8 = 2;
+
+/// Everything that makes the harness give up; each renders as a message a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    /// Case or catalogue files that do not load; already rendered with file:line:col and a snippet.
+    #[error("{count} invalid case file(s)\n{rendered}")]
+    InvalidCases { count: usize, rendered: String },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("target {url} is unreachable: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("target {url} does not look like a Matrix homeserver: {reason}")]
+    NotMatrix { url: String, reason: String },
+    #[error("cannot provision test accounts on {url}: {reason}")]
+    Accounts { url: String, reason: String },
+    #[error("cannot write reports to {path}: {source}")]
+    Report {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(EXIT_HARNESS)
+    }
+}

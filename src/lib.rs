@@ -1,0 +1,25 @@
+//! Conformance suite for the Matrix refresh-token lifecycle.
+//!
+//! ```text
+//! cases/**/*.yaml --load--> Case --validate--> checked Case            (case)
+//! target URL --probe--> Capabilities                                  (target)
+//! checked Cases + Capabilities --trials--> steps over HTTP             (run)
+//!   --> CheckRecords, each attributed to one clause --> CaseRecord
+//! CaseRecords --aggregate--> ClauseVerdicts                           (verdict)
+//! --> terminal table, junit.xml, report.json, summary.md              (report)
+//! ```
+
+pub mod app;
+pub mod case;
+pub mod clause;
+pub mod cli;
+pub mod colour;
+pub mod error;
+pub mod redact;
+pub mod reference;
+pub mod report;
+pub mod run;
+pub mod source;
+pub mod spec_version;
+pub mod target;
+pub mod verdict;

@@ -1,0 +1,68 @@
+//! Checks made on every response a case step receives, whatever the case is about: the form of errors, the
+//! content type of JSON, the type of `soft_logout`. They feed their clauses' verdicts, so a server cannot pass
+//! a form clause merely because the dedicated case happened not to meet the deviation.
+
+use serde_json::Value;
+
+use crate::clause::{Catalogue, Level};
+use crate::run::http::Response;
+use crate::source::Pos;
+use crate::verdict::CheckRecord;
+
+pub const CONTENT_TYPE: &str = "json.response-content-type";
+pub const ERROR_FORMAT: &str = "error.standard-format";
+pub const SOFT_LOGOUT: &str = "softlogout.signal";
+
+/// The clauses ambient checks can be attributed to.
+pub const CLAUSES: &[&str] = &[CONTENT_TYPE, ERROR_FORMAT, SOFT_LOGOUT];
+
+pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut Vec<CheckRecord>) {
+    let mut record = |clause: &str, held: bool, detail: String| {
+        if let Some(c) = catalogue.get(clause) {
+            out.push(CheckRecord {
+                clause: clause.to_owned(),
+                level: c.level.max(Level::Must),
+                held,
+                step: step.to_owned(),
+                detail,
+                pos: Pos::default(),
+            });
+        }
+    };
+    let content_type = response.header("content-type").unwrap_or("");
+    if let Some(json) = &response.json {
+        let held = content_type.to_ascii_lowercase().starts_with("application/json");
+        record(
+            CONTENT_TYPE,
+            held,
+            format!("a JSON {} response has Content-Type {content_type:?}", response.status),
+        );
+        if response.status >= 400 && json.get("errcode").is_some() {
+            let errcode_ok = json.get("errcode").is_some_and(Value::is_string);
+            let error_ok = json.get("error").is_some_and(Value::is_string);
+            record(
+                ERROR_FORMAT,
+                errcode_ok && error_ok,
+                format!(
+                    "error {} has string errcode: {errcode_ok}, string error: {error_ok}",
+                    response.summary()
+                ),
+            );
+        }
+        if response.status == 401 && json.get("errcode") == Some(&Value::from("M_UNKNOWN_TOKEN")) {
+            let soft = json.get("soft_logout");
+            record(
+                SOFT_LOGOUT,
+                soft.is_none_or(Value::is_boolean),
+                format!("soft_logout of a 401 M_UNKNOWN_TOKEN is {}", soft.map_or("absent".into(), |v| v.to_string())),
+            );
+        }
+    } else if response.status >= 400 && !response.body.is_empty() {
+        // An error at the Matrix API level must be a JSON standard error response.
+        record(
+            ERROR_FORMAT,
+            false,
+            format!("error {} has a body that is not JSON (Content-Type {content_type:?})", response.status),
+        );
+    }
+}

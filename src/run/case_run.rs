@@ -1,0 +1,141 @@
+//! One case from gates to outcome: gates, fixture users, steps, clean-up, outcome and message.
+
+use std::time::Instant;
+
+use crate::case::model::{Case, Gate};
+use crate::run::http::Transcript;
+use crate::run::scope::Scope;
+use crate::run::step::{Findings, Stop, StepRunner};
+use crate::run::{ambient, RunContext};
+use crate::target::Capabilities;
+use crate::verdict::{CaseRecord, Outcome};
+
+/// The first unmet gate of a case, as a skip reason.
+pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<String> {
+    if let Some(range) = &case.spec
+        && !range.any_advertised(&capabilities.versions)
+    {
+        return Some(format!("the server advertises no spec version in {range}"));
+    }
+    for gate in &case.requires {
+        if let Err(reason) = capabilities.gate(*gate) {
+            return Some(format!("gate {}: {reason}", gate.as_str()));
+        }
+    }
+    if case.users.len() > 1
+        && let Err(reason) = capabilities.gate(Gate::FreshUsers)
+    {
+        return Some(format!("{} accounts needed: {reason}", case.users.len()));
+    }
+    None
+}
+
+pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
+    let started = Instant::now();
+    let mut runner = StepRunner {
+        ctx,
+        case,
+        scope: Scope::new(),
+        transcript: Transcript::default(),
+        findings: Findings::default(),
+    };
+    let stop = match gate_reason(case, &ctx.capabilities) {
+        Some(reason) => Some(Stop::Skip(reason)),
+        None => match tokio::time::timeout(ctx.case_timeout, steps(&mut runner)).await {
+            Ok(stop) => stop,
+            Err(_) => Some(Stop::Error(format!("the case did not finish within {:?}", ctx.case_timeout))),
+        },
+    };
+    if !matches!(stop, Some(Stop::Skip(_))) || !runner.scope.sessions.is_empty() {
+        for step in &case.finally {
+            if let Err(Stop::Error(e) | Stop::Skip(e)) = runner.run(step, true).await {
+                runner.transcript.note(&format!("clean-up step skipped: {e}"));
+            }
+        }
+    }
+    finish(ctx, case, runner, stop, started)
+}
+
+async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
+    for user in &runner.case.users {
+        match runner.ctx.accounts.create(&runner.ctx.http, user, &mut runner.transcript).await {
+            Ok(account) => {
+                runner.scope.users.insert(user.clone(), account);
+            }
+            Err(e) => return Some(Stop::Error(format!("setup: cannot create user `{user}`: {e}"))),
+        }
+    }
+    for step in &runner.case.steps {
+        if let Err(stop) = runner.run(step, false).await {
+            return Some(stop);
+        }
+    }
+    None
+}
+
+fn finish(ctx: &RunContext, case: &Case, runner: StepRunner<'_>, stop: Option<Stop>, started: Instant) -> CaseRecord {
+    let secrets = &ctx.http.secrets;
+    let findings = runner.findings;
+    let failures: Vec<String> = findings
+        .checks
+        .iter()
+        .filter(|c| !c.held)
+        .map(|c| {
+            format!(
+                "{}:{}:{}: [{} {}] {}: {}",
+                case.source.path.display(),
+                c.pos.line,
+                c.pos.column,
+                c.level,
+                c.clause,
+                c.step,
+                c.detail
+            )
+        })
+        .collect();
+    let (outcome, mut message) = match (&stop, failures.is_empty()) {
+        (_, false) => (Outcome::Failed, failures.join("\n")),
+        (Some(Stop::Error(e)), true) => (Outcome::Error, e.clone()),
+        (Some(Stop::Skip(reason)), true) => (Outcome::Skipped, reason.clone()),
+        (None, true) => (Outcome::Passed, String::new()),
+    };
+    if outcome == Outcome::Failed
+        && let Some(Stop::Error(e) | Stop::Skip(e)) = &stop
+    {
+        message.push_str(&format!("\nthen the case stopped: {e}"));
+    }
+    let mut clauses = case.clauses.clone();
+    for check in &findings.ambient {
+        if !clauses.contains(&check.clause) {
+            clauses.push(check.clause.clone());
+        }
+    }
+    debug_assert!(findings.ambient.iter().all(|c| ambient::CLAUSES.contains(&c.clause.as_str())));
+    let mut checks = findings.checks;
+    checks.extend(findings.ambient);
+    CaseRecord {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        file: case.source.path.display().to_string(),
+        clauses,
+        outcome,
+        duration: started.elapsed(),
+        message: secrets.redact(&message),
+        checks: checks
+            .into_iter()
+            .map(|mut c| {
+                c.detail = secrets.redact(&c.detail);
+                c
+            })
+            .collect(),
+        observations: findings
+            .observations
+            .into_iter()
+            .map(|mut o| {
+                o.note = secrets.redact(&o.note);
+                o
+            })
+            .collect(),
+        transcript: secrets.redact(&runner.transcript.text()),
+    }
+}

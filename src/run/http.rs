@@ -1,0 +1,309 @@
+//! HTTP to the target: exactly the requests a case lists, no redirects, no retries except a `429` answered
+//! with a wait the server asked for (within `--max-wait`), bounded bodies, secrets collected for redaction.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use serde_json::Value;
+use url::Url;
+
+use crate::case::model::Method;
+use crate::redact::Secrets;
+
+/// Responses larger than this are an error, not something to buffer.
+const MAX_BODY: usize = 1024 * 1024;
+/// How much of a body a transcript line shows.
+const TRANSCRIPT_BODY: usize = 600;
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub request_timeout: Duration,
+    /// The longest the harness will wait when a server rate-limits it.
+    pub max_wait: Duration,
+    pub insecure: bool,
+}
+
+/// A request as the runner wants it sent.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub method: Method,
+    /// Absolute path on the target, starting with `/`; may carry its own query string.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub bearer: Option<String>,
+    pub body: Option<OutBody>,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutBody {
+    Json(Value),
+    Raw(String),
+}
+
+impl Outgoing {
+    pub fn new(method: Method, path: impl Into<String>) -> Outgoing {
+        Outgoing {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            bearer: None,
+            body: None,
+        }
+    }
+
+    pub fn json(mut self, body: Value) -> Outgoing {
+        self.body = Some(OutBody::Json(body));
+        self
+    }
+
+    pub fn bearer(mut self, token: impl Into<String>) -> Outgoing {
+        self.bearer = Some(token.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body parsed as JSON, when it is.
+    pub json: Option<Value>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn pointer(&self, pointer: &str) -> Option<&Value> {
+        self.json.as_ref()?.pointer(pointer)
+    }
+
+    pub fn errcode(&self) -> Option<&str> {
+        self.pointer("/errcode")?.as_str()
+    }
+
+    /// `401 M_UNKNOWN_TOKEN soft_logout=true`, for messages and observations.
+    pub fn summary(&self) -> String {
+        let mut out = self.status.to_string();
+        if let Some(errcode) = self.errcode() {
+            out.push(' ');
+            out.push_str(errcode);
+        }
+        if let Some(soft) = self.pointer("/soft_logout") {
+            out.push_str(&format!(" soft_logout={soft}"));
+        }
+        out
+    }
+}
+
+/// Why no response could be had; never the server's fault in the sense of a clause.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot connect to the target: {0}")]
+    Connect(String),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("response body larger than {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("rate-limited (429) and the server asks to wait {0:?}, more than --max-wait")]
+    RateLimited(Duration),
+    #[error("bad request path `{0}`: paths start with `/`")]
+    BadPath(String),
+    #[error("transport error: {0}")]
+    Other(String),
+}
+
+/// One shared client; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    base: Url,
+    config: HttpConfig,
+    pub secrets: Secrets,
+}
+
+impl Http {
+    pub fn new(base: Url, config: HttpConfig, secrets: Secrets) -> Result<Http, String> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("matrix-refresh-conformance/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
+            .timeout(config.request_timeout)
+            // A redirect would carry tokens to wherever the server points; a Matrix API never redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            // A refresh token is single-use: the harness sends exactly the requests a case lists.
+            .retry(reqwest::retry::never())
+            .tls_danger_accept_invalid_certs(config.insecure)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Http {
+            client,
+            base,
+            config,
+            secrets,
+        })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// Sends one request; a `429` is waited out and resent while the waits stay within `--max-wait`.
+    pub async fn send(&self, request: &Outgoing, transcript: &mut Transcript) -> Result<Response, HttpError> {
+        let started = Instant::now();
+        loop {
+            let response = self.send_once(request, transcript).await?;
+            if response.status != 429 {
+                return Ok(response);
+            }
+            let wait = retry_after(&response).unwrap_or(Duration::from_secs(1));
+            if started.elapsed() + wait > self.config.max_wait {
+                return Err(HttpError::RateLimited(wait));
+            }
+            transcript.note(&format!("rate-limited: waiting {wait:?} as the server asks"));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn send_once(&self, request: &Outgoing, transcript: &mut Transcript) -> Result<Response, HttpError> {
+        if !request.path.starts_with('/') {
+            return Err(HttpError::BadPath(request.path.clone()));
+        }
+        // Joining a path that starts with `/` keeps the scheme, host and port of the target.
+        let mut url = self.base.join(&request.path).map_err(|_| HttpError::BadPath(request.path.clone()))?;
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&request.query);
+        }
+        let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes()).expect("valid method");
+        let mut builder = self.client.request(method, url.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(token) = &request.bearer {
+            self.secrets.add(token);
+            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let shown_body = match &request.body {
+            Some(OutBody::Json(value)) => {
+                self.secrets.add_from_json(value);
+                builder = builder.header(CONTENT_TYPE, "application/json").body(value.to_string());
+                Some(value.to_string())
+            }
+            Some(OutBody::Raw(text)) => {
+                if let Ok(value) = serde_json::from_str::<Value>(text) {
+                    self.secrets.add_from_json(&value);
+                }
+                builder = builder.body(text.clone());
+                Some(text.clone())
+            }
+            None => None,
+        };
+        transcript.request(request.method.as_str(), url.as_str(), request.bearer.is_some(), shown_body.as_deref());
+        let mut response = builder.send().await.map_err(|e| self.classify(e))?;
+        let status = response.status().as_u16();
+        let headers = header_list(response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(HttpError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let json = serde_json::from_slice::<Value>(&body).ok();
+        if let Some(json) = &json {
+            self.secrets.add_from_json(json);
+        }
+        transcript.response(status, &body);
+        Ok(Response {
+            status,
+            headers,
+            body,
+            json,
+        })
+    }
+
+    fn classify(&self, error: reqwest::Error) -> HttpError {
+        if error.is_timeout() {
+            HttpError::Timeout(self.config.request_timeout)
+        } else if error.is_connect() {
+            HttpError::Connect(error_chain(&error))
+        } else {
+            HttpError::Other(error_chain(&error))
+        }
+    }
+}
+
+fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect()
+}
+
+/// The wait a `429` asks for: the `Retry-After` header (seconds), else the deprecated `retry_after_ms`.
+fn retry_after(response: &Response) -> Option<Duration> {
+    if let Some(seconds) = response.header(RETRY_AFTER.as_str()).and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Some(Duration::from_secs(seconds));
+    }
+    response.pointer("/retry_after_ms").and_then(Value::as_u64).map(Duration::from_millis)
+}
+
+/// `outer: inner: innermost`, so that "connection refused" is visible.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = inner.source();
+    }
+    out
+}
+
+/// What a case sent and received, in order; redacted when it is written anywhere.
+#[derive(Debug, Default, Clone)]
+pub struct Transcript {
+    lines: Vec<String>,
+}
+
+impl Transcript {
+    pub fn note(&mut self, text: &str) {
+        self.lines.push(format!("# {text}"));
+    }
+
+    fn request(&mut self, method: &str, url: &str, bearer: bool, body: Option<&str>) {
+        let auth = if bearer { " [Authorization: Bearer …]" } else { "" };
+        let mut line = format!("> {method} {url}{auth}");
+        if let Some(body) = body {
+            line.push(' ');
+            line.push_str(&clip(body));
+        }
+        self.lines.push(line);
+    }
+
+    fn response(&mut self, status: u16, body: &[u8]) {
+        let text = String::from_utf8_lossy(body);
+        self.lines.push(format!("< {status} {}", clip(text.trim())));
+    }
+
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+fn clip(text: &str) -> String {
+    if text.chars().count() <= TRANSCRIPT_BODY {
+        text.to_owned()
+    } else {
+        let head: String = text.chars().take(TRANSCRIPT_BODY).collect();
+        format!("{head}… ({} bytes)", text.len())
+    }
+}

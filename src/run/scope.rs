@@ -1,0 +1,106 @@
+//! The variables of one running case: fixture users, sessions (token sets), captures and built-ins.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rand::distr::{Alphanumeric, SampleString};
+use serde_json::Value;
+
+use crate::run::http::Response;
+use crate::target::accounts::Account;
+
+/// The tokens one login, registration or refresh handed out.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    /// The refresh token to use next: the new one, or the previous one when the server issued none
+    /// ("If not given, the old refresh token can be re-used").
+    pub refresh_token: Option<String>,
+    pub device_id: Option<Value>,
+    pub user_id: Option<Value>,
+    pub expires_in_ms: Option<Value>,
+    /// When the response arrived: expiry waits count from here, so that they never end early.
+    pub received_at: Instant,
+}
+
+impl Session {
+    /// A session from a 200 response carrying an access token; `None` otherwise.
+    pub fn from_response(response: &Response, previous_refresh: Option<String>, received_at: Instant) -> Option<Session> {
+        let access_token = response.pointer("/access_token")?.as_str()?.to_owned();
+        let refresh_token = match response.pointer("/refresh_token").and_then(Value::as_str) {
+            Some(token) => Some(token.to_owned()),
+            None => previous_refresh,
+        };
+        Some(Session {
+            access_token,
+            refresh_token,
+            device_id: response.pointer("/device_id").cloned(),
+            user_id: response.pointer("/user_id").cloned(),
+            expires_in_ms: response.pointer("/expires_in_ms").cloned(),
+            received_at,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct Scope {
+    pub users: HashMap<String, Account>,
+    pub sessions: HashMap<String, Session>,
+    pub vars: HashMap<String, Value>,
+    /// Constant within a case, different across cases and runs: for device IDs and the like.
+    pub nonce: String,
+}
+
+impl Scope {
+    pub fn new() -> Scope {
+        Scope {
+            users: HashMap::new(),
+            sessions: HashMap::new(),
+            vars: HashMap::new(),
+            nonce: Alphanumeric.sample_string(&mut rand::rng(), 10).to_uppercase(),
+        }
+    }
+
+    pub fn session(&self, name: &str) -> Result<&Session, String> {
+        self.sessions
+            .get(name)
+            .ok_or_else(|| format!("session `{name}` was not created: the step that names it got no access token"))
+    }
+
+    /// Resolves one template variable.
+    pub fn lookup(&self, name: &str) -> Result<Value, String> {
+        match name {
+            "random" => return Ok(Value::String(Alphanumeric.sample_string(&mut rand::rng(), 32))),
+            "nonce" => return Ok(Value::String(self.nonce.clone())),
+            _ => {}
+        }
+        if let Some(value) = self.vars.get(name) {
+            return Ok(value.clone());
+        }
+        let (owner, field) = name
+            .split_once('.')
+            .ok_or_else(|| format!("variable `{name}` was not captured (its step failed or it was absent)"))?;
+        if let Some(account) = self.users.get(owner) {
+            return match field {
+                "user_id" => Ok(Value::String(account.user_id.clone())),
+                "localpart" => Ok(Value::String(account.localpart.clone())),
+                "password" => Ok(Value::String(account.password.clone())),
+                _ => Err(format!("users have no `{field}`")),
+            };
+        }
+        let session = self.session(owner)?;
+        let missing = |what: &str| format!("`{name}`: the server returned no {what}");
+        match field {
+            "access_token" => Ok(Value::String(session.access_token.clone())),
+            "refresh_token" => session
+                .refresh_token
+                .clone()
+                .map(Value::String)
+                .ok_or_else(|| missing("refresh_token")),
+            "device_id" => session.device_id.clone().ok_or_else(|| missing("device_id")),
+            "user_id" => session.user_id.clone().ok_or_else(|| missing("user_id")),
+            "expires_in_ms" => session.expires_in_ms.clone().ok_or_else(|| missing("expires_in_ms")),
+            _ => Err(format!("sessions have no `{field}`")),
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! One step, in a fixed order: render the request, send it, check preconditions, evaluate expectations and
+//! observations, store the session and captures.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::case::matcher::Matcher;
+use crate::case::model::*;
+use crate::case::template;
+use crate::clause::{Catalogue, Level};
+use crate::run::ambient;
+use crate::run::http::{Outgoing, OutBody, Response, Transcript};
+use crate::run::scope::{Scope, Session};
+use crate::run::RunContext;
+use crate::target::probe::expiry_margin;
+use crate::verdict::{CheckRecord, Observation};
+
+/// Why a case stops before its last step.
+#[derive(Debug)]
+pub enum Stop {
+    /// The case could not reach its checks.
+    Error(String),
+    /// A gate turned out unmet while running (e.g. a lifetime longer than `--max-wait`).
+    Skip(String),
+}
+
+/// What the steps of one case found.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub checks: Vec<CheckRecord>,
+    /// Checks made on every response (form of errors, content type); they count for their clauses but do not
+    /// change the outcome of the case, whose own clauses are elsewhere.
+    pub ambient: Vec<CheckRecord>,
+    pub observations: Vec<Observation>,
+}
+
+pub struct StepRunner<'a> {
+    pub ctx: &'a RunContext,
+    pub case: &'a Case,
+    pub scope: Scope,
+    pub transcript: Transcript,
+    pub findings: Findings,
+}
+
+impl StepRunner<'_> {
+    pub async fn run(&mut self, step: &Step, cleanup: bool) -> Result<(), Stop> {
+        self.transcript.note(&format!("step: {}", step.name));
+        if let Action::Wait(wait) = &step.action {
+            return self.wait(wait).await;
+        }
+        let previous_refresh = match &step.action {
+            Action::Refresh(RefreshSpec {
+                token: TokenSource::Session(s),
+                ..
+            }) => self.scope.session(s).ok().and_then(|s| s.refresh_token.clone()),
+            _ => None,
+        };
+        let response = match &step.action {
+            Action::Register(spec) => self.register(spec).await?,
+            action => {
+                let outgoing = self.outgoing(action).map_err(Stop::Error)?;
+                let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
+                response.map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?
+            }
+        };
+        let received_at = Instant::now();
+        if cleanup {
+            return Ok(());
+        }
+        ambient::check(&self.ctx.catalogue, &step.name, &response, &mut self.findings.ambient);
+        self.preconditions(step, &response)?;
+        for block in &step.expect {
+            self.expectations(step, block, &response)?;
+        }
+        if let Some(observe) = &step.observe {
+            let label = observe.label.as_deref().unwrap_or(&step.name);
+            self.findings.observations.push(Observation {
+                clause: observe.clause.clone(),
+                step: step.name.clone(),
+                note: format!("{label}: {}", response.summary()),
+            });
+        }
+        if let Some(name) = step.action.session_out() {
+            match Session::from_response(&response, previous_refresh, received_at) {
+                Some(session) if response.status == 200 => {
+                    self.scope.sessions.insert(name.to_owned(), session);
+                }
+                _ => self.transcript.note(&format!("no session `{name}`: the response has no access token")),
+            }
+        }
+        for capture in &step.captures {
+            let value = response.pointer(&capture.pointer).ok_or_else(|| {
+                Stop::Error(format!(
+                    "step `{}`: cannot capture `{}`: the response has no {} ({})",
+                    step.name,
+                    capture.name,
+                    capture.pointer,
+                    response.summary()
+                ))
+            })?;
+            self.scope.vars.insert(capture.name.clone(), value.clone());
+        }
+        Ok(())
+    }
+
+    fn lookup(&self) -> impl Fn(&str) -> Result<Value, String> + '_ {
+        |name| self.scope.lookup(name)
+    }
+
+    fn text(&self, template: &str) -> Result<String, String> {
+        template::render_text(template, &self.lookup())
+    }
+
+    fn token(&self, source: &TokenSource, refresh: bool) -> Result<String, String> {
+        match source {
+            TokenSource::Token(template) => self.text(template),
+            TokenSource::Session(name) => {
+                let session = self.scope.session(name)?;
+                if refresh {
+                    session
+                        .refresh_token
+                        .clone()
+                        .ok_or_else(|| format!("session `{name}` has no refresh token"))
+                } else {
+                    Ok(session.access_token.clone())
+                }
+            }
+        }
+    }
+
+    fn outgoing(&self, action: &Action) -> Result<Outgoing, String> {
+        Ok(match action {
+            Action::Request(r) => {
+                let mut out = Outgoing::new(r.method, self.text(&r.path)?);
+                for (name, value) in &r.query {
+                    out.query.push((name.clone(), self.text(value)?));
+                }
+                for (name, value) in &r.headers {
+                    out.headers.push((name.clone(), self.text(value)?));
+                }
+                out.bearer = r.auth.as_ref().map(|a| self.token(a, false)).transpose()?;
+                out.body = match &r.body {
+                    Some(Body::Json(json)) => Some(OutBody::Json(template::render_value(json, &self.lookup())?)),
+                    Some(Body::Raw(raw)) => Some(OutBody::Raw(self.text(raw)?)),
+                    None => None,
+                };
+                out
+            }
+            Action::Login(l) => {
+                let account = self
+                    .scope
+                    .users
+                    .get(&l.user)
+                    .ok_or_else(|| format!("user `{}` was not created", l.user))?;
+                let mut body = json!({
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": account.localpart},
+                    "password": account.password,
+                });
+                if let Some(flag) = l.refresh_token {
+                    body["refresh_token"] = json!(flag);
+                }
+                if let Some(device) = &l.device_id {
+                    body["device_id"] = json!(self.text(device)?);
+                }
+                Outgoing::new(Method::Post, "/_matrix/client/v3/login").json(body)
+            }
+            Action::Refresh(r) => {
+                // No Authorization header: "this endpoint does not require authentication via an access token".
+                let token = self.token(&r.token, true)?;
+                Outgoing::new(Method::Post, "/_matrix/client/v3/refresh").json(json!({"refresh_token": token}))
+            }
+            Action::Whoami(source) => {
+                Outgoing::new(Method::Get, "/_matrix/client/v3/account/whoami").bearer(self.token(source, false)?)
+            }
+            Action::Register(_) | Action::Wait(_) => unreachable!("handled by the caller"),
+        })
+    }
+
+    async fn register(&mut self, spec: &RegisterSpec) -> Result<Response, Stop> {
+        let mut body = json!({});
+        if spec.kind == AccountKind::User {
+            let password = rand_password();
+            self.ctx.http.secrets.add(&password);
+            body = json!({"username": self.ctx.accounts.fresh_localpart("reg"), "password": password});
+        }
+        if let Some(flag) = spec.refresh_token {
+            body["refresh_token"] = json!(flag);
+        }
+        if let Some(flag) = spec.inhibit_login {
+            body["inhibit_login"] = json!(flag);
+        }
+        if let Some(device) = &spec.device_id {
+            body["device_id"] = json!(self.text(device).map_err(Stop::Error)?);
+        }
+        let kind = match spec.kind {
+            AccountKind::User => "user",
+            AccountKind::Guest => "guest",
+        };
+        self.ctx
+            .accounts
+            .register(&self.ctx.http, kind, body, &mut self.transcript)
+            .await
+            .map_err(|e| Stop::Error(format!("registration: {e}")))
+    }
+
+    async fn wait(&mut self, wait: &Wait) -> Result<(), Stop> {
+        let until = match wait {
+            Wait::Millis(ms) => Instant::now() + Duration::from_millis(*ms),
+            Wait::ExpiryOf(name) => {
+                let session = self.scope.session(name).map_err(Stop::Error)?;
+                let lifetime = match &session.expires_in_ms {
+                    None => return Err(Stop::Skip(format!("the server gave `{name}` no expires_in_ms"))),
+                    Some(value) => value.as_u64().map(Duration::from_millis).ok_or_else(|| {
+                        Stop::Error(format!("cannot wait: expires_in_ms of `{name}` is {value}, not an integer"))
+                    })?,
+                };
+                session.received_at + lifetime + expiry_margin(lifetime)
+            }
+        };
+        let wait_for = until.saturating_duration_since(Instant::now());
+        if wait_for > self.ctx.max_wait {
+            return Err(Stop::Skip(format!(
+                "waiting {wait_for:?} would exceed --max-wait {:?}",
+                self.ctx.max_wait
+            )));
+        }
+        self.transcript.note(&format!("waiting {wait_for:?}"));
+        tokio::time::sleep_until(until.into()).await;
+        Ok(())
+    }
+
+    /// Fixture steps must answer 200 unless the step checks the status itself; `require:` blocks likewise stop
+    /// the case with an error, never a failure.
+    fn preconditions(&mut self, step: &Step, response: &Response) -> Result<(), Stop> {
+        let checks_status = step.expect.iter().any(|b| b.status.is_some() && b.if_status.is_none());
+        if step.action.is_fixture() && !checks_status && step.observe.is_none() && response.status != 200 {
+            return Err(Stop::Error(format!(
+                "step `{}`: setup needs 200, the server answered {}",
+                step.name,
+                describe(response)
+            )));
+        }
+        if let Some(block) = &step.require {
+            let mut failures = Vec::new();
+            for (what, matcher, actual) in targets(block, response) {
+                if let Err(detail) = matcher.check(actual.as_ref(), &|v| self.render(v)) {
+                    failures.push(format!("{what}: {detail}"));
+                }
+            }
+            if !failures.is_empty() {
+                return Err(Stop::Error(format!(
+                    "step `{}`: precondition not met: {} ({})",
+                    step.name,
+                    failures.join("; "),
+                    describe(response)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn render(&self, value: &Value) -> Result<Value, String> {
+        template::render_value(value, &self.lookup())
+    }
+
+    fn expectations(&mut self, step: &Step, block: &CheckBlock, response: &Response) -> Result<(), Stop> {
+        if let Some(condition) = &block.if_status
+            && condition.check(Some(&json!(response.status)), &|v| self.render(v)).is_err()
+        {
+            return Ok(());
+        }
+        let level = level_of(&self.ctx.catalogue, block);
+        let mut records = Vec::new();
+        for (what, matcher, actual) in targets(block, response) {
+            let (held, detail) = match matcher.check(actual.as_ref(), &|v| self.render(v)) {
+                Ok(()) => (true, format!("{what} as expected")),
+                Err(detail) if what == "status" => (false, format!("{what}: {detail} ({})", describe(response))),
+                Err(detail) => (false, format!("{what}: {detail} (status {})", response.status)),
+            };
+            records.push(CheckRecord {
+                clause: block.clause.clone(),
+                level,
+                held,
+                step: step.name.clone(),
+                detail,
+                pos: block.pos,
+            });
+        }
+        self.findings.checks.extend(records);
+        Ok(())
+    }
+}
+
+fn level_of(catalogue: &Catalogue, block: &CheckBlock) -> Level {
+    let own = catalogue.get(&block.clause).map_or(Level::Must, |c| c.level);
+    block.level.map_or(own, |lower| lower.max(own))
+}
+
+/// (label, matcher, actual value) for every matcher of a block.
+fn targets<'b>(block: &'b CheckBlock, response: &Response) -> Vec<(String, &'b Matcher, Option<Value>)> {
+    let mut out = Vec::new();
+    if let Some(status) = &block.status {
+        out.push(("status".to_owned(), status, Some(json!(response.status))));
+    }
+    for (name, matcher) in &block.headers {
+        let value = response.header(name).map(|v| Value::String(v.to_owned()));
+        out.push((format!("header {name}"), matcher, value));
+    }
+    for (pointer, matcher) in &block.json {
+        let value = match &response.json {
+            Some(json) => json.pointer(pointer).cloned(),
+            None => None,
+        };
+        let label = if response.json.is_none() {
+            format!("{pointer} (the body is not JSON)")
+        } else {
+            pointer.clone()
+        };
+        out.push((label, matcher, value));
+    }
+    out
+}
+
+fn describe(response: &Response) -> String {
+    crate::target::accounts::describe(response)
+}
+
+fn rand_password() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 24)
+}

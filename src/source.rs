@@ -1,0 +1,82 @@
+//! Case files as text, positions in them, and the one renderer for diagnostics that point into them.
+
+use std::path::{Path, PathBuf};
+
+use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+
+/// A YAML file read into memory, kept so that any later diagnostic can quote it.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as shown to users (relative to the working directory when possible).
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// A 1-based line and column in a [`SourceFile`], as serde-saphyr reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Pos {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl From<serde_saphyr::Location> for Pos {
+    fn from(loc: serde_saphyr::Location) -> Self {
+        Pos {
+            line: loc.line(),
+            column: loc.column(),
+        }
+    }
+}
+
+impl SourceFile {
+    pub fn read(path: &Path) -> std::io::Result<SourceFile> {
+        Ok(SourceFile {
+            path: path.to_path_buf(),
+            text: std::fs::read_to_string(path)?,
+        })
+    }
+
+    /// Byte offset of a position; columns count characters, as the YAML parser does.
+    fn offset(&self, pos: Pos) -> usize {
+        let mut offset = 0;
+        for (index, line) in self.text.split_inclusive('\n').enumerate() {
+            if index as u64 + 1 == pos.line {
+                let column = pos.column.saturating_sub(1) as usize;
+                return offset
+                    + line
+                        .char_indices()
+                        .nth(column)
+                        .map_or(line.trim_end_matches('\n').len(), |(i, _)| i);
+            }
+            offset += line.len();
+        }
+        self.text.len()
+    }
+
+    /// Finds `needle` at or after `from` (a step's position) so that an error about a template
+    /// can point at the template itself rather than at the start of its step.
+    pub fn find_from(&self, from: Pos, needle: &str) -> Option<Pos> {
+        let start = self.offset(from);
+        let found = start + self.text.get(start..)?.find(needle)?;
+        let before = &self.text[..found];
+        let line = before.matches('\n').count() as u64 + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = self.text[line_start..found].chars().count() as u64 + 1;
+        Some(Pos { line, column })
+    }
+
+    /// `path:line:col: message` followed by the quoted source line and a caret.
+    pub fn render(&self, pos: Pos, message: &str, label: &str) -> String {
+        let start = self.offset(pos);
+        let end = self.text[start..]
+            .find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == ']')
+            .map_or(self.text.len(), |n| start + n.max(1));
+        let path = self.path.display().to_string();
+        let report = &[Level::ERROR.primary_title(message).element(
+            Snippet::source(self.text.as_str())
+                .path(path.as_str())
+                .annotation(AnnotationKind::Primary.span(start..end).label(label)),
+        )];
+        Renderer::plain().render(report).to_string()
+    }
+}

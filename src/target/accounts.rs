@@ -1,0 +1,286 @@
+//! Test accounts: how the harness gets users on the target (`--register ...` or `--user/--password`).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use hmac::{Hmac, Mac};
+use rand::distr::{Alphanumeric, SampleString};
+use serde_json::{json, Value};
+use sha1::Sha1;
+
+use crate::case::model::Method;
+use crate::run::http::{Http, Outgoing, Response, Transcript};
+
+/// How accounts are provisioned on the target.
+#[derive(Debug, Clone)]
+pub enum Provisioning {
+    /// Client-API registration completing `m.login.dummy`.
+    Open,
+    /// Synapse's admin registration API, authenticated with the shared secret (HMAC-SHA1).
+    SharedSecret(String),
+    /// Client-API registration completing `m.login.registration_token`.
+    Token(String),
+    /// One existing account for every case; cases that need fresh accounts are skipped.
+    Fixed { user: String, password: String },
+}
+
+impl Provisioning {
+    /// Parses `open`, `shared-secret=S` or `token=T`.
+    pub fn parse_register(value: &str) -> Result<Provisioning, String> {
+        if value == "open" {
+            Ok(Provisioning::Open)
+        } else if let Some(secret) = value.strip_prefix("shared-secret=") {
+            Ok(Provisioning::SharedSecret(secret.to_owned()))
+        } else if let Some(token) = value.strip_prefix("token=") {
+            Ok(Provisioning::Token(token.to_owned()))
+        } else {
+            Err("--register takes `open`, `shared-secret=SECRET` or `token=TOKEN`".into())
+        }
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Provisioning::Open => "open registration (m.login.dummy)",
+            Provisioning::SharedSecret(_) => "shared-secret registration (admin API)",
+            Provisioning::Token(_) => "registration token",
+            Provisioning::Fixed { .. } => "one existing account (--user)",
+        }
+    }
+
+    pub fn fresh_users(&self) -> bool {
+        !matches!(self, Provisioning::Fixed { .. })
+    }
+
+    /// The secrets the user handed over, to be redacted from every output.
+    pub fn secrets(&self) -> Vec<&str> {
+        match self {
+            Provisioning::Open => vec![],
+            Provisioning::SharedSecret(s) | Provisioning::Token(s) => vec![s],
+            Provisioning::Fixed { password, .. } => vec![password],
+        }
+    }
+}
+
+/// An account a case can log in with.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user_id: String,
+    pub localpart: String,
+    pub password: String,
+}
+
+/// Makes accounts with names unique to this run, so that concurrent and repeated runs do not collide.
+#[derive(Debug)]
+pub struct Accounts {
+    provisioning: Provisioning,
+    run_tag: String,
+    counter: AtomicU32,
+}
+
+impl Accounts {
+    pub fn new(provisioning: Provisioning) -> Accounts {
+        let run_tag = Alphanumeric.sample_string(&mut rand::rng(), 6).to_lowercase();
+        Accounts {
+            provisioning,
+            run_tag,
+            counter: AtomicU32::new(0),
+        }
+    }
+
+    pub fn provisioning(&self) -> &Provisioning {
+        &self.provisioning
+    }
+
+    /// A localpart nobody has used: `mrc-<run>-<n>-<hint>`.
+    pub fn fresh_localpart(&self, hint: &str) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let hint: String = hint.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
+        format!("mrc-{}-{n}-{}", self.run_tag, hint.to_lowercase())
+    }
+
+    /// A new account (or, with `--user`, the one account), named after `hint` for readable transcripts.
+    pub async fn create(&self, http: &Http, hint: &str, transcript: &mut Transcript) -> Result<Account, String> {
+        if let Provisioning::Fixed { user, password } = &self.provisioning {
+            let localpart = user.trim_start_matches('@').split(':').next().unwrap_or(user).to_owned();
+            return Ok(Account {
+                user_id: user.clone(),
+                localpart,
+                password: password.clone(),
+            });
+        }
+        let localpart = self.fresh_localpart(hint);
+        let password = Alphanumeric.sample_string(&mut rand::rng(), 24);
+        http.secrets.add(&password);
+        let user_id = match &self.provisioning {
+            Provisioning::SharedSecret(secret) => {
+                shared_secret_register(http, secret, &localpart, &password, transcript).await?
+            }
+            _ => {
+                let body = json!({"username": localpart, "password": password, "inhibit_login": true});
+                let response = self.register(http, "user", body, transcript).await?;
+                match response.pointer("/user_id").and_then(Value::as_str) {
+                    Some(id) if response.status == 200 => id.to_owned(),
+                    _ => return Err(format!("registration answered {}", describe(&response))),
+                }
+            }
+        };
+        Ok(Account {
+            user_id,
+            localpart,
+            password,
+        })
+    }
+
+    /// Client-API `POST /register` completing user-interactive authentication with the stages the harness can
+    /// do (`m.login.dummy`, and `m.login.registration_token` when a token was given). Returns the final answer,
+    /// whatever it is, so that cases can check it.
+    pub async fn register(
+        &self,
+        http: &Http,
+        kind: &str,
+        body: Value,
+        transcript: &mut Transcript,
+    ) -> Result<Response, String> {
+        let path = format!("/_matrix/client/v3/register?kind={kind}");
+        let mut body = body;
+        // Servers such as Synapse accept `m.login.dummy` without a session: one request instead of two.
+        if kind == "user" && matches!(self.provisioning, Provisioning::Open | Provisioning::SharedSecret(_)) {
+            body["auth"] = json!({"type": "m.login.dummy"});
+        }
+        let mut completed: Vec<String> = Vec::new();
+        for _ in 0..4 {
+            let response = http
+                .send(&Outgoing::new(Method::Post, path.clone()).json(body.clone()), transcript)
+                .await
+                .map_err(|e| e.to_string())?;
+            if response.status != 401 || kind == "guest" {
+                return Ok(response);
+            }
+            let Some(session) = response.pointer("/session").and_then(Value::as_str) else {
+                return Ok(response);
+            };
+            let Some(stage) = self.next_stage(&response, &completed) else {
+                return Err(format!("no registration flow the harness can complete: {}", describe(&response)));
+            };
+            let mut auth = json!({"type": stage, "session": session});
+            if let Provisioning::Token(token) = &self.provisioning
+                && stage == "m.login.registration_token"
+            {
+                auth["token"] = json!(token);
+            }
+            completed.push(stage);
+            body["auth"] = auth;
+        }
+        Err("registration did not complete after 4 rounds of user-interactive authentication".into())
+    }
+
+    /// The first stage not yet completed of the first flow made only of stages the harness can do.
+    fn next_stage(&self, response: &Response, completed: &[String]) -> Option<String> {
+        let doable = |stage: &str| match stage {
+            "m.login.dummy" => true,
+            "m.login.registration_token" => matches!(self.provisioning, Provisioning::Token(_)),
+            _ => false,
+        };
+        let done: Vec<String> = response
+            .pointer("/completed")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let flows = response.pointer("/flows")?.as_array()?;
+        flows.iter().find_map(|flow| {
+            let stages: Vec<&str> = flow.get("stages")?.as_array()?.iter().filter_map(Value::as_str).collect();
+            if !stages.iter().all(|s| doable(s)) {
+                return None;
+            }
+            stages
+                .iter()
+                .find(|s| !done.iter().chain(completed).any(|d| d == *s))
+                .map(|s| s.to_string())
+        })
+    }
+
+    /// Whether the client API lets the harness register (the `registration` gate), asked without creating
+    /// an account: the server's first answer lists its flows.
+    pub async fn client_registration(&self, http: &Http, transcript: &mut Transcript) -> Result<(), String> {
+        let request = Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=user").json(json!({}));
+        let response = http.send(&request, transcript).await.map_err(|e| e.to_string())?;
+        if response.status == 401 && self.next_stage(&response, &[]).is_some() {
+            Ok(())
+        } else {
+            Err(format!("client-API registration is not open to the harness ({})", describe(&response)))
+        }
+    }
+}
+
+/// Synapse's `/_synapse/admin/v1/register`: nonce, then HMAC-SHA1 over nonce, user, password and admin flag.
+/// The session this creates is logged out again, so that a fresh account starts with no devices.
+async fn shared_secret_register(
+    http: &Http,
+    secret: &str,
+    localpart: &str,
+    password: &str,
+    transcript: &mut Transcript,
+) -> Result<String, String> {
+    let path = "/_synapse/admin/v1/register";
+    let nonce_response = http
+        .send(&Outgoing::new(Method::Get, path), transcript)
+        .await
+        .map_err(|e| e.to_string())?;
+    let nonce = nonce_response
+        .pointer("/nonce")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{path} gave no nonce ({})", describe(&nonce_response)))?;
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).map_err(|e| e.to_string())?;
+    for (i, part) in [nonce, localpart, password, "notadmin"].iter().enumerate() {
+        if i > 0 {
+            mac.update(b"\0");
+        }
+        mac.update(part.as_bytes());
+    }
+    let mac = hex::encode(mac.finalize().into_bytes());
+    let body = json!({"nonce": nonce, "username": localpart, "password": password, "admin": false, "mac": mac});
+    let response = http
+        .send(&Outgoing::new(Method::Post, path).json(body), transcript)
+        .await
+        .map_err(|e| e.to_string())?;
+    let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
+        Some(id) if response.status == 200 => id.to_owned(),
+        _ => return Err(format!("shared-secret registration answered {}", describe(&response))),
+    };
+    if let Some(token) = response.pointer("/access_token").and_then(Value::as_str) {
+        let logout = Outgoing::new(Method::Post, "/_matrix/client/v3/logout").json(json!({})).bearer(token);
+        http.send(&logout, transcript).await.map_err(|e| e.to_string())?;
+    }
+    Ok(user_id)
+}
+
+/// `403 M_FORBIDDEN: "Registration is disabled"` for messages.
+pub fn describe(response: &Response) -> String {
+    let error = response.pointer("/error").and_then(Value::as_str).unwrap_or("");
+    let mut out = response.summary();
+    if !error.is_empty() {
+        out.push_str(&format!(": {error:?}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_register_modes() {
+        assert!(matches!(Provisioning::parse_register("open"), Ok(Provisioning::Open)));
+        assert!(matches!(Provisioning::parse_register("shared-secret=x=y"), Ok(Provisioning::SharedSecret(s)) if s == "x=y"));
+        assert!(matches!(Provisioning::parse_register("token=t"), Ok(Provisioning::Token(t)) if t == "t"));
+        assert!(Provisioning::parse_register("closed").is_err());
+    }
+
+    #[test]
+    fn localparts_are_unique_and_valid() {
+        let accounts = Accounts::new(Provisioning::Open);
+        let a = accounts.fresh_localpart("Alice!");
+        let b = accounts.fresh_localpart("Alice!");
+        assert_ne!(a, b);
+        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{a}");
+    }
+}

@@ -1,0 +1,75 @@
+//! The server under test: what it advertises and offers (probed once before the run), and its accounts.
+
+pub mod accounts;
+pub mod probe;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::case::model::Gate;
+use crate::spec_version::SpecVersion;
+
+pub use probe::probe;
+
+/// What the probe learned; cases are gated on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Capabilities {
+    pub server: ServerInfo,
+    /// Advertised versions this suite understands, sorted.
+    #[serde(skip)]
+    pub versions: Vec<SpecVersion>,
+    /// Each gate: `Ok` when met, `Err(reason)` when not.
+    #[serde(serialize_with = "serialize_gates")]
+    pub gates: BTreeMap<Gate, Result<(), String>>,
+    /// `expires_in_ms` of an access token issued with a refresh token, if any.
+    pub access_token_lifetime_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    pub base_url: String,
+    /// The `Server` response header, e.g. `Synapse/1.163.2`, when the server sends one.
+    pub software: Option<String>,
+    /// `versions` of `GET /_matrix/client/versions`, as advertised.
+    pub versions: Vec<String>,
+    pub provisioning: String,
+}
+
+impl Capabilities {
+    pub fn gate(&self, gate: Gate) -> Result<(), String> {
+        self.gates
+            .get(&gate)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("gate {} was not probed", gate.as_str())))
+    }
+}
+
+fn serialize_gates<S: serde::Serializer>(
+    gates: &BTreeMap<Gate, Result<(), String>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let shown: BTreeMap<&str, serde_json::Value> = gates
+        .iter()
+        .map(|(gate, status)| {
+            let value = match status {
+                Ok(()) => serde_json::json!({"met": true}),
+                Err(reason) => serde_json::json!({"met": false, "reason": reason}),
+            };
+            (gate.as_str(), value)
+        })
+        .collect();
+    shown.serialize(serializer)
+}
+
+impl PartialOrd for Gate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Gate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}

@@ -1,0 +1,192 @@
+//! Probing the target before the run: is it a Matrix homeserver, which versions, can the harness get
+//! accounts, does it issue refresh tokens, rotate them, and how long do access tokens live.
+//!
+//! An unreachable target or a non-Matrix answer stops the run (exit 2); anything else becomes a gate that
+//! skips the cases needing it, with the reason.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::case::model::{Gate, Method};
+use crate::error::Error;
+use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
+use crate::spec_version::SpecVersion;
+use crate::target::accounts::{describe, Accounts};
+use crate::target::{Capabilities, ServerInfo};
+
+/// The waiting margin after a lifetime: max(2 s, 5 % of it) (clause catalogue §2.1, gate G-exp).
+pub fn expiry_margin(lifetime: Duration) -> Duration {
+    (lifetime / 20).max(Duration::from_secs(2))
+}
+
+pub async fn probe(http: &Http, accounts: &Accounts, max_wait: Duration) -> Result<Capabilities, Error> {
+    let url = http.base().to_string();
+    let mut transcript = Transcript::default();
+    let versions_response = http
+        .send(&Outgoing::new(Method::Get, "/_matrix/client/versions"), &mut transcript)
+        .await
+        .map_err(|e| match e {
+            HttpError::Connect(reason) | HttpError::Other(reason) => Error::Unreachable {
+                url: url.clone(),
+                reason,
+            },
+            other => Error::Unreachable {
+                url: url.clone(),
+                reason: other.to_string(),
+            },
+        })?;
+    let advertised = advertised_versions(&versions_response).map_err(|reason| Error::NotMatrix {
+        url: url.clone(),
+        reason,
+    })?;
+    let mut versions: Vec<SpecVersion> = advertised.iter().filter_map(|v| v.parse().ok()).collect();
+    versions.sort();
+
+    let mut gates = BTreeMap::new();
+    gates.insert(
+        Gate::FreshUsers,
+        if accounts.provisioning().fresh_users() {
+            Ok(())
+        } else {
+            Err("needs accounts of its own; only the --user account is available".to_owned())
+        },
+    );
+    gates.insert(Gate::Registration, accounts.client_registration(http, &mut transcript).await);
+
+    let mut lifetime = None;
+    let refresh = match password_login(http, &mut transcript).await {
+        Err(reason) => Err(reason),
+        Ok(()) => {
+            let account = accounts.create(http, "probe", &mut transcript).await.map_err(|reason| {
+                Error::Accounts {
+                    url: url.clone(),
+                    reason: format!("{reason} (with {})", accounts.provisioning().describe()),
+                }
+            })?;
+            let body = json!({
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": account.localpart},
+                "password": account.password,
+                "refresh_token": true,
+            });
+            let login = Outgoing::new(Method::Post, "/_matrix/client/v3/login").json(body);
+            match http.send(&login, &mut transcript).await {
+                Err(e) => Err(format!("probe login failed: {e}")),
+                Ok(response) if response.status != 200 => Err(format!("probe login answered {}", describe(&response))),
+                Ok(response) => {
+                    lifetime = response.pointer("/expires_in_ms").and_then(Value::as_u64);
+                    let outcome = refresh_support(http, &response, &mut transcript).await;
+                    logout(http, &response, &mut transcript).await;
+                    outcome
+                }
+            }
+        }
+    };
+    let (refresh_tokens, rotation) = match refresh {
+        Ok(rotates) => (Ok(()), rotates),
+        Err(reason) => (Err(reason.clone()), Err(reason)),
+    };
+    gates.insert(Gate::RefreshTokens, refresh_tokens.clone());
+    gates.insert(Gate::Rotation, rotation);
+    let expiry = match (refresh_tokens, lifetime) {
+        (Err(reason), _) => Err(reason),
+        (Ok(()), None) => Err("access tokens issued with a refresh token carry no expires_in_ms".to_owned()),
+        (Ok(()), Some(ms)) => {
+            let needed = Duration::from_millis(ms) + expiry_margin(Duration::from_millis(ms));
+            if needed > max_wait {
+                Err(format!(
+                    "access tokens live {ms} ms; with the margin that is {needed:?}, over --max-wait {max_wait:?}"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    };
+    gates.insert(Gate::Expiry, expiry);
+    gates.insert(Gate::Guest, guest_registration(http, &mut transcript).await);
+
+    Ok(Capabilities {
+        server: ServerInfo {
+            base_url: url,
+            software: versions_response.header("server").map(str::to_owned),
+            versions: advertised,
+            provisioning: accounts.provisioning().describe().to_owned(),
+        },
+        versions,
+        gates,
+        access_token_lifetime_ms: lifetime,
+    })
+}
+
+fn advertised_versions(response: &Response) -> Result<Vec<String>, String> {
+    if response.status != 200 {
+        return Err(format!("GET /_matrix/client/versions answered {}", response.status));
+    }
+    let json = response
+        .json
+        .as_ref()
+        .ok_or("GET /_matrix/client/versions did not answer JSON")?;
+    let versions = json
+        .get("versions")
+        .and_then(Value::as_array)
+        .ok_or("GET /_matrix/client/versions has no `versions` array")?;
+    versions
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| format!("`versions` holds a non-string: {v}")))
+        .collect()
+}
+
+async fn password_login(http: &Http, transcript: &mut Transcript) -> Result<(), String> {
+    let response = http
+        .send(&Outgoing::new(Method::Get, "/_matrix/client/v3/login"), transcript)
+        .await
+        .map_err(|e| e.to_string())?;
+    let flows = response.pointer("/flows").and_then(Value::as_array);
+    let password = flows.is_some_and(|f| f.iter().any(|f| f.get("type") == Some(&json!("m.login.password"))));
+    if password {
+        Ok(())
+    } else {
+        Err(format!("GET /login offers no m.login.password flow ({})", response.status))
+    }
+}
+
+/// `Ok(Ok(()))`: refresh tokens are issued and rotate; `Ok(Err(_))`: issued, not rotated; `Err`: not issued.
+async fn refresh_support(
+    http: &Http,
+    login: &Response,
+    transcript: &mut Transcript,
+) -> Result<Result<(), String>, String> {
+    let Some(token) = login.pointer("/refresh_token").and_then(Value::as_str) else {
+        return Err("the server issues no refresh token to a login with refresh_token: true".to_owned());
+    };
+    let request = Outgoing::new(Method::Post, "/_matrix/client/v3/refresh").json(json!({"refresh_token": token}));
+    let response = http.send(&request, transcript).await.map_err(|e| e.to_string())?;
+    if response.status != 200 {
+        return Err(format!("a fresh refresh token was refused: {}", describe(&response)));
+    }
+    Ok(match response.pointer("/refresh_token").and_then(Value::as_str) {
+        Some(new) if new != token => Ok(()),
+        _ => Err("/refresh returns no new refresh token (the old one stays usable, as the spec allows)".to_owned()),
+    })
+}
+
+async fn guest_registration(http: &Http, transcript: &mut Transcript) -> Result<(), String> {
+    let request = Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=guest").json(json!({}));
+    let response = http.send(&request, transcript).await.map_err(|e| e.to_string())?;
+    if response.status == 200 {
+        logout(http, &response, transcript).await;
+        Ok(())
+    } else {
+        Err(format!("guest registration is not allowed ({})", describe(&response)))
+    }
+}
+
+/// Ends the session a probe response opened; clean-up only, so its answer does not matter.
+async fn logout(http: &Http, session: &Response, transcript: &mut Transcript) {
+    if let Some(token) = session.pointer("/access_token").and_then(Value::as_str) {
+        let request = Outgoing::new(Method::Post, "/_matrix/client/v3/logout").json(json!({})).bearer(token);
+        let _ = http.send(&request, transcript).await;
+    }
+}

@@ -1,0 +1,204 @@
+//! What a run found: check records per case, case outcomes, and the per-clause verdicts aggregated from them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::clause::{Catalogue, Clause, Level, Tag, TestKind};
+use crate::source::Pos;
+
+/// One expectation evaluated against the server, attributed to one clause.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRecord {
+    pub clause: String,
+    /// The level this check counts at: the clause's, or lower where the case says so.
+    pub level: Level,
+    pub held: bool,
+    pub step: String,
+    /// What was checked and, when it did not hold, what the server did instead.
+    pub detail: String,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+/// What the server did where the spec leaves the choice to it; never a failure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    pub clause: String,
+    pub step: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every check held.
+    Passed,
+    /// A check did not hold: the server is wrong about a clause under test.
+    Failed,
+    /// The case could not reach its checks (setup, transport, timeout): says nothing about the clauses.
+    Error,
+    /// A gate was not met.
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRecord {
+    pub id: String,
+    pub title: String,
+    pub file: String,
+    pub clauses: Vec<String>,
+    pub outcome: Outcome,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+    /// Why the case failed, errored or was skipped; empty when it passed.
+    pub message: String,
+    pub checks: Vec<CheckRecord>,
+    pub observations: Vec<Observation>,
+    /// The requests and responses, redacted.
+    #[serde(skip)]
+    pub transcript: String,
+}
+
+fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(duration.as_millis() as u64)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// A SHOULD-level (or lowered) check failed.
+    Warn,
+    /// The server legitimately does not offer the feature, or the clause is not testable against a server.
+    NotApplicable,
+    /// A server-choice clause: what the server did, no verdict.
+    Observed,
+    /// No case reached a check.
+    Untested,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Warn => "warn",
+            Verdict::NotApplicable => "not-applicable",
+            Verdict::Observed => "observed",
+            Verdict::Untested => "untested",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClauseVerdict {
+    pub id: String,
+    pub level: Level,
+    pub tags: Vec<Tag>,
+    pub verdict: Verdict,
+    /// One line: the failing check, the skip reason, the observations, ...
+    pub reason: String,
+    /// The cases whose checks or observations count for this clause.
+    pub cases: Vec<String>,
+    pub section: String,
+    pub summary: String,
+}
+
+/// The reason given for clauses that only a client can honour, or that only define terms.
+pub const NOT_TESTABLE: &str = "not testable against a server (client-side requirement or definition)";
+
+/// Aggregates case records into one verdict per catalogue clause, in catalogue order.
+pub fn aggregate(catalogue: &Catalogue, records: &[CaseRecord]) -> Vec<ClauseVerdict> {
+    let mut citing: BTreeMap<&str, Vec<&CaseRecord>> = BTreeMap::new();
+    for record in records {
+        for clause in &record.clauses {
+            citing.entry(clause.as_str()).or_default().push(record);
+        }
+    }
+    catalogue
+        .iter()
+        .map(|clause| verdict_for(clause, citing.get(clause.id.as_str()).map_or(&[][..], Vec::as_slice)))
+        .collect()
+}
+
+fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
+    let checks: Vec<(&CaseRecord, &CheckRecord)> = records
+        .iter()
+        .flat_map(|r| r.checks.iter().filter(|c| c.clause == clause.id).map(move |c| (*r, c)))
+        .collect();
+    let observations: Vec<(&CaseRecord, &Observation)> = records
+        .iter()
+        .flat_map(|r| r.observations.iter().filter(|o| o.clause == clause.id).map(move |o| (*r, o)))
+        .collect();
+    let failed = checks.iter().find(|(_, c)| !c.held && c.level == Level::Must);
+    let warned = checks.iter().find(|(_, c)| !c.held);
+    let mut cases: Vec<String> = checks.iter().map(|(r, _)| r.id.clone()).collect();
+    cases.extend(observations.iter().map(|(r, _)| r.id.clone()));
+    if cases.is_empty() {
+        cases.extend(records.iter().map(|r| r.id.clone()));
+    }
+    cases.dedup();
+    let (verdict, reason) = if let Some((record, check)) = failed.or(warned) {
+        let verdict = if failed.is_some() { Verdict::Fail } else { Verdict::Warn };
+        (verdict, format!("{}: {}: {}", record.id, check.step, check.detail))
+    } else if !checks.is_empty() {
+        let n_cases = {
+            let mut ids: Vec<&str> = checks.iter().map(|(r, _)| r.id.as_str()).collect();
+            ids.dedup();
+            ids.len()
+        };
+        (Verdict::Pass, format!("{} check(s) held in {n_cases} case(s)", checks.len()))
+    } else if !observations.is_empty() {
+        let notes: Vec<String> = observations.iter().map(|(_, o)| o.note.clone()).collect();
+        (Verdict::Observed, notes.join("; "))
+    } else if clause.kind == TestKind::X {
+        (Verdict::NotApplicable, NOT_TESTABLE.to_owned())
+    } else if let Some(skipped) = records.iter().find(|r| r.outcome == Outcome::Skipped) {
+        if records.iter().all(|r| r.outcome == Outcome::Skipped) {
+            (Verdict::NotApplicable, skipped.message.clone())
+        } else {
+            (Verdict::Untested, untested_reason(records))
+        }
+    } else {
+        (Verdict::Untested, untested_reason(records))
+    };
+    ClauseVerdict {
+        id: clause.id.clone(),
+        level: clause.level,
+        tags: clause.tags.clone(),
+        verdict,
+        reason,
+        cases,
+        section: clause.section.clone(),
+        summary: clause.summary.clone(),
+    }
+}
+
+fn untested_reason(records: &[&CaseRecord]) -> String {
+    match records.iter().find(|r| r.outcome == Outcome::Error) {
+        Some(errored) => format!("{} ended in error: {}", errored.id, errored.message),
+        None if records.is_empty() => "no case covers this clause (or none was selected)".to_owned(),
+        None => "no case reached a check of this clause".to_owned(),
+    }
+}
+
+/// The clause verdicts that make the run non-conformant: MUST failures, and with `strict` also warnings.
+pub fn nonconformant(verdicts: &[ClauseVerdict], strict: bool) -> bool {
+    verdicts
+        .iter()
+        .any(|v| v.verdict == Verdict::Fail || (strict && v.verdict == Verdict::Warn))
+}
