@@ -10,24 +10,26 @@ use crate::case::{self, Case};
 use crate::cli::Cli;
 use crate::colour;
 use crate::error::{Error, EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK};
+use crate::expected;
 use crate::redact::Secrets;
 use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, RunReport, Totals, SCHEMA_VERSION};
-use crate::run::http::{Http, HttpConfig};
-use crate::run::{self, RunContext};
-use crate::target::accounts::{Accounts, Provisioning};
-use crate::target::probe;
+use crate::run::{self, RunContext, Settings};
+use crate::target::accounts::Provisioning;
 use crate::verdict::{self, Outcome};
 
 /// Cases run concurrently: they mostly wait (for the server, for expiry), so many run at once by default.
-const DEFAULT_THREADS: usize = 32;
+const DEFAULT_THREADS: usize = 64;
 
 pub fn run(cli: Cli) -> Result<u8, Error> {
     let mut libtest = cli.libtest.clone();
     libtest.color = Some(colour::apply(libtest.color));
     let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
     let suite = case::load(&cases_dir)?;
-    let cases = select(suite.cases, &cli.clauses);
+    let mut cases = select(suite.cases, &cli.clauses);
+    // Cases that wait for expiry are the longest: start them first so that the run lasts little more than
+    // the longest case.
+    cases.sort_by_key(|case| !case.waits());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -42,7 +44,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
 
     let provisioning = provisioning(&cli)?;
     let secrets = Secrets::default();
-    provisioning.secrets().into_iter().for_each(|s| secrets.add(s));
+    provisioning.secrets().into_iter().chain(cli.admin_token.as_deref()).for_each(|s| secrets.add(s));
     let reference_fault = cli.reference_fault.as_deref().map(str::parse::<Fault>).transpose().map_err(Error::Usage)?;
     let _reference: Option<ReferenceServer>;
     let target = match &cli.target {
@@ -51,11 +53,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             target.clone()
         }
         None => {
-            let config = ReferenceConfig {
-                fault: reference_fault,
-                access_token_lifetime: Some(cli.reference_lifetime),
-                ..ReferenceConfig::default()
-            };
+            let mut config = reference_fault.map_or_else(ReferenceConfig::default, ReferenceConfig::for_fault);
+            if let Some(lifetime) = cli.reference_lifetime {
+                config.access_token_lifetime = Some(lifetime);
+            }
             let server = runtime
                 .block_on(ReferenceServer::start(config))
                 .map_err(|e| Error::Usage(format!("cannot start the built-in reference homeserver: {e}")))?;
@@ -67,30 +68,21 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         }
     };
     let base = parse_target(&target)?;
-    let http = Http::new(
-        base,
-        HttpConfig {
-            request_timeout: cli.request_timeout,
-            max_wait: cli.max_wait,
-            insecure: cli.insecure,
-        },
-        secrets.clone(),
-    )
-    .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
-    let accounts = Accounts::new(provisioning);
-    let capabilities = runtime.block_on(probe::probe(&http, &accounts, cli.max_wait))?;
-    eprintln!("{}", secrets.redact(&describe_probe(&capabilities)));
+    let settings = Settings {
+        request_timeout: cli.request_timeout,
+        max_wait: cli.max_wait,
+        case_timeout: cli.case_timeout,
+        insecure: cli.insecure,
+        admin_token: cli.admin_token.clone(),
+        // Bursts are the user's to allow on their server; on our own reference server they always are.
+        bursts: cli.bursts || cli.target.is_none(),
+    };
+    let ctx = runtime.block_on(RunContext::connect(base, provisioning, &settings, suite.catalogue, secrets.clone()))?;
+    eprintln!("{}", secrets.redact(&describe_probe(&ctx.capabilities)));
+    let ctx = Arc::new(ctx);
 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
-    let ctx = Arc::new(RunContext {
-        http,
-        accounts,
-        capabilities,
-        catalogue: suite.catalogue,
-        max_wait: cli.max_wait,
-        case_timeout: cli.case_timeout,
-    });
     let trials = run::trials(cases, Some(ctx.clone()), runtime.handle().clone(), records.clone());
     // The exit code comes from the clause verdicts, not from libtest's count of failed trials.
     let _conclusion = libtest_mimic::run(&libtest, trials);
@@ -126,11 +118,37 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         append(&PathBuf::from(summary), &secrets.redact(&report::markdown::render(&report)));
     }
+    let exit_code = match &cli.expected {
+        None => exit_code,
+        Some(path) => against_expected(path, cli.bless, &report)?,
+    };
     eprintln!(
         "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
         cli.report_dir.display()
     );
     Ok(exit_code)
+}
+
+/// `--expected FILE`: 0 when every clause verdict is the expected one, 1 when one moved; `--bless` rewrites it.
+fn against_expected(path: &std::path::Path, bless: bool, report: &RunReport) -> Result<u8, Error> {
+    if bless {
+        let server = report.server.server.software.clone().unwrap_or_else(|| report.target.clone());
+        expected::write(path, &server, &report.clauses).map_err(Error::Usage)?;
+        eprintln!("wrote the expected verdicts to {}", path.display());
+        return Ok(EXIT_OK);
+    }
+    let expected = expected::read(path).map_err(Error::Usage)?;
+    let moved = expected::compare(&expected, &report.clauses);
+    if moved.is_empty() {
+        eprintln!("every clause verdict is as expected for {} ({})", expected.server, path.display());
+        Ok(EXIT_OK)
+    } else {
+        eprintln!("{} clause verdict(s) moved from {}:", moved.len(), path.display());
+        for m in &moved {
+            eprintln!("  {m}");
+        }
+        Ok(EXIT_NONCONFORMANT)
+    }
 }
 
 fn default_cases_dir() -> PathBuf {

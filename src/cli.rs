@@ -28,6 +28,25 @@ pub struct Cli {
     #[arg(long, env = "MRC_PASSWORD", value_name = "PASSWORD", requires = "user", hide_env_values = true)]
     pub password: Option<String>,
 
+    /// A server-admin access token, for the cases that need one (account locking); without it they are
+    /// not applicable.
+    #[arg(long, env = "MRC_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Allow cases that send bursts of up to 200 requests to provoke a 429 (rate-limit clauses); without it
+    /// they are not applicable.
+    #[arg(long)]
+    pub bursts: bool,
+
+    /// Compare the clause verdicts with the expected ones in this JSON file: the exit code is then 0 when
+    /// every verdict is as expected and 1 when one moved (each moved clause is listed).
+    #[arg(long, value_name = "FILE")]
+    pub expected: Option<PathBuf>,
+
+    /// With --expected: rewrite the file with this run's verdicts instead of comparing.
+    #[arg(long, requires = "expected")]
+    pub bless: bool,
+
     /// Folder of case files with clauses.yaml at its top.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
@@ -64,9 +83,9 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", conflicts_with = "target")]
     pub reference_fault: Option<String>,
 
-    /// With no --target: lifetime of the reference server's refreshable access tokens.
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration, conflicts_with = "target")]
-    pub reference_lifetime: Duration,
+    /// With no --target: lifetime of the reference server's refreshable access tokens (default 1.5s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "target")]
+    pub reference_lifetime: Option<Duration>,
 
     #[command(flatten, next_help_heading = "Test selection and output (libtest-compatible)")]
     pub libtest: libtest_mimic::Arguments,

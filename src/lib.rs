@@ -15,6 +15,7 @@ pub mod clause;
 pub mod cli;
 pub mod colour;
 pub mod error;
+pub mod expected;
 pub mod redact;
 pub mod reference;
 pub mod report;

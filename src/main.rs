@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use refresh_conformance::{app, cli::Cli, error::EXIT_HARNESS};
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
@@ -16,5 +17,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             e.exit_code()
         }
+    }
+}
+
+/// `refresh-conformance | head` must end quietly when the reader goes away, like any Unix filter, instead of
+/// panicking on a failed write (libtest-mimic's printer unwraps its writes). Rust ignores SIGPIPE by default.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

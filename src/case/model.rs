@@ -24,6 +24,10 @@ pub enum Gate {
     Registration,
     /// `POST /register?kind=guest` is allowed (G-guest).
     Guest,
+    /// A server-admin access token was given (`--admin-token`), as `{{admin_token}}`.
+    Admin,
+    /// The user allows cases that send bursts of requests to provoke rate limiting (`--bursts`).
+    Bursts,
     /// Each case gets accounts of its own (not the one `--user` account), so it may log them out or change
     /// their password.
     FreshUsers,
@@ -38,6 +42,8 @@ impl Gate {
             Gate::Registration => "registration",
             Gate::Guest => "guest",
             Gate::FreshUsers => "fresh-users",
+            Gate::Admin => "admin",
+            Gate::Bursts => "bursts",
         }
     }
 }
@@ -64,6 +70,11 @@ impl Case {
     pub fn primary_clause(&self) -> &str {
         &self.clauses[0]
     }
+
+    /// Whether a step sleeps (for expiry or a fixed time).
+    pub fn waits(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s.action, Action::Wait(_)))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +98,9 @@ pub enum Action {
     Refresh(RefreshSpec),
     Whoami(TokenSource),
     Wait(Wait),
+    /// Sends the request up to `count` times, without pause, until the server answers `429`; the step's
+    /// response is that `429`. No `429` at all skips the case: rate limiting is only a SHOULD.
+    Burst { count: u32, request: RequestSpec },
 }
 
 impl Action {

@@ -58,6 +58,7 @@ struct RawStep {
     refresh: Option<RawRefresh>,
     whoami: Option<RawTokenSource>,
     wait: Option<RawWait>,
+    burst: Option<RawBurst>,
     expect: Option<Spanned<Expectations>>,
     require: Option<Spanned<RawBlock>>,
     observe: Option<RawObserve>,
@@ -128,6 +129,16 @@ struct RawWait {
     expiry_of: Option<String>,
     ms: Option<u64>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBurst {
+    count: u32,
+    request: RawRequest,
+}
+
+/// Bursts stay small: they provoke a rate limit, they are not a load test.
+const MAX_BURST: u32 = 200;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,8 +252,7 @@ fn convert_step(spanned: Spanned<RawStep>, primary: &str, in_finally: bool, erro
         (None, Some(t)) => Ok(TokenSource::Token(t)),
         _ => Err(fail(&format!("`{what}` takes exactly one of `session` or `token`"))),
     };
-    let mut actions = Vec::new();
-    if let Some(r) = raw.request {
+    let request = |r: RawRequest| -> Result<RequestSpec, String> {
         let auth = match (r.session, r.token) {
             (None, None) => None,
             (s, t) => Some(one_of(s, t, "request")?),
@@ -253,14 +263,27 @@ fn convert_step(spanned: Spanned<RawStep>, primary: &str, in_finally: bool, erro
             (None, None) => None,
             (Some(_), Some(_)) => return Err(fail("a request has `json` or `body`, not both")),
         };
-        actions.push(Action::Request(RequestSpec {
+        Ok(RequestSpec {
             method: r.method,
             path: r.path,
             query: r.query,
             headers: r.headers,
             auth,
             body,
-        }));
+        })
+    };
+    let mut actions = Vec::new();
+    if let Some(r) = raw.request {
+        actions.push(Action::Request(request(r)?));
+    }
+    if let Some(b) = raw.burst {
+        if !(1..=MAX_BURST).contains(&b.count) {
+            return Err(fail(&format!("a burst sends 1 to {MAX_BURST} requests")));
+        }
+        actions.push(Action::Burst {
+            count: b.count,
+            request: request(b.request)?,
+        });
     }
     if let Some(l) = raw.login {
         actions.push(Action::Login(LoginSpec {
@@ -297,7 +320,7 @@ fn convert_step(spanned: Spanned<RawStep>, primary: &str, in_finally: bool, erro
     }
     if actions.len() != 1 {
         return Err(fail(
-            "a step has exactly one action: request, login, register, refresh, whoami or wait",
+            "a step has exactly one action: request, login, register, refresh, whoami, wait or burst",
         ));
     }
     let action = actions.pop().expect("one action");
@@ -360,6 +383,7 @@ fn default_name(action: &Action) -> String {
     let out = |s: &Option<String>| s.as_ref().map_or(String::new(), |s| format!(" as {s}"));
     match action {
         Action::Request(r) => format!("{} {}", r.method.as_str(), r.path),
+        Action::Burst { count, request } => format!("burst of {count} {} {}", request.method.as_str(), request.path),
         Action::Login(l) => format!("login {}{}{}", l.user, flag(l.refresh_token), out(&l.session)),
         Action::Register(r) => format!("register{}{}", flag(r.refresh_token), out(&r.session)),
         Action::Refresh(r) => format!("refresh {}{}", source(&r.token), out(&r.session)),

@@ -9,7 +9,7 @@ use crate::clause::{Catalogue, Level};
 use crate::source::Pos;
 
 /// Variables every case has without defining them.
-pub const BUILTIN_VARIABLES: &[&str] = &["random", "nonce"];
+pub const BUILTIN_VARIABLES: &[&str] = &["random", "nonce", "admin_token"];
 /// The fields a session (`as: s0`) defines, as `s0.access_token` etc.
 pub const SESSION_FIELDS: &[&str] = &["access_token", "refresh_token", "device_id", "user_id", "expires_in_ms"];
 /// The fields a fixture user defines, as `alice.user_id` etc.
@@ -126,7 +126,7 @@ impl Validator<'_> {
             TokenSource::Session(_) => None,
         };
         match &step.action {
-            Action::Request(r) => {
+            Action::Request(r) | Action::Burst { request: r, .. } => {
                 out.push(r.path.clone());
                 out.extend(r.query.iter().chain(&r.headers).map(|(_, v)| v.clone()));
                 out.extend(r.auth.as_ref().and_then(token));
@@ -175,7 +175,7 @@ impl Validator<'_> {
             TokenSource::Token(_) => None,
         };
         let used = match &step.action {
-            Action::Request(r) => r.auth.as_ref().and_then(session_of),
+            Action::Request(r) | Action::Burst { request: r, .. } => r.auth.as_ref().and_then(session_of),
             Action::Refresh(r) => session_of(&r.token),
             Action::Whoami(t) => session_of(t),
             Action::Wait(Wait::ExpiryOf(s)) => Some(s.clone()),
@@ -195,6 +195,11 @@ impl Validator<'_> {
         }
     }
 
+    fn uses_admin_token(&self) -> bool {
+        let steps = self.case.steps.iter().chain(&self.case.finally);
+        steps.flat_map(|s| self.templates(s)).any(|t| t.contains("admin_token"))
+    }
+
     /// Steps that need a server feature must say so, so that servers without it get a skip, not an error.
     fn gates(&mut self) {
         let all = self.case.steps.iter().chain(&self.case.finally);
@@ -205,8 +210,12 @@ impl Validator<'_> {
                 Action::Wait(Wait::ExpiryOf(_)) => needs.push((Gate::Expiry, step.pos)),
                 Action::Register(r) if r.kind == AccountKind::Guest => needs.push((Gate::Guest, step.pos)),
                 Action::Register(_) => needs.push((Gate::Registration, step.pos)),
+                Action::Burst { .. } => needs.push((Gate::Bursts, step.pos)),
                 _ => {}
             }
+        }
+        if self.uses_admin_token() {
+            needs.push((Gate::Admin, Pos { line: 1, column: 1 }));
         }
         for (gate, pos) in needs {
             if !self.case.requires.contains(&gate) {

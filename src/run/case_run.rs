@@ -35,7 +35,7 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
     let mut runner = StepRunner {
         ctx,
         case,
-        scope: Scope::new(),
+        scope: Scope::new(ctx.admin_token.clone()),
         transcript: Transcript::default(),
         findings: Findings::default(),
     };

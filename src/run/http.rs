@@ -170,7 +170,8 @@ impl Http {
         }
     }
 
-    async fn send_once(&self, request: &Outgoing, transcript: &mut Transcript) -> Result<Response, HttpError> {
+    /// Sends once and returns whatever comes back, `429` included.
+    pub async fn send_once(&self, request: &Outgoing, transcript: &mut Transcript) -> Result<Response, HttpError> {
         if !request.path.starts_with('/') {
             return Err(HttpError::BadPath(request.path.clone()));
         }
@@ -292,6 +293,10 @@ impl Transcript {
     fn response(&mut self, status: u16, body: &[u8]) {
         let text = String::from_utf8_lossy(body);
         self.lines.push(format!("< {status} {}", clip(text.trim())));
+    }
+
+    pub fn extend(&mut self, other: Transcript) {
+        self.lines.extend(other.lines);
     }
 
     pub fn text(&self) -> String {

@@ -14,10 +14,25 @@ use libtest_mimic::{Completion, Failed, Trial};
 
 use crate::case::Case;
 use crate::clause::Catalogue;
-use crate::run::http::Http;
-use crate::target::accounts::Accounts;
-use crate::target::Capabilities;
+use url::Url;
+
+use crate::error::Error;
+use crate::redact::Secrets;
+use crate::run::http::{Http, HttpConfig};
+use crate::target::accounts::{Accounts, Provisioning};
+use crate::target::{probe, Capabilities};
 use crate::verdict::{CaseRecord, Outcome};
+
+/// How the harness talks to a target, from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub request_timeout: Duration,
+    pub max_wait: Duration,
+    pub case_timeout: Duration,
+    pub insecure: bool,
+    pub admin_token: Option<String>,
+    pub bursts: bool,
+}
 
 /// Everything the trials share.
 pub struct RunContext {
@@ -27,6 +42,54 @@ pub struct RunContext {
     pub catalogue: Catalogue,
     pub max_wait: Duration,
     pub case_timeout: Duration,
+    pub admin_token: Option<String>,
+}
+
+impl RunContext {
+    /// Builds the client and probes the target; an unreachable or non-Matrix target is an [`Error`].
+    pub async fn connect(
+        base: Url,
+        provisioning: Provisioning,
+        settings: &Settings,
+        catalogue: Catalogue,
+        secrets: Secrets,
+    ) -> Result<RunContext, Error> {
+        let config = HttpConfig {
+            request_timeout: settings.request_timeout,
+            max_wait: settings.max_wait,
+            insecure: settings.insecure,
+        };
+        let http = Http::new(base, config, secrets)
+            .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
+        let accounts = Accounts::new(provisioning);
+        let admin = settings.admin_token.is_some();
+        let capabilities = probe::probe(&http, &accounts, settings.max_wait, admin, settings.bursts).await?;
+        Ok(RunContext {
+            http,
+            accounts,
+            capabilities,
+            catalogue,
+            max_wait: settings.max_wait,
+            case_timeout: settings.case_timeout,
+            admin_token: settings.admin_token.clone(),
+        })
+    }
+}
+
+/// Runs every case concurrently without libtest's front end (for embedding and the suite's own tests);
+/// the records come back sorted by case id.
+pub async fn run_all(ctx: Arc<RunContext>, cases: Vec<Case>) -> Vec<CaseRecord> {
+    let mut set = tokio::task::JoinSet::new();
+    for case in cases {
+        let ctx = ctx.clone();
+        set.spawn(async move { case_run::run_case(&ctx, &case).await });
+    }
+    let mut records = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        records.push(joined.expect("a case task does not panic"));
+    }
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    records
 }
 
 /// The records of the cases that ran, filled by the trials as they finish.

@@ -49,15 +49,17 @@ pub struct Scope {
     pub vars: HashMap<String, Value>,
     /// Constant within a case, different across cases and runs: for device IDs and the like.
     pub nonce: String,
+    pub admin_token: Option<String>,
 }
 
 impl Scope {
-    pub fn new() -> Scope {
+    pub fn new(admin_token: Option<String>) -> Scope {
         Scope {
             users: HashMap::new(),
             sessions: HashMap::new(),
             vars: HashMap::new(),
             nonce: Alphanumeric.sample_string(&mut rand::rng(), 10).to_uppercase(),
+            admin_token,
         }
     }
 
@@ -72,6 +74,9 @@ impl Scope {
         match name {
             "random" => return Ok(Value::String(Alphanumeric.sample_string(&mut rand::rng(), 32))),
             "nonce" => return Ok(Value::String(self.nonce.clone())),
+            "admin_token" => {
+                return self.admin_token.clone().map(Value::String).ok_or_else(|| "no --admin-token given".to_owned());
+            }
             _ => {}
         }
         if let Some(value) = self.vars.get(name) {

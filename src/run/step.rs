@@ -58,6 +58,7 @@ impl StepRunner<'_> {
         };
         let response = match &step.action {
             Action::Register(spec) => self.register(spec).await?,
+            Action::Burst { count, request } => self.burst(*count, request).await?,
             action => {
                 let outgoing = self.outgoing(action).map_err(Stop::Error)?;
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
@@ -174,8 +175,24 @@ impl StepRunner<'_> {
             Action::Whoami(source) => {
                 Outgoing::new(Method::Get, "/_matrix/client/v3/account/whoami").bearer(self.token(source, false)?)
             }
-            Action::Register(_) | Action::Wait(_) => unreachable!("handled by the caller"),
+            Action::Register(_) | Action::Wait(_) | Action::Burst { .. } => unreachable!("handled by the caller"),
         })
+    }
+
+    async fn burst(&mut self, count: u32, request: &RequestSpec) -> Result<Response, Stop> {
+        let outgoing = self.outgoing(&Action::Request(request.clone())).map_err(Stop::Error)?;
+        for _ in 0..count {
+            // The transcript keeps only the answer that matters: the first 429.
+            let mut quiet = Transcript::default();
+            let response = self.ctx.http.send_once(&outgoing, &mut quiet).await;
+            let response = response.map_err(|e| Stop::Error(format!("burst: {e}")))?;
+            if response.status == 429 {
+                self.transcript.note(&format!("burst: first 429 after some of {count} requests"));
+                self.transcript.extend(quiet);
+                return Ok(response);
+            }
+        }
+        Err(Stop::Skip(format!("no 429 after {count} requests: the server did not rate-limit them")))
     }
 
     async fn register(&mut self, spec: &RegisterSpec) -> Result<Response, Stop> {

@@ -21,7 +21,13 @@ pub fn expiry_margin(lifetime: Duration) -> Duration {
     (lifetime / 20).max(Duration::from_secs(2))
 }
 
-pub async fn probe(http: &Http, accounts: &Accounts, max_wait: Duration) -> Result<Capabilities, Error> {
+pub async fn probe(
+    http: &Http,
+    accounts: &Accounts,
+    max_wait: Duration,
+    admin_token: bool,
+    bursts: bool,
+) -> Result<Capabilities, Error> {
     let url = http.base().to_string();
     let mut transcript = Transcript::default();
     let versions_response = http
@@ -52,6 +58,14 @@ pub async fn probe(http: &Http, accounts: &Accounts, max_wait: Duration) -> Resu
         } else {
             Err("needs accounts of its own; only the --user account is available".to_owned())
         },
+    );
+    gates.insert(
+        Gate::Admin,
+        if admin_token { Ok(()) } else { Err("no --admin-token given".to_owned()) },
+    );
+    gates.insert(
+        Gate::Bursts,
+        if bursts { Ok(()) } else { Err("bursts of requests are not allowed (--bursts)".to_owned()) },
     );
     gates.insert(Gate::Registration, accounts.client_registration(http, &mut transcript).await);
 

@@ -1,0 +1,127 @@
+//! The case-file loader: the committed cases load, and bad files are refused with file:line:col.
+
+use std::path::{Path, PathBuf};
+
+use refresh_conformance::case;
+use refresh_conformance::error::Error;
+
+fn repo_cases() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+}
+
+/// A cases folder with the real catalogue and one case file.
+fn folder_with(case_yaml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo_cases().join("clauses.yaml"), dir.path().join("clauses.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("area")).unwrap();
+    std::fs::write(dir.path().join("area/case.yaml"), case_yaml).unwrap();
+    dir
+}
+
+fn load_error(case_yaml: &str) -> String {
+    let dir = folder_with(case_yaml);
+    match case::load(dir.path()) {
+        Err(Error::InvalidCases { rendered, .. }) => rendered,
+        Err(other) => panic!("expected invalid cases, got {other}"),
+        Ok(_) => panic!("the case loaded:\n{case_yaml}"),
+    }
+}
+
+const GOOD: &str = "\
+title: t
+clauses: [login.request.refresh_token]
+users: [alice]
+steps:
+  - login: { user: alice, refresh_token: true, as: s0 }
+    expect:
+      status: 200
+";
+
+#[test]
+fn committed_cases_all_load_and_cite_known_clauses() {
+    let suite = case::load(&repo_cases()).expect("the committed cases load");
+    assert!(!suite.cases.is_empty());
+    for c in &suite.cases {
+        for id in &c.clauses {
+            assert!(suite.catalogue.get(id).is_some(), "{} cites {id}", c.id);
+        }
+    }
+}
+
+#[test]
+fn a_good_case_loads_with_its_id() {
+    let dir = folder_with(GOOD);
+    let suite = case::load(dir.path()).unwrap();
+    assert_eq!(suite.cases.len(), 1);
+    assert_eq!(suite.cases[0].id, "area/case");
+}
+
+#[test]
+fn unknown_key_points_at_its_line_and_column() {
+    let rendered = load_error(&GOOD.replace("    expect:\n      status: 200", "    expect:\n      stauts: 200"));
+    assert!(rendered.contains("area/case.yaml:7:7"), "{rendered}");
+    assert!(rendered.contains("stauts"), "{rendered}");
+}
+
+#[test]
+fn yaml_syntax_error_points_at_the_file() {
+    let rendered = load_error("title: t\nclauses: [login.request.refresh_token\nsteps: []\n");
+    assert!(rendered.contains("area/case.yaml:"), "{rendered}");
+}
+
+#[test]
+fn unknown_clause_is_an_error() {
+    let rendered = load_error(&GOOD.replace("[login.request.refresh_token]", "[login.no-such-clause]"));
+    assert!(rendered.contains("unknown clause `login.no-such-clause`"), "{rendered}");
+    assert!(rendered.contains("area/case.yaml:2:"), "{rendered}");
+}
+
+#[test]
+fn variable_used_before_capture_is_an_error_at_its_use() {
+    let yaml = format!(
+        "{GOOD}  - request: {{ method: GET, path: /_matrix/client/v3/account/whoami, token: \"{{{{later}}}}\" }}\n    capture: {{ later: /user_id }}\n"
+    );
+    let rendered = load_error(&yaml);
+    assert!(rendered.contains("variable `later` is used before it is defined"), "{rendered}");
+    assert!(rendered.contains("area/case.yaml:8:"), "{rendered}");
+}
+
+#[test]
+fn session_used_before_creation_is_an_error() {
+    let rendered = load_error(&GOOD.replace("as: s0 }", "}\n  - whoami: { session: s0 }"));
+    assert!(rendered.contains("session `s0` is used before"), "{rendered}");
+}
+
+#[test]
+fn a_step_needing_a_gate_must_declare_it() {
+    let yaml = format!("{GOOD}  - refresh: {{ session: s0 }}\n");
+    let rendered = load_error(&yaml);
+    assert!(rendered.contains("requires: [refresh-tokens]"), "{rendered}");
+}
+
+#[test]
+fn a_choice_clause_cannot_be_checked() {
+    let yaml = GOOD.replace("[login.request.refresh_token]", "[refresh.old-access-token.server-choice]");
+    let rendered = load_error(&yaml);
+    assert!(rendered.contains("is a server choice"), "{rendered}");
+}
+
+#[test]
+fn two_actions_in_one_step_are_refused() {
+    let yaml = GOOD.replace("    expect:", "    whoami: { token: x }\n    expect:");
+    let rendered = load_error(&yaml);
+    assert!(rendered.contains("exactly one action"), "{rendered}");
+}
+
+#[test]
+fn every_error_of_every_file_is_reported_at_once() {
+    let dir = folder_with(&GOOD.replace("[login.request.refresh_token]", "[nope.one]"));
+    std::fs::write(dir.path().join("area/second.yaml"), GOOD.replace("title: t", "titel: t")).unwrap();
+    match case::load(dir.path()) {
+        Err(Error::InvalidCases { count, rendered }) => {
+            assert_eq!(count, 2, "{rendered}");
+            assert!(rendered.contains("area/case.yaml") && rendered.contains("area/second.yaml"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,45 @@
+//! The suite end to end against a real Synapse (started by `scripts/synapse.sh`, as `.ci/run` does): the
+//! clause verdicts must be the committed expected ones for that version, the reports must be valid, and no
+//! token or secret may appear anywhere.
+//!
+//! Needs SYNAPSE_URL and SYNAPSE_SHARED_SECRET (`eval "$(scripts/synapse.sh env)"`). Without them the test
+//! says so and passes, except in CI, where it fails.
+
+mod support;
+
+use support::{binary, RunOutput};
+
+/// The expected verdicts of the pinned Synapse, with the lifetimes `scripts/synapse.sh` configures.
+const EXPECTED: &str = "reports/expected/synapse-1.163.2.json";
+
+#[test]
+fn synapse_verdicts_are_the_expected_ones() {
+    let (Ok(url), Ok(secret)) = (std::env::var("SYNAPSE_URL"), std::env::var("SYNAPSE_SHARED_SECRET")) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this test against Synapse: export SYNAPSE_URL and SYNAPSE_SHARED_SECRET"
+        );
+        eprintln!("note: SYNAPSE_URL not set; the Synapse end-to-end test did not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary()
+        .args(["--target", &url, "--register", &format!("shared-secret={secret}"), "--bursts"])
+        .args(["--expected", EXPECTED, "--report-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let run = RunOutput::collect(output, dir.path());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "verdicts moved from {EXPECTED} (rerun with --bless after checking each one):\n{}\n{}",
+        run.stderr,
+        run.stdout
+    );
+    run.assert_report_shape();
+    run.assert_junit_valid(dir.path());
+    // Synapse's access and refresh tokens start with syt_ / syr_; guest tokens are macaroons (MDAx...).
+    run.assert_free_of(&[&secret, "syt_", "syr_", "MDAx"]);
+    assert!(run.stdout.contains("Clause verdicts"), "{}", run.stdout);
+}
