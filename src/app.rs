@@ -9,11 +9,11 @@ use url::Url;
 use crate::case::{self, Case};
 use crate::cli::Cli;
 use crate::colour;
-use crate::error::{Error, EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK};
+use crate::error::{EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, Error};
 use crate::expected;
 use crate::redact::Secrets;
 use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
-use crate::report::{self, RunReport, Totals, SCHEMA_VERSION};
+use crate::report::{self, RunReport, SCHEMA_VERSION, Totals};
 use crate::run::{self, RunContext, Settings};
 use crate::target::accounts::Provisioning;
 use crate::verdict::{self, Outcome};
@@ -37,15 +37,29 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
     let records: run::Records = Arc::new(Mutex::new(Vec::new()));
     if libtest.list {
-        let _listed = libtest_mimic::run(&libtest, run::trials(cases, None, runtime.handle().clone(), records));
+        let _listed = libtest_mimic::run(
+            &libtest,
+            run::trials(cases, None, runtime.handle().clone(), records),
+        );
         return Ok(EXIT_OK);
     }
-    libtest.test_threads.get_or_insert(cases.len().clamp(1, DEFAULT_THREADS));
+    libtest
+        .test_threads
+        .get_or_insert(cases.len().clamp(1, DEFAULT_THREADS));
 
     let provisioning = provisioning(&cli)?;
     let secrets = Secrets::default();
-    provisioning.secrets().into_iter().chain(cli.admin_token.as_deref()).for_each(|s| secrets.add(s));
-    let reference_fault = cli.reference_fault.as_deref().map(str::parse::<Fault>).transpose().map_err(Error::Usage)?;
+    provisioning
+        .secrets()
+        .into_iter()
+        .chain(cli.admin_token.as_deref())
+        .for_each(|s| secrets.add(s));
+    let reference_fault = cli
+        .reference_fault
+        .as_deref()
+        .map(str::parse::<Fault>)
+        .transpose()
+        .map_err(Error::Usage)?;
     let _reference: Option<ReferenceServer>;
     let target = match &cli.target {
         Some(target) => {
@@ -53,16 +67,24 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             target.clone()
         }
         None => {
-            let mut config = reference_fault.map_or_else(ReferenceConfig::default, ReferenceConfig::for_fault);
+            let mut config =
+                reference_fault.map_or_else(ReferenceConfig::default, ReferenceConfig::for_fault);
             if let Some(lifetime) = cli.reference_lifetime {
                 config.access_token_lifetime = Some(lifetime);
             }
             let server = runtime
                 .block_on(ReferenceServer::start(config))
-                .map_err(|e| Error::Usage(format!("cannot start the built-in reference homeserver: {e}")))?;
+                .map_err(|e| {
+                    Error::Usage(format!(
+                        "cannot start the built-in reference homeserver: {e}"
+                    ))
+                })?;
             let url = server.base_url().to_owned();
-            let fault = reference_fault.map_or(String::new(), |f| format!(" with fault `{}`", f.name()));
-            eprintln!("no --target given: running against the built-in reference homeserver at {url}{fault}");
+            let fault =
+                reference_fault.map_or(String::new(), |f| format!(" with fault `{}`", f.name()));
+            eprintln!(
+                "no --target given: running against the built-in reference homeserver at {url}{fault}"
+            );
             _reference = Some(server);
             url
         }
@@ -77,13 +99,24 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         // Bursts are the user's to allow on their server; on our own reference server they always are.
         bursts: cli.bursts || cli.target.is_none(),
     };
-    let ctx = runtime.block_on(RunContext::connect(base, provisioning, &settings, suite.catalogue, secrets.clone()))?;
+    let ctx = runtime.block_on(RunContext::connect(
+        base,
+        provisioning,
+        &settings,
+        suite.catalogue,
+        secrets.clone(),
+    ))?;
     eprintln!("{}", secrets.redact(&describe_probe(&ctx.capabilities)));
     let ctx = Arc::new(ctx);
 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
-    let trials = run::trials(cases, Some(ctx.clone()), runtime.handle().clone(), records.clone());
+    let trials = run::trials(
+        cases,
+        Some(ctx.clone()),
+        runtime.handle().clone(),
+        records.clone(),
+    );
     // The exit code comes from the clause verdicts, not from libtest's count of failed trials.
     let _conclusion = libtest_mimic::run(&libtest, trials);
     let duration = started.elapsed();
@@ -116,7 +149,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     print!("{}", secrets.redact(&report::terminal::render(&report)));
     report::write_all(&report, &cli.report_dir, &secrets)?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        append(&PathBuf::from(summary), &secrets.redact(&report::markdown::render(&report)));
+        append(
+            &PathBuf::from(summary),
+            &secrets.redact(&report::markdown::render(&report)),
+        );
     }
     let exit_code = match &cli.expected {
         None => exit_code,
@@ -132,7 +168,12 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
 /// `--expected FILE`: 0 when every clause verdict is the expected one, 1 when one moved; `--bless` rewrites it.
 fn against_expected(path: &std::path::Path, bless: bool, report: &RunReport) -> Result<u8, Error> {
     if bless {
-        let server = report.server.server.software.clone().unwrap_or_else(|| report.target.clone());
+        let server = report
+            .server
+            .server
+            .software
+            .clone()
+            .unwrap_or_else(|| report.target.clone());
         expected::write(path, &server, &report.clauses).map_err(Error::Usage)?;
         eprintln!("wrote the expected verdicts to {}", path.display());
         return Ok(EXIT_OK);
@@ -140,10 +181,18 @@ fn against_expected(path: &std::path::Path, bless: bool, report: &RunReport) -> 
     let expected = expected::read(path).map_err(Error::Usage)?;
     let moved = expected::compare(&expected, &report.clauses);
     if moved.is_empty() {
-        eprintln!("every clause verdict is as expected for {} ({})", expected.server, path.display());
+        eprintln!(
+            "every clause verdict is as expected for {} ({})",
+            expected.server,
+            path.display()
+        );
         Ok(EXIT_OK)
     } else {
-        eprintln!("{} clause verdict(s) moved from {}:", moved.len(), path.display());
+        eprintln!(
+            "{} clause verdict(s) moved from {}:",
+            moved.len(),
+            path.display()
+        );
         for m in &moved {
             eprintln!("  {m}");
         }
@@ -167,7 +216,11 @@ fn select(cases: Vec<Case>, prefixes: &[String]) -> Vec<Case> {
     }
     cases
         .into_iter()
-        .filter(|case| case.clauses.iter().any(|c| prefixes.iter().any(|p| c.starts_with(p.as_str()))))
+        .filter(|case| {
+            case.clauses
+                .iter()
+                .any(|c| prefixes.iter().any(|p| c.starts_with(p.as_str())))
+        })
         .collect()
 }
 
@@ -183,9 +236,12 @@ fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {
 }
 
 fn parse_target(target: &str) -> Result<Url, Error> {
-    let url = Url::parse(target).map_err(|e| Error::Usage(format!("--target {target:?} is not a URL: {e}")))?;
+    let url = Url::parse(target)
+        .map_err(|e| Error::Usage(format!("--target {target:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(Error::Usage(format!("--target {target:?} must be an http:// or https:// URL")));
+        return Err(Error::Usage(format!(
+            "--target {target:?} must be an http:// or https:// URL"
+        )));
     }
     if url.path() != "/" && !url.path().is_empty() {
         return Err(Error::Usage(format!(
@@ -221,6 +277,9 @@ fn append(path: &std::path::Path, text: &str) {
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()));
     if let Err(e) = written {
-        eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}", path.display());
+        eprintln!(
+            "warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
+            path.display()
+        );
     }
 }

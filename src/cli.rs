@@ -25,12 +25,23 @@ pub struct Cli {
     pub user: Option<String>,
 
     /// Password of --user.
-    #[arg(long, env = "MRC_PASSWORD", value_name = "PASSWORD", requires = "user", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MRC_PASSWORD",
+        value_name = "PASSWORD",
+        requires = "user",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
 
     /// A server-admin access token, for the cases that need one (account locking); without it they are
     /// not applicable.
-    #[arg(long, env = "MRC_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MRC_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
 
     /// Allow cases that send bursts of up to 200 requests to provoke a 429 (rate-limit clauses); without it
@@ -87,7 +98,10 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "target")]
     pub reference_lifetime: Option<Duration>,
 
-    #[command(flatten, next_help_heading = "Test selection and output (libtest-compatible)")]
+    #[command(
+        flatten,
+        next_help_heading = "Test selection and output (libtest-compatible)"
+    )]
     pub libtest: libtest_mimic::Arguments,
 }
 

@@ -17,5 +17,9 @@ pub fn apply(setting: Option<ColorSetting>) -> ColorSetting {
         }
     };
     colored::control::set_override(enabled);
-    if enabled { ColorSetting::Always } else { ColorSetting::Never }
+    if enabled {
+        ColorSetting::Always
+    } else {
+        ColorSetting::Never
+    }
 }

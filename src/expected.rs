@@ -27,12 +27,19 @@ pub struct Moved {
 impl std::fmt::Display for Moved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let show = |v: Option<Verdict>| v.map_or("(absent)", Verdict::as_str);
-        write!(f, "{}: expected {}, got {}", self.clause, show(self.expected), show(self.actual))
+        write!(
+            f,
+            "{}: expected {}, got {}",
+            self.clause,
+            show(self.expected),
+            show(self.actual)
+        )
     }
 }
 
 pub fn read(path: &Path) -> Result<Expected, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -47,7 +54,10 @@ pub fn write(path: &Path, server: &str, verdicts: &[ClauseVerdict]) -> Result<()
 }
 
 pub fn compare(expected: &Expected, verdicts: &[ClauseVerdict]) -> Vec<Moved> {
-    let actual: BTreeMap<&str, Verdict> = verdicts.iter().map(|v| (v.id.as_str(), v.verdict)).collect();
+    let actual: BTreeMap<&str, Verdict> = verdicts
+        .iter()
+        .map(|v| (v.id.as_str(), v.verdict))
+        .collect();
     let mut moved = Vec::new();
     for (clause, &want) in &expected.clauses {
         let got = actual.get(clause.as_str()).copied();
@@ -93,11 +103,34 @@ mod tests {
     fn reports_every_moved_clause_both_ways() {
         let expected = Expected {
             server: "x".into(),
-            clauses: [("a".to_owned(), Verdict::Pass), ("b".to_owned(), Verdict::Fail)].into(),
+            clauses: [
+                ("a".to_owned(), Verdict::Pass),
+                ("b".to_owned(), Verdict::Fail),
+            ]
+            .into(),
         };
-        let moved = compare(&expected, &[verdict("a", Verdict::Pass), verdict("b", Verdict::Pass), verdict("c", Verdict::Warn)]);
+        let moved = compare(
+            &expected,
+            &[
+                verdict("a", Verdict::Pass),
+                verdict("b", Verdict::Pass),
+                verdict("c", Verdict::Warn),
+            ],
+        );
         let lines: Vec<String> = moved.iter().map(ToString::to_string).collect();
-        assert_eq!(lines, ["b: expected fail, got pass", "c: expected (absent), got warn"]);
-        assert!(compare(&expected, &[verdict("a", Verdict::Pass), verdict("b", Verdict::Fail)]).is_empty());
+        assert_eq!(
+            lines,
+            [
+                "b: expected fail, got pass",
+                "c: expected (absent), got warn"
+            ]
+        );
+        assert!(
+            compare(
+                &expected,
+                &[verdict("a", Verdict::Pass), verdict("b", Verdict::Fail)]
+            )
+            .is_empty()
+        );
     }
 }

@@ -8,7 +8,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(EXIT_HARNESS) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_HARNESS)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match app::run(cli) {

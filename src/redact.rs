@@ -11,7 +11,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// JSON keys whose string values are secrets wherever they appear.
-const SECRET_KEYS: &[&str] = &["access_token", "refresh_token", "password", "new_password", "token", "mac"];
+const SECRET_KEYS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "password",
+    "new_password",
+    "token",
+    "mac",
+];
 /// Shorter strings are not registered: redacting them would mangle ordinary text.
 const MIN_SECRET_LEN: usize = 6;
 
@@ -48,7 +55,8 @@ impl Secrets {
     /// containing another is replaced whole.
     pub fn redact(&self, text: &str) -> String {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
-        let mut secrets: Vec<&String> = known.iter().filter(|s| text.contains(s.as_str())).collect();
+        let mut secrets: Vec<&String> =
+            known.iter().filter(|s| text.contains(s.as_str())).collect();
         if secrets.is_empty() {
             return text.to_owned();
         }
@@ -75,10 +83,15 @@ mod tests {
     #[test]
     fn redacts_tokens_found_in_json_everywhere() {
         let secrets = Secrets::default();
-        secrets.add_from_json(&json!({"access_token": "syt_abcdefgh", "nested": [{"refresh_token": "syr_12345678"}]}));
+        secrets.add_from_json(
+            &json!({"access_token": "syt_abcdefgh", "nested": [{"refresh_token": "syr_12345678"}]}),
+        );
         let text = "Authorization: Bearer syt_abcdefgh body {\"refresh_token\":\"syr_12345678\"}";
         let out = secrets.redact(text);
-        assert!(!out.contains("syt_abcdefgh") && !out.contains("syr_12345678"), "{out}");
+        assert!(
+            !out.contains("syt_abcdefgh") && !out.contains("syr_12345678"),
+            "{out}"
+        );
         assert!(out.contains(&fingerprint("syt_abcdefgh")));
     }
 

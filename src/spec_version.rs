@@ -85,7 +85,8 @@ pub struct VersionRange {
 
 impl VersionRange {
     pub fn contains(&self, version: SpecVersion) -> bool {
-        self.from.is_none_or(|from| version >= from) && self.until.is_none_or(|until| version < until)
+        self.from.is_none_or(|from| version >= from)
+            && self.until.is_none_or(|until| version < until)
     }
 
     /// A server is in range when it advertises at least one version in it.

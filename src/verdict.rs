@@ -119,7 +119,8 @@ pub struct ClauseVerdict {
 }
 
 /// The reason given for clauses that only a client can honour, or that only define terms.
-pub const NOT_TESTABLE: &str = "not testable against a server (client-side requirement or definition)";
+pub const NOT_TESTABLE: &str =
+    "not testable against a server (client-side requirement or definition)";
 
 /// Aggregates case records into one verdict per catalogue clause, in catalogue order.
 pub fn aggregate(catalogue: &Catalogue, records: &[CaseRecord]) -> Vec<ClauseVerdict> {
@@ -131,20 +132,39 @@ pub fn aggregate(catalogue: &Catalogue, records: &[CaseRecord]) -> Vec<ClauseVer
     }
     catalogue
         .iter()
-        .map(|clause| verdict_for(clause, citing.get(clause.id.as_str()).map_or(&[][..], Vec::as_slice)))
+        .map(|clause| {
+            verdict_for(
+                clause,
+                citing
+                    .get(clause.id.as_str())
+                    .map_or(&[][..], Vec::as_slice),
+            )
+        })
         .collect()
 }
 
 fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
     let checks: Vec<(&CaseRecord, &CheckRecord)> = records
         .iter()
-        .flat_map(|r| r.checks.iter().filter(|c| c.clause == clause.id).map(move |c| (*r, c)))
+        .flat_map(|r| {
+            r.checks
+                .iter()
+                .filter(|c| c.clause == clause.id)
+                .map(move |c| (*r, c))
+        })
         .collect();
     let observations: Vec<(&CaseRecord, &Observation)> = records
         .iter()
-        .flat_map(|r| r.observations.iter().filter(|o| o.clause == clause.id).map(move |o| (*r, o)))
+        .flat_map(|r| {
+            r.observations
+                .iter()
+                .filter(|o| o.clause == clause.id)
+                .map(move |o| (*r, o))
+        })
         .collect();
-    let failed = checks.iter().find(|(_, c)| !c.held && c.level == Level::Must);
+    let failed = checks
+        .iter()
+        .find(|(_, c)| !c.held && c.level == Level::Must);
     let warned = checks.iter().find(|(_, c)| !c.held);
     let mut cases: Vec<String> = checks.iter().map(|(r, _)| r.id.clone()).collect();
     cases.extend(observations.iter().map(|(r, _)| r.id.clone()));
@@ -153,15 +173,25 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
     }
     cases.dedup();
     let (verdict, reason) = if let Some((record, check)) = failed.or(warned) {
-        let verdict = if failed.is_some() { Verdict::Fail } else { Verdict::Warn };
-        (verdict, format!("{}: {}: {}", record.id, check.step, check.detail))
+        let verdict = if failed.is_some() {
+            Verdict::Fail
+        } else {
+            Verdict::Warn
+        };
+        (
+            verdict,
+            format!("{}: {}: {}", record.id, check.step, check.detail),
+        )
     } else if !checks.is_empty() {
         let n_cases = {
             let mut ids: Vec<&str> = checks.iter().map(|(r, _)| r.id.as_str()).collect();
             ids.dedup();
             ids.len()
         };
-        (Verdict::Pass, format!("{} check(s) held in {n_cases} case(s)", checks.len()))
+        (
+            Verdict::Pass,
+            format!("{} check(s) held in {n_cases} case(s)", checks.len()),
+        )
     } else if !observations.is_empty() {
         let notes: Vec<String> = observations.iter().map(|(_, o)| o.note.clone()).collect();
         (Verdict::Observed, notes.join("; "))
@@ -191,7 +221,9 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
 fn untested_reason(records: &[&CaseRecord]) -> String {
     match records.iter().find(|r| r.outcome == Outcome::Error) {
         Some(errored) => format!("{} ended in error: {}", errored.id, errored.message),
-        None if records.is_empty() => "no case covers this clause (or none was selected)".to_owned(),
+        None if records.is_empty() => {
+            "no case covers this clause (or none was selected)".to_owned()
+        }
         None => "no case reached a check of this clause".to_owned(),
     }
 }

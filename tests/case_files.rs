@@ -12,7 +12,11 @@ fn repo_cases() -> PathBuf {
 /// A cases folder with the real catalogue and one case file.
 fn folder_with(case_yaml: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(repo_cases().join("clauses.yaml"), dir.path().join("clauses.yaml")).unwrap();
+    std::fs::copy(
+        repo_cases().join("clauses.yaml"),
+        dir.path().join("clauses.yaml"),
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join("area")).unwrap();
     std::fs::write(dir.path().join("area/case.yaml"), case_yaml).unwrap();
     dir
@@ -58,7 +62,10 @@ fn a_good_case_loads_with_its_id() {
 
 #[test]
 fn unknown_key_points_at_its_line_and_column() {
-    let rendered = load_error(&GOOD.replace("    expect:\n      status: 200", "    expect:\n      stauts: 200"));
+    let rendered = load_error(&GOOD.replace(
+        "    expect:\n      status: 200",
+        "    expect:\n      stauts: 200",
+    ));
     assert!(rendered.contains("area/case.yaml:7:7"), "{rendered}");
     assert!(rendered.contains("stauts"), "{rendered}");
 }
@@ -71,8 +78,12 @@ fn yaml_syntax_error_points_at_the_file() {
 
 #[test]
 fn unknown_clause_is_an_error() {
-    let rendered = load_error(&GOOD.replace("[login.request.refresh_token]", "[login.no-such-clause]"));
-    assert!(rendered.contains("unknown clause `login.no-such-clause`"), "{rendered}");
+    let rendered =
+        load_error(&GOOD.replace("[login.request.refresh_token]", "[login.no-such-clause]"));
+    assert!(
+        rendered.contains("unknown clause `login.no-such-clause`"),
+        "{rendered}"
+    );
     assert!(rendered.contains("area/case.yaml:2:"), "{rendered}");
 }
 
@@ -82,26 +93,38 @@ fn variable_used_before_capture_is_an_error_at_its_use() {
         "{GOOD}  - request: {{ method: GET, path: /_matrix/client/v3/account/whoami, token: \"{{{{later}}}}\" }}\n    capture: {{ later: /user_id }}\n"
     );
     let rendered = load_error(&yaml);
-    assert!(rendered.contains("variable `later` is used before it is defined"), "{rendered}");
+    assert!(
+        rendered.contains("variable `later` is used before it is defined"),
+        "{rendered}"
+    );
     assert!(rendered.contains("area/case.yaml:8:"), "{rendered}");
 }
 
 #[test]
 fn session_used_before_creation_is_an_error() {
     let rendered = load_error(&GOOD.replace("as: s0 }", "}\n  - whoami: { session: s0 }"));
-    assert!(rendered.contains("session `s0` is used before"), "{rendered}");
+    assert!(
+        rendered.contains("session `s0` is used before"),
+        "{rendered}"
+    );
 }
 
 #[test]
 fn a_step_needing_a_gate_must_declare_it() {
     let yaml = format!("{GOOD}  - refresh: {{ session: s0 }}\n");
     let rendered = load_error(&yaml);
-    assert!(rendered.contains("requires: [refresh-tokens]"), "{rendered}");
+    assert!(
+        rendered.contains("requires: [refresh-tokens]"),
+        "{rendered}"
+    );
 }
 
 #[test]
 fn a_choice_clause_cannot_be_checked() {
-    let yaml = GOOD.replace("[login.request.refresh_token]", "[refresh.old-access-token.server-choice]");
+    let yaml = GOOD.replace(
+        "[login.request.refresh_token]",
+        "[refresh.old-access-token.server-choice]",
+    );
     let rendered = load_error(&yaml);
     assert!(rendered.contains("is a server choice"), "{rendered}");
 }
@@ -116,7 +139,11 @@ fn two_actions_in_one_step_are_refused() {
 #[test]
 fn every_error_of_every_file_is_reported_at_once() {
     let dir = folder_with(&GOOD.replace("[login.request.refresh_token]", "[nope.one]"));
-    std::fs::write(dir.path().join("area/second.yaml"), GOOD.replace("title: t", "titel: t")).unwrap();
+    std::fs::write(
+        dir.path().join("area/second.yaml"),
+        GOOD.replace("title: t", "titel: t"),
+    )
+    .unwrap();
     match case::load(dir.path()) {
         Err(Error::InvalidCases { count, rendered }) => {
             assert_eq!(count, 2, "{rendered}");

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_refresh-conformance"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR")).env("NO_COLOR", "1");
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
     command
 }
 
@@ -33,7 +35,10 @@ fn unreachable_target_exits_2_at_once_with_one_line() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let text = stderr(&output);
-    assert!(text.contains("http://127.0.0.1:1/ is unreachable") && text.contains("Connection refused"), "{text}");
+    assert!(
+        text.contains("http://127.0.0.1:1/ is unreachable") && text.contains("Connection refused"),
+        "{text}"
+    );
     assert_eq!(text.trim().lines().count(), 1, "{text}");
 }
 
@@ -62,7 +67,11 @@ fn a_target_that_is_not_matrix_exits_2() {
     let url = html_server();
     let output = run(&["--target", &url]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("does not look like a Matrix homeserver"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not look like a Matrix homeserver"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -75,7 +84,12 @@ fn bad_arguments_exit_2() {
         &["--reference-fault", "no-such-fault"],
     ] {
         let output = run(args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
     }
 }
 
@@ -84,8 +98,17 @@ fn a_broken_case_file_exits_2_pointing_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/clauses.yaml");
     std::fs::copy(cases, dir.path().join("clauses.yaml")).unwrap();
-    std::fs::write(dir.path().join("broken.yaml"), "title: t\nclauses: [login.request.refresh_token]\nsteps:\n  - wait: { sm: 3 }\n").unwrap();
-    let output = run(&["--cases", dir.path().to_str().unwrap(), "--target", "http://127.0.0.1:1"]);
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "title: t\nclauses: [login.request.refresh_token]\nsteps:\n  - wait: { sm: 3 }\n",
+    )
+    .unwrap();
+    let output = run(&[
+        "--cases",
+        dir.path().to_str().unwrap(),
+        "--target",
+        "http://127.0.0.1:1",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     let text = stderr(&output);
     assert!(text.contains("broken.yaml:4:"), "{text}");
@@ -97,7 +120,12 @@ fn help_and_version_name_the_program() {
     let help = binary().arg("--help").output().unwrap();
     assert_eq!(help.status.code(), Some(0));
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("refresh-conformance") && text.contains("--target") && text.contains("--exact"), "{text}");
+    assert!(
+        text.contains("refresh-conformance")
+            && text.contains("--target")
+            && text.contains("--exact"),
+        "{text}"
+    );
     let version = binary().arg("--version").output().unwrap();
     assert_eq!(version.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));

@@ -3,11 +3,16 @@
 
 mod support;
 
-use support::{binary, RunOutput};
+use support::{RunOutput, binary};
 
 fn run(args: &[&str]) -> RunOutput {
     let dir = tempfile::tempdir().unwrap();
-    let output = binary().args(args).arg("--report-dir").arg(dir.path()).output().unwrap();
+    let output = binary()
+        .args(args)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let run = RunOutput::collect(output, dir.path());
     run.assert_junit_valid(dir.path());
     run
@@ -17,33 +22,76 @@ fn run(args: &[&str]) -> RunOutput {
 fn the_faithful_reference_server_passes_and_says_it_is_the_target() {
     let run = run(&[]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stderr, run.stdout);
-    assert!(run.stderr.contains("no --target given: running against the built-in reference homeserver"));
+    assert!(
+        run.stderr
+            .contains("no --target given: running against the built-in reference homeserver")
+    );
     run.assert_report_shape();
     // The reference server's tokens start with mrc_at_ / mrc_rt_: none may leak into any output.
     run.assert_free_of(&["mrc_at_", "mrc_rt_"]);
-    let verdicts: Vec<&str> = run.json["clauses"].as_array().unwrap().iter().map(|c| c["verdict"].as_str().unwrap()).collect();
-    assert!(!verdicts.contains(&"fail") && !verdicts.contains(&"warn"), "{}", run.stdout);
-    assert!(run.summary.contains("| Clause | Level | Verdict | Reason |"));
+    let verdicts: Vec<&str> = run.json["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["verdict"].as_str().unwrap())
+        .collect();
+    assert!(
+        !verdicts.contains(&"fail") && !verdicts.contains(&"warn"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.summary
+            .contains("| Clause | Level | Verdict | Reason |")
+    );
 }
 
 #[test]
 fn a_fault_is_caught_by_its_clause_and_the_exit_code() {
     let run = run(&["--reference-fault", "old-refresh-revoked-at-once"]);
     assert_eq!(run.code, Some(1), "{}\n{}", run.stderr, run.stdout);
-    assert_eq!(run.clause_verdict("refresh.rotation.old-refresh-valid-until-new-used"), "fail");
+    assert_eq!(
+        run.clause_verdict("refresh.rotation.old-refresh-valid-until-new-used"),
+        "fail"
+    );
     assert_eq!(run.json["reference_fault"], "old-refresh-revoked-at-once");
     run.assert_free_of(&["mrc_at_", "mrc_rt_"]);
     // The failure is reported as a failure (not an error) in JUnit, with the clause as the class name.
-    assert!(run.junit.contains("classname=\"refresh.rotation.old-refresh-valid-until-new-used\""), "{}", run.junit);
-    assert!(run.junit.contains("type=\"clause-violated\""), "{}", run.junit);
+    assert!(
+        run.junit
+            .contains("classname=\"refresh.rotation.old-refresh-valid-until-new-used\""),
+        "{}",
+        run.junit
+    );
+    assert!(
+        run.junit.contains("type=\"clause-violated\""),
+        "{}",
+        run.junit
+    );
 }
 
 #[test]
 fn strict_makes_a_should_failure_fail_the_run() {
-    let relaxed = run(&["--reference-fault", "no-soft-logout-on-expiry", "--clause", "expiry."]);
-    assert_eq!(relaxed.clause_verdict("expiry.expired-token-error"), "warn", "{}", relaxed.stdout);
+    let relaxed = run(&[
+        "--reference-fault",
+        "no-soft-logout-on-expiry",
+        "--clause",
+        "expiry.",
+    ]);
+    assert_eq!(
+        relaxed.clause_verdict("expiry.expired-token-error"),
+        "warn",
+        "{}",
+        relaxed.stdout
+    );
     assert_eq!(relaxed.code, Some(0), "{}", relaxed.stderr);
-    let strict = run(&["--reference-fault", "no-soft-logout-on-expiry", "--clause", "expiry.", "--strict"]);
+    let strict = run(&[
+        "--reference-fault",
+        "no-soft-logout-on-expiry",
+        "--clause",
+        "expiry.",
+        "--strict",
+    ]);
     assert_eq!(strict.code, Some(1), "{}", strict.stderr);
 }
 
@@ -51,6 +99,9 @@ fn strict_makes_a_should_failure_fail_the_run() {
 fn a_server_without_refresh_tokens_gets_not_applicable_not_failures() {
     let run = run(&["--reference-fault", "no-refresh-tokens"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stderr, run.stdout);
-    assert_eq!(run.clause_verdict("refresh.rotation.old-refresh-valid-until-new-used"), "not-applicable");
+    assert_eq!(
+        run.clause_verdict("refresh.rotation.old-refresh-valid-until-new-used"),
+        "not-applicable"
+    );
     assert_eq!(run.clause_verdict("login.request.refresh_token"), "pass");
 }

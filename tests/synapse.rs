@@ -7,14 +7,17 @@
 
 mod support;
 
-use support::{binary, RunOutput};
+use support::{RunOutput, binary};
 
 /// The expected verdicts of the pinned Synapse, with the lifetimes `scripts/synapse.sh` configures.
 const EXPECTED: &str = "reports/expected/synapse-1.163.2.json";
 
 #[test]
 fn synapse_verdicts_are_the_expected_ones() {
-    let (Ok(url), Ok(secret)) = (std::env::var("SYNAPSE_URL"), std::env::var("SYNAPSE_SHARED_SECRET")) else {
+    let (Ok(url), Ok(secret)) = (
+        std::env::var("SYNAPSE_URL"),
+        std::env::var("SYNAPSE_SHARED_SECRET"),
+    ) else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run this test against Synapse: export SYNAPSE_URL and SYNAPSE_SHARED_SECRET"
@@ -24,7 +27,13 @@ fn synapse_verdicts_are_the_expected_ones() {
     };
     let dir = tempfile::tempdir().unwrap();
     let output = binary()
-        .args(["--target", &url, "--register", &format!("shared-secret={secret}"), "--bursts"])
+        .args([
+            "--target",
+            &url,
+            "--register",
+            &format!("shared-secret={secret}"),
+            "--bursts",
+        ])
         .args(["--expected", EXPECTED, "--report-dir"])
         .arg(dir.path())
         .output()

@@ -26,10 +26,8 @@ pub fn load(dir: &Path) -> Result<Suite, Error> {
     };
     let catalogue_path = dir.join(CATALOGUE_FILE);
     let catalogue_source = SourceFile::read(&catalogue_path).map_err(|e| io(&catalogue_path, e))?;
-    let catalogue = Catalogue::parse(&catalogue_source).map_err(|rendered| Error::InvalidCases {
-        count: 1,
-        rendered,
-    })?;
+    let catalogue = Catalogue::parse(&catalogue_source)
+        .map_err(|rendered| Error::InvalidCases { count: 1, rendered })?;
     let mut files = Vec::new();
     collect(dir, &mut files).map_err(|e| io(dir, e))?;
     files.sort();
@@ -77,6 +75,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// `cases/refresh/retry.yaml` -> `refresh/retry`, with `/` on every platform.
 fn case_id(dir: &Path, path: &Path) -> String {
     let relative = path.strip_prefix(dir).unwrap_or(path).with_extension("");
-    let parts: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     parts.join("/")
 }

@@ -6,8 +6,8 @@
 use std::fmt;
 
 use regex::Regex;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::case::template;
@@ -102,7 +102,9 @@ impl OpsForm {
         ops.extend(self.ne.map(Op::Ne));
         ops.extend(self.kind.map(Op::Type));
         match (self.exists, self.absent) {
-            (Some(_), Some(_)) => return Err(E::custom("use either `exists` or `absent`, not both")),
+            (Some(_), Some(_)) => {
+                return Err(E::custom("use either `exists` or `absent`, not both"));
+            }
             (Some(exists), None) => ops.push(Op::Exists(exists)),
             (None, Some(absent)) => ops.push(Op::Exists(!absent)),
             (None, None) => {}
@@ -112,7 +114,8 @@ impl OpsForm {
         ops.extend(self.lt.map(Op::Lt));
         ops.extend(self.lte.map(Op::Lte));
         if let Some(pattern) = self.matches {
-            let regex = Regex::new(&pattern).map_err(|e| E::custom(format!("invalid regex: {e}")))?;
+            let regex =
+                Regex::new(&pattern).map_err(|e| E::custom(format!("invalid regex: {e}")))?;
             ops.push(Op::Matches(regex));
         }
         ops.extend(self.one_of.map(Op::OneOf));
@@ -203,17 +206,28 @@ impl Matcher {
                 if matches!(op, Op::Exists(false)) {
                     continue;
                 }
-                return Err(format!("expected {}, but it is absent", describe(op, render)));
+                return Err(format!(
+                    "expected {}, but it is absent",
+                    describe(op, render)
+                ));
             };
             if !holds(op, value, render)? {
-                return Err(format!("expected {}, got {}", describe(op, render), show(value)));
+                return Err(format!(
+                    "expected {}, got {}",
+                    describe(op, render),
+                    show(value)
+                ));
             }
         }
         Ok(())
     }
 }
 
-fn holds(op: &Op, value: &Value, render: &dyn Fn(&Value) -> Result<Value, String>) -> Result<bool, String> {
+fn holds(
+    op: &Op,
+    value: &Value,
+    render: &dyn Fn(&Value) -> Result<Value, String>,
+) -> Result<bool, String> {
     let number = value.as_f64();
     Ok(match op {
         Op::Eq(expected) => &render(expected)? == value,
@@ -326,7 +340,13 @@ mod tests {
     #[test]
     fn one_of_regex_and_length() {
         assert!(check(&parse("{ one_of: [true, false] }"), Some(json!("true"))).is_err());
-        assert!(check(&parse("{ matches: '^application/json' }"), Some(json!("application/json; charset=utf-8"))).is_ok());
+        assert!(
+            check(
+                &parse("{ matches: '^application/json' }"),
+                Some(json!("application/json; charset=utf-8"))
+            )
+            .is_ok()
+        );
         assert!(check(&parse("{ length: 1 }"), Some(json!([{}]))).is_ok());
         assert!(check(&parse("{ length: 1 }"), Some(json!([]))).is_err());
     }

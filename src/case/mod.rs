@@ -7,5 +7,5 @@ pub mod parse;
 pub mod template;
 pub mod validate;
 
-pub use load::{load, Suite};
+pub use load::{Suite, load};
 pub use model::Case;

@@ -73,7 +73,9 @@ impl Case {
 
     /// Whether a step sleeps (for expiry or a fixed time).
     pub fn waits(&self) -> bool {
-        self.steps.iter().any(|s| matches!(s.action, Action::Wait(_)))
+        self.steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Wait(_)))
     }
 }
 
@@ -100,13 +102,19 @@ pub enum Action {
     Wait(Wait),
     /// Sends the request up to `count` times, without pause, until the server answers `429`; the step's
     /// response is that `429`. No `429` at all skips the case: rate limiting is only a SHOULD.
-    Burst { count: u32, request: RequestSpec },
+    Burst {
+        count: u32,
+        request: RequestSpec,
+    },
 }
 
 impl Action {
     /// Fixture actions must answer 200 unless the step itself checks the status.
     pub fn is_fixture(&self) -> bool {
-        matches!(self, Action::Login(_) | Action::Register(_) | Action::Refresh(_) | Action::Whoami(_))
+        matches!(
+            self,
+            Action::Login(_) | Action::Register(_) | Action::Refresh(_) | Action::Whoami(_)
+        )
     }
 
     /// The session the action stores its tokens in (`as:`).

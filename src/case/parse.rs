@@ -7,8 +7,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
@@ -176,10 +176,14 @@ impl<'de> Deserialize<'de> for Expectations {
                 f.write_str("an expectation block or a list of them")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                Ok(Expectations::One(RawBlock::deserialize(de::value::MapAccessDeserializer::new(map))?))
+                Ok(Expectations::One(RawBlock::deserialize(
+                    de::value::MapAccessDeserializer::new(map),
+                )?))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                Ok(Expectations::Many(Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))?))
+                Ok(Expectations::Many(Vec::deserialize(
+                    de::value::SeqAccessDeserializer::new(seq),
+                )?))
             }
         }
         deserializer.deserialize_any(V)
@@ -214,7 +218,11 @@ pub fn parse_case(id: String, source: Arc<SourceFile>) -> Result<Case, String> {
     let raw: RawCase = from_yaml(&source)?;
     let error = |pos: Pos, message: &str, label: &str| source.render(pos, message, label);
     if raw.clauses.is_empty() {
-        return Err(error(Pos { line: 1, column: 1 }, "a case cites at least one clause", "no `clauses`"));
+        return Err(error(
+            Pos { line: 1, column: 1 },
+            "a case cites at least one clause",
+            "no `clauses`",
+        ));
     }
     let primary = raw.clauses[0].value.clone();
     let mut steps = Vec::new();
@@ -226,7 +234,11 @@ pub fn parse_case(id: String, source: Arc<SourceFile>) -> Result<Case, String> {
         finally.push(convert_step(step, &primary, true, &error)?);
     }
     if steps.is_empty() {
-        return Err(error(Pos { line: 1, column: 1 }, "a case has at least one step", "no `steps`"));
+        return Err(error(
+            Pos { line: 1, column: 1 },
+            "a case has at least one step",
+            "no `steps`",
+        ));
     }
     Ok(Case {
         id,
@@ -243,14 +255,22 @@ pub fn parse_case(id: String, source: Arc<SourceFile>) -> Result<Case, String> {
 
 type Render<'a> = &'a dyn Fn(Pos, &str, &str) -> String;
 
-fn convert_step(spanned: Spanned<RawStep>, primary: &str, in_finally: bool, error: Render) -> Result<Step, String> {
+fn convert_step(
+    spanned: Spanned<RawStep>,
+    primary: &str,
+    in_finally: bool,
+    error: Render,
+) -> Result<Step, String> {
     let pos: Pos = spanned.referenced.into();
     let raw = spanned.value;
     let fail = |message: &str| error(pos, message, "in this step");
-    let one_of = |session: Option<String>, token: Option<String>, what: &str| match (session, token) {
+    let one_of = |session: Option<String>, token: Option<String>, what: &str| match (session, token)
+    {
         (Some(s), None) => Ok(TokenSource::Session(s)),
         (None, Some(t)) => Ok(TokenSource::Token(t)),
-        _ => Err(fail(&format!("`{what}` takes exactly one of `session` or `token`"))),
+        _ => Err(fail(&format!(
+            "`{what}` takes exactly one of `session` or `token`"
+        ))),
     };
     let request = |r: RawRequest| -> Result<RequestSpec, String> {
         let auth = match (r.session, r.token) {
@@ -326,7 +346,11 @@ fn convert_step(spanned: Spanned<RawStep>, primary: &str, in_finally: bool, erro
     let action = actions.pop().expect("one action");
     let block = |pos: Pos, b: RawBlock, default_clause: &str| -> Result<CheckBlock, String> {
         if b.status.is_none() && b.headers.is_empty() && b.json.is_empty() {
-            return Err(error(pos, "an expectation checks at least one of status, headers or json", "empty"));
+            return Err(error(
+                pos,
+                "an expectation checks at least one of status, headers or json",
+                "empty",
+            ));
         }
         Ok(CheckBlock {
             pos,
@@ -348,12 +372,19 @@ fn convert_step(spanned: Spanned<RawStep>, primary: &str, in_finally: bool, erro
                 .collect::<Result<_, _>>()?,
         },
     };
-    let require = raw.require.map(|b| block(b.referenced.into(), b.value, primary)).transpose()?;
-    if matches!(action, Action::Wait(_)) && (!expect.is_empty() || require.is_some() || raw.observe.is_some()) {
+    let require = raw
+        .require
+        .map(|b| block(b.referenced.into(), b.value, primary))
+        .transpose()?;
+    if matches!(action, Action::Wait(_))
+        && (!expect.is_empty() || require.is_some() || raw.observe.is_some())
+    {
         return Err(fail("a `wait` step has nothing to check"));
     }
     if in_finally && (!expect.is_empty() || raw.observe.is_some()) {
-        return Err(fail("`finally` steps clean up; they do not check or observe"));
+        return Err(fail(
+            "`finally` steps clean up; they do not check or observe",
+        ));
     }
     let name = raw.name.unwrap_or_else(|| default_name(&action));
     Ok(Step {
@@ -383,8 +414,17 @@ fn default_name(action: &Action) -> String {
     let out = |s: &Option<String>| s.as_ref().map_or(String::new(), |s| format!(" as {s}"));
     match action {
         Action::Request(r) => format!("{} {}", r.method.as_str(), r.path),
-        Action::Burst { count, request } => format!("burst of {count} {} {}", request.method.as_str(), request.path),
-        Action::Login(l) => format!("login {}{}{}", l.user, flag(l.refresh_token), out(&l.session)),
+        Action::Burst { count, request } => format!(
+            "burst of {count} {} {}",
+            request.method.as_str(),
+            request.path
+        ),
+        Action::Login(l) => format!(
+            "login {}{}{}",
+            l.user,
+            flag(l.refresh_token),
+            out(&l.session)
+        ),
         Action::Register(r) => format!("register{}{}", flag(r.refresh_token), out(&r.session)),
         Action::Refresh(r) => format!("refresh {}{}", source(&r.token), out(&r.session)),
         Action::Whoami(t) => format!("whoami {}", source(t)),

@@ -25,8 +25,15 @@ pub fn parse(template: &str) -> Result<Vec<Segment<'_>>, String> {
             .find("}}")
             .ok_or_else(|| format!("unclosed `{{{{` in {template:?}"))?;
         let name = after[..close].trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-            return Err(format!("`{{{{{}}}}}` is not a variable name (letters, digits, _ . -)", &after[..close]));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(format!(
+                "`{{{{{}}}}}` is not a variable name (letters, digits, _ . -)",
+                &after[..close]
+            ));
         }
         segments.push(Segment::Var(name));
         rest = &after[close + 2..];
@@ -59,7 +66,10 @@ pub fn strings_in<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
 }
 
 /// Renders a template to a JSON value; `lookup` resolves one variable name.
-pub fn render(template: &str, lookup: &dyn Fn(&str) -> Result<Value, String>) -> Result<Value, String> {
+pub fn render(
+    template: &str,
+    lookup: &dyn Fn(&str) -> Result<Value, String>,
+) -> Result<Value, String> {
     let segments = parse(template)?;
     if let [Segment::Var(name)] = segments.as_slice() {
         return lookup(name);
@@ -78,7 +88,10 @@ pub fn render(template: &str, lookup: &dyn Fn(&str) -> Result<Value, String>) ->
 }
 
 /// Renders a template that must produce text (paths, headers, tokens).
-pub fn render_text(template: &str, lookup: &dyn Fn(&str) -> Result<Value, String>) -> Result<String, String> {
+pub fn render_text(
+    template: &str,
+    lookup: &dyn Fn(&str) -> Result<Value, String>,
+) -> Result<String, String> {
     match render(template, lookup)? {
         Value::String(s) => Ok(s),
         other => Ok(other.to_string()),
@@ -86,10 +99,18 @@ pub fn render_text(template: &str, lookup: &dyn Fn(&str) -> Result<Value, String
 }
 
 /// Renders every string inside a JSON value.
-pub fn render_value(value: &Value, lookup: &dyn Fn(&str) -> Result<Value, String>) -> Result<Value, String> {
+pub fn render_value(
+    value: &Value,
+    lookup: &dyn Fn(&str) -> Result<Value, String>,
+) -> Result<Value, String> {
     Ok(match value {
         Value::String(s) => render(s, lookup)?,
-        Value::Array(items) => Value::Array(items.iter().map(|v| render_value(v, lookup)).collect::<Result<_, _>>()?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| render_value(v, lookup))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_value(v, lookup)?)))
@@ -114,8 +135,14 @@ mod tests {
 
     #[test]
     fn whole_template_keeps_the_json_type() {
-        assert_eq!(render("{{ s0.expires_in_ms }}", &lookup).unwrap(), json!(3000));
-        assert_eq!(render("x-{{s0.device_id}}-{{s0.expires_in_ms}}", &lookup).unwrap(), json!("x-DEV-3000"));
+        assert_eq!(
+            render("{{ s0.expires_in_ms }}", &lookup).unwrap(),
+            json!(3000)
+        );
+        assert_eq!(
+            render("x-{{s0.device_id}}-{{s0.expires_in_ms}}", &lookup).unwrap(),
+            json!("x-DEV-3000")
+        );
     }
 
     #[test]

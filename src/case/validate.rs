@@ -11,7 +11,13 @@ use crate::source::Pos;
 /// Variables every case has without defining them.
 pub const BUILTIN_VARIABLES: &[&str] = &["random", "nonce", "admin_token"];
 /// The fields a session (`as: s0`) defines, as `s0.access_token` etc.
-pub const SESSION_FIELDS: &[&str] = &["access_token", "refresh_token", "device_id", "user_id", "expires_in_ms"];
+pub const SESSION_FIELDS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "device_id",
+    "user_id",
+    "expires_in_ms",
+];
 /// The fields a fixture user defines, as `alice.user_id` etc.
 pub const USER_FIELDS: &[&str] = &["user_id", "localpart", "password"];
 
@@ -51,7 +57,8 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn error_at(&mut self, pos: Pos, message: String, label: &str) {
-        self.errors.push(self.case.source.render(pos, &message, label));
+        self.errors
+            .push(self.case.source.render(pos, &message, label));
     }
 
     /// Points at the first occurrence of `needle` after `from`, or at `from` itself.
@@ -65,9 +72,19 @@ impl Validator<'_> {
         let mut seen = HashSet::new();
         for id in &self.case.clauses {
             if !seen.insert(id) {
-                self.error_near(start, id, format!("clause `{id}` is cited twice"), "again here");
+                self.error_near(
+                    start,
+                    id,
+                    format!("clause `{id}` is cited twice"),
+                    "again here",
+                );
             } else if self.catalogue.get(id).is_none() {
-                self.error_near(start, id, format!("unknown clause `{id}`"), "not in cases/clauses.yaml");
+                self.error_near(
+                    start,
+                    id,
+                    format!("unknown clause `{id}`"),
+                    "not in cases/clauses.yaml",
+                );
             }
         }
     }
@@ -86,13 +103,18 @@ impl Validator<'_> {
         for block in &step.expect {
             if let Some(level) = self.cited(block.pos, &block.clause) {
                 if level == Level::Choice {
-                    let message = format!("clause `{}` is a server choice: observe it, do not check it", block.clause);
+                    let message = format!(
+                        "clause `{}` is a server choice: observe it, do not check it",
+                        block.clause
+                    );
                     self.error_near(block.pos, &block.clause, message, "a choice clause");
                 }
                 if let Some(lower) = block.level
                     && lower <= level
                 {
-                    let message = format!("`level: {lower}` must be weaker than the clause's own level {level}");
+                    let message = format!(
+                        "`level: {lower}` must be weaker than the clause's own level {level}"
+                    );
                     self.error_near(block.pos, "level", message, "can only lower the level");
                 }
             }
@@ -112,7 +134,10 @@ impl Validator<'_> {
         }
         for capture in &step.captures {
             if !capture.pointer.is_empty() && !capture.pointer.starts_with('/') {
-                let message = format!("`{}` is not a JSON Pointer (it starts with `/`)", capture.pointer);
+                let message = format!(
+                    "`{}` is not a JSON Pointer (it starts with `/`)",
+                    capture.pointer
+                );
                 self.error_near(pos, &capture.pointer, message, "capture from here");
             }
             self.defined.insert(capture.name.clone());
@@ -161,7 +186,12 @@ impl Validator<'_> {
                 for name in names {
                     if !self.defined.contains(name) {
                         let message = format!("variable `{name}` is used before it is defined");
-                        self.error_near(pos, name, message, "not captured or defined by an earlier step");
+                        self.error_near(
+                            pos,
+                            name,
+                            message,
+                            "not captured or defined by an earlier step",
+                        );
                     }
                 }
             }
@@ -175,7 +205,9 @@ impl Validator<'_> {
             TokenSource::Token(_) => None,
         };
         let used = match &step.action {
-            Action::Request(r) | Action::Burst { request: r, .. } => r.auth.as_ref().and_then(session_of),
+            Action::Request(r) | Action::Burst { request: r, .. } => {
+                r.auth.as_ref().and_then(session_of)
+            }
             Action::Refresh(r) => session_of(&r.token),
             Action::Whoami(t) => session_of(t),
             Action::Wait(Wait::ExpiryOf(s)) => Some(s.clone()),
@@ -184,20 +216,27 @@ impl Validator<'_> {
         if let Some(session) = used
             && !self.sessions.contains(&session)
         {
-            let message = format!("session `{session}` is used before a step creates it with `as: {session}`");
+            let message = format!(
+                "session `{session}` is used before a step creates it with `as: {session}`"
+            );
             self.error_near(pos, &session, message, "unknown session");
         }
         if let Action::Login(login) = &step.action
             && !self.case.users.contains(&login.user)
         {
-            let message = format!("user `{}` is not declared in this case's `users`", login.user);
+            let message = format!(
+                "user `{}` is not declared in this case's `users`",
+                login.user
+            );
             self.error_near(pos, &login.user, message, "unknown user");
         }
     }
 
     fn uses_admin_token(&self) -> bool {
         let steps = self.case.steps.iter().chain(&self.case.finally);
-        steps.flat_map(|s| self.templates(s)).any(|t| t.contains("admin_token"))
+        steps
+            .flat_map(|s| self.templates(s))
+            .any(|t| t.contains("admin_token"))
     }
 
     /// Steps that need a server feature must say so, so that servers without it get a skip, not an error.
@@ -208,7 +247,9 @@ impl Validator<'_> {
             match &step.action {
                 Action::Refresh(_) => needs.push((Gate::RefreshTokens, step.pos)),
                 Action::Wait(Wait::ExpiryOf(_)) => needs.push((Gate::Expiry, step.pos)),
-                Action::Register(r) if r.kind == AccountKind::Guest => needs.push((Gate::Guest, step.pos)),
+                Action::Register(r) if r.kind == AccountKind::Guest => {
+                    needs.push((Gate::Guest, step.pos))
+                }
                 Action::Register(_) => needs.push((Gate::Registration, step.pos)),
                 Action::Burst { .. } => needs.push((Gate::Bursts, step.pos)),
                 _ => {}
@@ -219,7 +260,10 @@ impl Validator<'_> {
         }
         for (gate, pos) in needs {
             if !self.case.requires.contains(&gate) {
-                let message = format!("this step needs `requires: [{}]` on the case", gate.as_str());
+                let message = format!(
+                    "this step needs `requires: [{}]` on the case",
+                    gate.as_str()
+                );
                 self.error_at(pos, message, "needs a gate");
             }
         }

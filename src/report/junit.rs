@@ -27,7 +27,10 @@ pub fn render(report: &RunReport) -> String {
         }
         suite.add_property(Property::new("spec-version", report.spec_version.as_str()));
         for case in &cases {
-            suite.add_property(Property::new(format!("clauses:{}", case.id), case.clauses.join(" ")));
+            suite.add_property(Property::new(
+                format!("clauses:{}", case.id),
+                case.clauses.join(" "),
+            ));
         }
         let duration: std::time::Duration = cases.iter().map(|c| c.duration).sum();
         suite.set_time(duration);
@@ -54,7 +57,10 @@ fn test_case(case: &CaseRecord) -> TestCase {
                 (NonSuccessKind::Error, "harness-or-transport")
             };
             let mut status = TestCaseStatus::non_success(kind);
-            status.set_message(first_line).set_type(ty).set_description(case.message.as_str());
+            status
+                .set_message(first_line)
+                .set_type(ty)
+                .set_description(case.message.as_str());
             status
         }
     };
@@ -74,6 +80,8 @@ fn strip_root_skipped(xml: &str) -> String {
     };
     let end = start + xml[start..].find('>').unwrap_or(0);
     let head = &xml[start..end];
-    let cleaned = regex::Regex::new(r#"\s+skipped="\d+""#).expect("valid regex").replace(head, "");
+    let cleaned = regex::Regex::new(r#"\s+skipped="\d+""#)
+        .expect("valid regex")
+        .replace(head, "");
     format!("{}{}{}", &xml[..start], cleaned, &xml[end..])
 }

@@ -2,23 +2,46 @@
 
 use std::fmt::Write;
 
-use crate::report::terminal::one_line;
 use crate::report::RunReport;
+use crate::report::terminal::one_line;
 use crate::verdict::{Outcome, Verdict};
 
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
-    let server = report.server.server.software.as_deref().unwrap_or("unknown server");
+    let server = report
+        .server
+        .server
+        .software
+        .as_deref()
+        .unwrap_or("unknown server");
     let _ = writeln!(out, "# Matrix refresh-token conformance\n");
     let _ = writeln!(out, "- Target: `{}` ({server})", report.target);
     if let Some(fault) = &report.reference_fault {
         let _ = writeln!(out, "- Reference server fault: `{fault}`");
     }
-    let _ = writeln!(out, "- Advertised versions: {}", report.server.server.versions.join(", "));
-    let _ = writeln!(out, "- Clause catalogue: Client-Server API {}", report.spec_version);
+    let _ = writeln!(
+        out,
+        "- Advertised versions: {}",
+        report.server.server.versions.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "- Clause catalogue: Client-Server API {}",
+        report.spec_version
+    );
     let _ = writeln!(out, "- Accounts: {}", report.server.server.provisioning);
-    let _ = writeln!(out, "- Started: {}, took {:.1} s", report.started_at, report.duration_ms as f64 / 1000.0);
-    let _ = writeln!(out, "- Exit code: {}{}\n", report.exit_code, if report.strict { " (--strict)" } else { "" });
+    let _ = writeln!(
+        out,
+        "- Started: {}, took {:.1} s",
+        report.started_at,
+        report.duration_ms as f64 / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "- Exit code: {}{}\n",
+        report.exit_code,
+        if report.strict { " (--strict)" } else { "" }
+    );
 
     let count = |verdict: &str| report.totals.clauses.get(verdict).copied().unwrap_or(0);
     let _ = writeln!(
@@ -31,7 +54,14 @@ pub fn render(report: &RunReport) -> String {
         count("not-applicable"),
         count("untested"),
     );
-    let cases = |outcome: Outcome| report.totals.cases.get(outcome.as_str()).copied().unwrap_or(0);
+    let cases = |outcome: Outcome| {
+        report
+            .totals
+            .cases
+            .get(outcome.as_str())
+            .copied()
+            .unwrap_or(0)
+    };
     let _ = writeln!(
         out,
         "**Cases:** {} passed, {} failed, {} errors, {} skipped.\n",
@@ -66,7 +96,11 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(out, "| Clause | Level | Verdict | Reason |");
     let _ = writeln!(out, "|---|---|---|---|");
     for clause in &report.clauses {
-        let tags: Vec<String> = clause.tags.iter().map(|t| format!("{t:?}").to_lowercase()).collect();
+        let tags: Vec<String> = clause
+            .tags
+            .iter()
+            .map(|t| format!("{t:?}").to_lowercase())
+            .collect();
         let level = if tags.is_empty() {
             clause.level.to_string()
         } else {

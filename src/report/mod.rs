@@ -47,7 +47,12 @@ pub struct Totals {
 impl Totals {
     pub fn of(cases: &[CaseRecord], clauses: &[ClauseVerdict]) -> Totals {
         let mut totals = Totals::default();
-        for outcome in [Outcome::Passed, Outcome::Failed, Outcome::Error, Outcome::Skipped] {
+        for outcome in [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::Error,
+            Outcome::Skipped,
+        ] {
             let n = cases.iter().filter(|c| c.outcome == outcome).count();
             totals.cases.insert(outcome.as_str(), n);
         }

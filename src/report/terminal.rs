@@ -11,10 +11,24 @@ use crate::verdict::Verdict;
 const REASON_WIDTH: usize = 110;
 
 pub fn render(report: &RunReport) -> String {
-    let id_width = report.clauses.iter().map(|c| c.id.len()).max().unwrap_or(6).max(6);
+    let id_width = report
+        .clauses
+        .iter()
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     let mut out = String::new();
-    let _ = writeln!(out, "\nClause verdicts ({} against {}):", report.spec_version, report.target);
-    let _ = writeln!(out, "{:id_width$}  {:6}  {:14}  reason", "clause", "level", "verdict");
+    let _ = writeln!(
+        out,
+        "\nClause verdicts ({} against {}):",
+        report.spec_version, report.target
+    );
+    let _ = writeln!(
+        out,
+        "{:id_width$}  {:6}  {:14}  reason",
+        "clause", "level", "verdict"
+    );
     for clause in &report.clauses {
         let verdict = format!("{:14}", clause.verdict.as_str());
         let _ = writeln!(
@@ -27,7 +41,11 @@ pub fn render(report: &RunReport) -> String {
         );
     }
     let totals = |map: &std::collections::BTreeMap<&str, usize>| {
-        map.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+        map.iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let _ = writeln!(out, "\nclauses: {}", totals(&report.totals.clauses));
     let _ = writeln!(out, "cases: {}", totals(&report.totals.cases));

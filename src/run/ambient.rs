@@ -31,11 +31,16 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
     };
     let content_type = response.header("content-type").unwrap_or("");
     if let Some(json) = &response.json {
-        let held = content_type.to_ascii_lowercase().starts_with("application/json");
+        let held = content_type
+            .to_ascii_lowercase()
+            .starts_with("application/json");
         record(
             CONTENT_TYPE,
             held,
-            format!("a JSON {} response has Content-Type {content_type:?}", response.status),
+            format!(
+                "a JSON {} response has Content-Type {content_type:?}",
+                response.status
+            ),
         );
         if response.status >= 400 && json.get("errcode").is_some() {
             let errcode_ok = json.get("errcode").is_some_and(Value::is_string);
@@ -54,7 +59,10 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
             record(
                 SOFT_LOGOUT,
                 soft.is_none_or(Value::is_boolean),
-                format!("soft_logout of a 401 M_UNKNOWN_TOKEN is {}", soft.map_or("absent".into(), |v| v.to_string())),
+                format!(
+                    "soft_logout of a 401 M_UNKNOWN_TOKEN is {}",
+                    soft.map_or("absent".into(), |v| v.to_string())
+                ),
             );
         }
     } else if response.status >= 400 && !response.body.is_empty() {
@@ -62,7 +70,10 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
         record(
             ERROR_FORMAT,
             false,
-            format!("error {} has a body that is not JSON (Content-Type {content_type:?})", response.status),
+            format!(
+                "error {} has a body that is not JSON (Content-Type {content_type:?})",
+                response.status
+            ),
         );
     }
 }

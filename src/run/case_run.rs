@@ -5,8 +5,8 @@ use std::time::Instant;
 use crate::case::model::{Case, Gate};
 use crate::run::http::Transcript;
 use crate::run::scope::Scope;
-use crate::run::step::{Findings, Stop, StepRunner};
-use crate::run::{ambient, RunContext};
+use crate::run::step::{Findings, StepRunner, Stop};
+use crate::run::{RunContext, ambient};
 use crate::target::Capabilities;
 use crate::verdict::{CaseRecord, Outcome};
 
@@ -43,13 +43,18 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         Some(reason) => Some(Stop::Skip(reason)),
         None => match tokio::time::timeout(ctx.case_timeout, steps(&mut runner)).await {
             Ok(stop) => stop,
-            Err(_) => Some(Stop::Error(format!("the case did not finish within {:?}", ctx.case_timeout))),
+            Err(_) => Some(Stop::Error(format!(
+                "the case did not finish within {:?}",
+                ctx.case_timeout
+            ))),
         },
     };
     if !matches!(stop, Some(Stop::Skip(_))) || !runner.scope.sessions.is_empty() {
         for step in &case.finally {
             if let Err(Stop::Error(e) | Stop::Skip(e)) = runner.run(step, true).await {
-                runner.transcript.note(&format!("clean-up step skipped: {e}"));
+                runner
+                    .transcript
+                    .note(&format!("clean-up step skipped: {e}"));
             }
         }
     }
@@ -58,11 +63,20 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
 
 async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
     for user in &runner.case.users {
-        match runner.ctx.accounts.create(&runner.ctx.http, user, &mut runner.transcript).await {
+        match runner
+            .ctx
+            .accounts
+            .create(&runner.ctx.http, user, &mut runner.transcript)
+            .await
+        {
             Ok(account) => {
                 runner.scope.users.insert(user.clone(), account);
             }
-            Err(e) => return Some(Stop::Error(format!("setup: cannot create user `{user}`: {e}"))),
+            Err(e) => {
+                return Some(Stop::Error(format!(
+                    "setup: cannot create user `{user}`: {e}"
+                )));
+            }
         }
     }
     for step in &runner.case.steps {
@@ -73,7 +87,13 @@ async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
     None
 }
 
-fn finish(ctx: &RunContext, case: &Case, runner: StepRunner<'_>, stop: Option<Stop>, started: Instant) -> CaseRecord {
+fn finish(
+    ctx: &RunContext,
+    case: &Case,
+    runner: StepRunner<'_>,
+    stop: Option<Stop>,
+    started: Instant,
+) -> CaseRecord {
     let secrets = &ctx.http.secrets;
     let findings = runner.findings;
     let failures: Vec<String> = findings
@@ -110,7 +130,12 @@ fn finish(ctx: &RunContext, case: &Case, runner: StepRunner<'_>, stop: Option<St
             clauses.push(check.clause.clone());
         }
     }
-    debug_assert!(findings.ambient.iter().all(|c| ambient::CLAUSES.contains(&c.clause.as_str())));
+    debug_assert!(
+        findings
+            .ambient
+            .iter()
+            .all(|c| ambient::CLAUSES.contains(&c.clause.as_str()))
+    );
     let mut checks = findings.checks;
     checks.extend(findings.ambient);
     CaseRecord {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde_json::Value;
 use url::Url;
 
@@ -77,7 +77,10 @@ pub struct Response {
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn pointer(&self, pointer: &str) -> Option<&Value> {
@@ -131,7 +134,10 @@ pub struct Http {
 impl Http {
     pub fn new(base: Url, config: HttpConfig, secrets: Secrets) -> Result<Http, String> {
         let client = reqwest::Client::builder()
-            .user_agent(concat!("matrix-refresh-conformance/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "matrix-refresh-conformance/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
             .timeout(config.request_timeout)
             // A redirect would carry tokens to wherever the server points; a Matrix API never redirects.
@@ -154,7 +160,11 @@ impl Http {
     }
 
     /// Sends one request; a `429` is waited out and resent while the waits stay within `--max-wait`.
-    pub async fn send(&self, request: &Outgoing, transcript: &mut Transcript) -> Result<Response, HttpError> {
+    pub async fn send(
+        &self,
+        request: &Outgoing,
+        transcript: &mut Transcript,
+    ) -> Result<Response, HttpError> {
         let started = Instant::now();
         loop {
             let response = self.send_once(request, transcript).await?;
@@ -165,22 +175,32 @@ impl Http {
             if started.elapsed() + wait > self.config.max_wait {
                 return Err(HttpError::RateLimited(wait));
             }
-            transcript.note(&format!("rate-limited: waiting {wait:?} as the server asks"));
+            transcript.note(&format!(
+                "rate-limited: waiting {wait:?} as the server asks"
+            ));
             tokio::time::sleep(wait).await;
         }
     }
 
     /// Sends once and returns whatever comes back, `429` included.
-    pub async fn send_once(&self, request: &Outgoing, transcript: &mut Transcript) -> Result<Response, HttpError> {
+    pub async fn send_once(
+        &self,
+        request: &Outgoing,
+        transcript: &mut Transcript,
+    ) -> Result<Response, HttpError> {
         if !request.path.starts_with('/') {
             return Err(HttpError::BadPath(request.path.clone()));
         }
         // Joining a path that starts with `/` keeps the scheme, host and port of the target.
-        let mut url = self.base.join(&request.path).map_err(|_| HttpError::BadPath(request.path.clone()))?;
+        let mut url = self
+            .base
+            .join(&request.path)
+            .map_err(|_| HttpError::BadPath(request.path.clone()))?;
         if !request.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&request.query);
         }
-        let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes()).expect("valid method");
+        let method =
+            reqwest::Method::from_bytes(request.method.as_str().as_bytes()).expect("valid method");
         let mut builder = self.client.request(method, url.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -192,7 +212,9 @@ impl Http {
         let shown_body = match &request.body {
             Some(OutBody::Json(value)) => {
                 self.secrets.add_from_json(value);
-                builder = builder.header(CONTENT_TYPE, "application/json").body(value.to_string());
+                builder = builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(value.to_string());
                 Some(value.to_string())
             }
             Some(OutBody::Raw(text)) => {
@@ -204,7 +226,12 @@ impl Http {
             }
             None => None,
         };
-        transcript.request(request.method.as_str(), url.as_str(), request.bearer.is_some(), shown_body.as_deref());
+        transcript.request(
+            request.method.as_str(),
+            url.as_str(),
+            request.bearer.is_some(),
+            shown_body.as_deref(),
+        );
         let mut response = builder.send().await.map_err(|e| self.classify(e))?;
         let status = response.status().as_u16();
         let headers = header_list(response.headers());
@@ -242,16 +269,27 @@ impl Http {
 fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }
 
 /// The wait a `429` asks for: the `Retry-After` header (seconds), else the deprecated `retry_after_ms`.
 fn retry_after(response: &Response) -> Option<Duration> {
-    if let Some(seconds) = response.header(RETRY_AFTER.as_str()).and_then(|v| v.trim().parse::<u64>().ok()) {
+    if let Some(seconds) = response
+        .header(RETRY_AFTER.as_str())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
         return Some(Duration::from_secs(seconds));
     }
-    response.pointer("/retry_after_ms").and_then(Value::as_u64).map(Duration::from_millis)
+    response
+        .pointer("/retry_after_ms")
+        .and_then(Value::as_u64)
+        .map(Duration::from_millis)
 }
 
 /// `outer: inner: innermost`, so that "connection refused" is visible.
@@ -281,7 +319,11 @@ impl Transcript {
     }
 
     fn request(&mut self, method: &str, url: &str, bearer: bool, body: Option<&str>) {
-        let auth = if bearer { " [Authorization: Bearer …]" } else { "" };
+        let auth = if bearer {
+            " [Authorization: Bearer …]"
+        } else {
+            ""
+        };
         let mut line = format!("> {method} {url}{auth}");
         if let Some(body) = body {
             line.push(' ');

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::redact::Secrets;
 use crate::run::http::{Http, HttpConfig};
 use crate::target::accounts::{Accounts, Provisioning};
-use crate::target::{probe, Capabilities};
+use crate::target::{Capabilities, probe};
 use crate::verdict::{CaseRecord, Outcome};
 
 /// How the harness talks to a target, from the command line.
@@ -63,7 +63,8 @@ impl RunContext {
             .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
         let accounts = Accounts::new(provisioning);
         let admin = settings.admin_token.is_some();
-        let capabilities = probe::probe(&http, &accounts, settings.max_wait, admin, settings.bursts).await?;
+        let capabilities =
+            probe::probe(&http, &accounts, settings.max_wait, admin, settings.bursts).await?;
         Ok(RunContext {
             http,
             accounts,
@@ -117,7 +118,10 @@ pub fn trials(
                 };
                 let record = runtime.block_on(case_run::run_case(&ctx, &case));
                 let result = completion(&record);
-                records.lock().unwrap_or_else(|e| e.into_inner()).push(record);
+                records
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(record);
                 result
             })
             .with_kind(kind)
@@ -130,6 +134,9 @@ fn completion(record: &CaseRecord) -> Result<Completion, Failed> {
         Outcome::Passed => Ok(Completion::Completed),
         Outcome::Skipped => Ok(Completion::ignored_with(&record.message)),
         Outcome::Failed => Err(Failed::from(&record.message)),
-        Outcome::Error => Err(Failed::from(format!("error (not a verdict on the clause): {}", record.message))),
+        Outcome::Error => Err(Failed::from(format!(
+            "error (not a verdict on the clause): {}",
+            record.message
+        ))),
     }
 }

@@ -25,7 +25,11 @@ pub struct Session {
 
 impl Session {
     /// A session from a 200 response carrying an access token; `None` otherwise.
-    pub fn from_response(response: &Response, previous_refresh: Option<String>, received_at: Instant) -> Option<Session> {
+    pub fn from_response(
+        response: &Response,
+        previous_refresh: Option<String>,
+        received_at: Instant,
+    ) -> Option<Session> {
         let access_token = response.pointer("/access_token")?.as_str()?.to_owned();
         let refresh_token = match response.pointer("/refresh_token").and_then(Value::as_str) {
             Some(token) => Some(token.to_owned()),
@@ -58,33 +62,43 @@ impl Scope {
             users: HashMap::new(),
             sessions: HashMap::new(),
             vars: HashMap::new(),
-            nonce: Alphanumeric.sample_string(&mut rand::rng(), 10).to_uppercase(),
+            nonce: Alphanumeric
+                .sample_string(&mut rand::rng(), 10)
+                .to_uppercase(),
             admin_token,
         }
     }
 
     pub fn session(&self, name: &str) -> Result<&Session, String> {
-        self.sessions
-            .get(name)
-            .ok_or_else(|| format!("session `{name}` was not created: the step that names it got no access token"))
+        self.sessions.get(name).ok_or_else(|| {
+            format!("session `{name}` was not created: the step that names it got no access token")
+        })
     }
 
     /// Resolves one template variable.
     pub fn lookup(&self, name: &str) -> Result<Value, String> {
         match name {
-            "random" => return Ok(Value::String(Alphanumeric.sample_string(&mut rand::rng(), 32))),
+            "random" => {
+                return Ok(Value::String(
+                    Alphanumeric.sample_string(&mut rand::rng(), 32),
+                ));
+            }
             "nonce" => return Ok(Value::String(self.nonce.clone())),
             "admin_token" => {
-                return self.admin_token.clone().map(Value::String).ok_or_else(|| "no --admin-token given".to_owned());
+                return self
+                    .admin_token
+                    .clone()
+                    .map(Value::String)
+                    .ok_or_else(|| "no --admin-token given".to_owned());
             }
             _ => {}
         }
         if let Some(value) = self.vars.get(name) {
             return Ok(value.clone());
         }
-        let (owner, field) = name
-            .split_once('.')
-            .ok_or_else(|| format!("variable `{name}` was not captured (its step failed or it was absent)"))?;
+        let (owner, field) = name.split_once('.').ok_or_else(|| {
+            format!("variable `{name}` was not captured (its step failed or it was absent)")
+        })?;
         if let Some(account) = self.users.get(owner) {
             return match field {
                 "user_id" => Ok(Value::String(account.user_id.clone())),
@@ -102,9 +116,15 @@ impl Scope {
                 .clone()
                 .map(Value::String)
                 .ok_or_else(|| missing("refresh_token")),
-            "device_id" => session.device_id.clone().ok_or_else(|| missing("device_id")),
+            "device_id" => session
+                .device_id
+                .clone()
+                .ok_or_else(|| missing("device_id")),
             "user_id" => session.user_id.clone().ok_or_else(|| missing("user_id")),
-            "expires_in_ms" => session.expires_in_ms.clone().ok_or_else(|| missing("expires_in_ms")),
+            "expires_in_ms" => session
+                .expires_in_ms
+                .clone()
+                .ok_or_else(|| missing("expires_in_ms")),
             _ => Err(format!("sessions have no `{field}`")),
         }
     }

@@ -3,16 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::case::matcher::Matcher;
 use crate::case::model::*;
 use crate::case::template;
 use crate::clause::{Catalogue, Level};
-use crate::run::ambient;
-use crate::run::http::{Outgoing, OutBody, Response, Transcript};
-use crate::run::scope::{Scope, Session};
 use crate::run::RunContext;
+use crate::run::ambient;
+use crate::run::http::{OutBody, Outgoing, Response, Transcript};
+use crate::run::scope::{Scope, Session};
 use crate::target::probe::expiry_margin;
 use crate::verdict::{CheckRecord, Observation};
 
@@ -53,7 +53,11 @@ impl StepRunner<'_> {
             Action::Refresh(RefreshSpec {
                 token: TokenSource::Session(s),
                 ..
-            }) => self.scope.session(s).ok().and_then(|s| s.refresh_token.clone()),
+            }) => self
+                .scope
+                .session(s)
+                .ok()
+                .and_then(|s| s.refresh_token.clone()),
             _ => None,
         };
         let response = match &step.action {
@@ -69,7 +73,12 @@ impl StepRunner<'_> {
         if cleanup {
             return Ok(());
         }
-        ambient::check(&self.ctx.catalogue, &step.name, &response, &mut self.findings.ambient);
+        ambient::check(
+            &self.ctx.catalogue,
+            &step.name,
+            &response,
+            &mut self.findings.ambient,
+        );
         self.preconditions(step, &response)?;
         for block in &step.expect {
             self.expectations(step, block, &response)?;
@@ -87,7 +96,9 @@ impl StepRunner<'_> {
                 Some(session) if response.status == 200 => {
                     self.scope.sessions.insert(name.to_owned(), session);
                 }
-                _ => self.transcript.note(&format!("no session `{name}`: the response has no access token")),
+                _ => self.transcript.note(&format!(
+                    "no session `{name}`: the response has no access token"
+                )),
             }
         }
         for capture in &step.captures {
@@ -142,7 +153,9 @@ impl StepRunner<'_> {
                 }
                 out.bearer = r.auth.as_ref().map(|a| self.token(a, false)).transpose()?;
                 out.body = match &r.body {
-                    Some(Body::Json(json)) => Some(OutBody::Json(template::render_value(json, &self.lookup())?)),
+                    Some(Body::Json(json)) => {
+                        Some(OutBody::Json(template::render_value(json, &self.lookup())?))
+                    }
                     Some(Body::Raw(raw)) => Some(OutBody::Raw(self.text(raw)?)),
                     None => None,
                 };
@@ -170,29 +183,38 @@ impl StepRunner<'_> {
             Action::Refresh(r) => {
                 // No Authorization header: "this endpoint does not require authentication via an access token".
                 let token = self.token(&r.token, true)?;
-                Outgoing::new(Method::Post, "/_matrix/client/v3/refresh").json(json!({"refresh_token": token}))
+                Outgoing::new(Method::Post, "/_matrix/client/v3/refresh")
+                    .json(json!({"refresh_token": token}))
             }
             Action::Whoami(source) => {
-                Outgoing::new(Method::Get, "/_matrix/client/v3/account/whoami").bearer(self.token(source, false)?)
+                Outgoing::new(Method::Get, "/_matrix/client/v3/account/whoami")
+                    .bearer(self.token(source, false)?)
             }
-            Action::Register(_) | Action::Wait(_) | Action::Burst { .. } => unreachable!("handled by the caller"),
+            Action::Register(_) | Action::Wait(_) | Action::Burst { .. } => {
+                unreachable!("handled by the caller")
+            }
         })
     }
 
     async fn burst(&mut self, count: u32, request: &RequestSpec) -> Result<Response, Stop> {
-        let outgoing = self.outgoing(&Action::Request(request.clone())).map_err(Stop::Error)?;
+        let outgoing = self
+            .outgoing(&Action::Request(request.clone()))
+            .map_err(Stop::Error)?;
         for _ in 0..count {
             // The transcript keeps only the answer that matters: the first 429.
             let mut quiet = Transcript::default();
             let response = self.ctx.http.send_once(&outgoing, &mut quiet).await;
             let response = response.map_err(|e| Stop::Error(format!("burst: {e}")))?;
             if response.status == 429 {
-                self.transcript.note(&format!("burst: first 429 after some of {count} requests"));
+                self.transcript
+                    .note(&format!("burst: first 429 after some of {count} requests"));
                 self.transcript.extend(quiet);
                 return Ok(response);
             }
         }
-        Err(Stop::Skip(format!("no 429 after {count} requests: the server did not rate-limit them")))
+        Err(Stop::Skip(format!(
+            "no 429 after {count} requests: the server did not rate-limit them"
+        )))
     }
 
     async fn register(&mut self, spec: &RegisterSpec) -> Result<Response, Stop> {
@@ -200,7 +222,8 @@ impl StepRunner<'_> {
         if spec.kind == AccountKind::User {
             let password = rand_password();
             self.ctx.http.secrets.add(&password);
-            body = json!({"username": self.ctx.accounts.fresh_localpart("reg"), "password": password});
+            body =
+                json!({"username": self.ctx.accounts.fresh_localpart("reg"), "password": password});
         }
         if let Some(flag) = spec.refresh_token {
             body["refresh_token"] = json!(flag);
@@ -228,9 +251,15 @@ impl StepRunner<'_> {
             Wait::ExpiryOf(name) => {
                 let session = self.scope.session(name).map_err(Stop::Error)?;
                 let lifetime = match &session.expires_in_ms {
-                    None => return Err(Stop::Skip(format!("the server gave `{name}` no expires_in_ms"))),
+                    None => {
+                        return Err(Stop::Skip(format!(
+                            "the server gave `{name}` no expires_in_ms"
+                        )));
+                    }
                     Some(value) => value.as_u64().map(Duration::from_millis).ok_or_else(|| {
-                        Stop::Error(format!("cannot wait: expires_in_ms of `{name}` is {value}, not an integer"))
+                        Stop::Error(format!(
+                            "cannot wait: expires_in_ms of `{name}` is {value}, not an integer"
+                        ))
                     })?,
                 };
                 session.received_at + lifetime + expiry_margin(lifetime)
@@ -251,8 +280,15 @@ impl StepRunner<'_> {
     /// Fixture steps must answer 200 unless the step checks the status itself; `require:` blocks likewise stop
     /// the case with an error, never a failure.
     fn preconditions(&mut self, step: &Step, response: &Response) -> Result<(), Stop> {
-        let checks_status = step.expect.iter().any(|b| b.status.is_some() && b.if_status.is_none());
-        if step.action.is_fixture() && !checks_status && step.observe.is_none() && response.status != 200 {
+        let checks_status = step
+            .expect
+            .iter()
+            .any(|b| b.status.is_some() && b.if_status.is_none());
+        if step.action.is_fixture()
+            && !checks_status
+            && step.observe.is_none()
+            && response.status != 200
+        {
             return Err(Stop::Error(format!(
                 "step `{}`: setup needs 200, the server answered {}",
                 step.name,
@@ -282,9 +318,16 @@ impl StepRunner<'_> {
         template::render_value(value, &self.lookup())
     }
 
-    fn expectations(&mut self, step: &Step, block: &CheckBlock, response: &Response) -> Result<(), Stop> {
+    fn expectations(
+        &mut self,
+        step: &Step,
+        block: &CheckBlock,
+        response: &Response,
+    ) -> Result<(), Stop> {
         if let Some(condition) = &block.if_status
-            && condition.check(Some(&json!(response.status)), &|v| self.render(v)).is_err()
+            && condition
+                .check(Some(&json!(response.status)), &|v| self.render(v))
+                .is_err()
         {
             return Ok(());
         }
@@ -293,8 +336,13 @@ impl StepRunner<'_> {
         for (what, matcher, actual) in targets(block, response) {
             let (held, detail) = match matcher.check(actual.as_ref(), &|v| self.render(v)) {
                 Ok(()) => (true, format!("{what} as expected")),
-                Err(detail) if what == "status" => (false, format!("{what}: {detail} ({})", describe(response))),
-                Err(detail) => (false, format!("{what}: {detail} (status {})", response.status)),
+                Err(detail) if what == "status" => {
+                    (false, format!("{what}: {detail} ({})", describe(response)))
+                }
+                Err(detail) => (
+                    false,
+                    format!("{what}: {detail} (status {})", response.status),
+                ),
             };
             records.push(CheckRecord {
                 clause: block.clause.clone(),
@@ -311,12 +359,17 @@ impl StepRunner<'_> {
 }
 
 fn level_of(catalogue: &Catalogue, block: &CheckBlock) -> Level {
-    let own = catalogue.get(&block.clause).map_or(Level::Must, |c| c.level);
+    let own = catalogue
+        .get(&block.clause)
+        .map_or(Level::Must, |c| c.level);
     block.level.map_or(own, |lower| lower.max(own))
 }
 
 /// (label, matcher, actual value) for every matcher of a block.
-fn targets<'b>(block: &'b CheckBlock, response: &Response) -> Vec<(String, &'b Matcher, Option<Value>)> {
+fn targets<'b>(
+    block: &'b CheckBlock,
+    response: &Response,
+) -> Vec<(String, &'b Matcher, Option<Value>)> {
     let mut out = Vec::new();
     if let Some(status) = &block.status {
         out.push(("status".to_owned(), status, Some(json!(response.status))));

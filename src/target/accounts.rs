@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use hmac::{Hmac, Mac};
 use rand::distr::{Alphanumeric, SampleString};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha1::Sha1;
 
 use crate::case::model::Method;
@@ -78,7 +78,9 @@ pub struct Accounts {
 
 impl Accounts {
     pub fn new(provisioning: Provisioning) -> Accounts {
-        let run_tag = Alphanumeric.sample_string(&mut rand::rng(), 6).to_lowercase();
+        let run_tag = Alphanumeric
+            .sample_string(&mut rand::rng(), 6)
+            .to_lowercase();
         Accounts {
             provisioning,
             run_tag,
@@ -93,14 +95,28 @@ impl Accounts {
     /// A localpart nobody has used: `mrc-<run>-<n>-<hint>`.
     pub fn fresh_localpart(&self, hint: &str) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let hint: String = hint.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
+        let hint: String = hint
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(12)
+            .collect();
         format!("mrc-{}-{n}-{}", self.run_tag, hint.to_lowercase())
     }
 
     /// A new account (or, with `--user`, the one account), named after `hint` for readable transcripts.
-    pub async fn create(&self, http: &Http, hint: &str, transcript: &mut Transcript) -> Result<Account, String> {
+    pub async fn create(
+        &self,
+        http: &Http,
+        hint: &str,
+        transcript: &mut Transcript,
+    ) -> Result<Account, String> {
         if let Provisioning::Fixed { user, password } = &self.provisioning {
-            let localpart = user.trim_start_matches('@').split(':').next().unwrap_or(user).to_owned();
+            let localpart = user
+                .trim_start_matches('@')
+                .split(':')
+                .next()
+                .unwrap_or(user)
+                .to_owned();
             return Ok(Account {
                 user_id: user.clone(),
                 localpart,
@@ -115,7 +131,8 @@ impl Accounts {
                 shared_secret_register(http, secret, &localpart, &password, transcript).await?
             }
             _ => {
-                let body = json!({"username": localpart, "password": password, "inhibit_login": true});
+                let body =
+                    json!({"username": localpart, "password": password, "inhibit_login": true});
                 let response = self.register(http, "user", body, transcript).await?;
                 match response.pointer("/user_id").and_then(Value::as_str) {
                     Some(id) if response.status == 200 => id.to_owned(),
@@ -143,13 +160,21 @@ impl Accounts {
         let path = format!("/_matrix/client/v3/register?kind={kind}");
         let mut body = body;
         // Servers such as Synapse accept `m.login.dummy` without a session: one request instead of two.
-        if kind == "user" && matches!(self.provisioning, Provisioning::Open | Provisioning::SharedSecret(_)) {
+        if kind == "user"
+            && matches!(
+                self.provisioning,
+                Provisioning::Open | Provisioning::SharedSecret(_)
+            )
+        {
             body["auth"] = json!({"type": "m.login.dummy"});
         }
         let mut completed: Vec<String> = Vec::new();
         for _ in 0..4 {
             let response = http
-                .send(&Outgoing::new(Method::Post, path.clone()).json(body.clone()), transcript)
+                .send(
+                    &Outgoing::new(Method::Post, path.clone()).json(body.clone()),
+                    transcript,
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             if response.status != 401 || kind == "guest" {
@@ -159,7 +184,10 @@ impl Accounts {
                 return Ok(response);
             };
             let Some(stage) = self.next_stage(&response, &completed) else {
-                return Err(format!("no registration flow the harness can complete: {}", describe(&response)));
+                return Err(format!(
+                    "no registration flow the harness can complete: {}",
+                    describe(&response)
+                ));
             };
             let mut auth = json!({"type": stage, "session": session});
             if let Provisioning::Token(token) = &self.provisioning
@@ -170,7 +198,10 @@ impl Accounts {
             completed.push(stage);
             body["auth"] = auth;
         }
-        Err("registration did not complete after 4 rounds of user-interactive authentication".into())
+        Err(
+            "registration did not complete after 4 rounds of user-interactive authentication"
+                .into(),
+        )
     }
 
     /// The first stage not yet completed of the first flow made only of stages the harness can do.
@@ -183,11 +214,20 @@ impl Accounts {
         let done: Vec<String> = response
             .pointer("/completed")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         let flows = response.pointer("/flows")?.as_array()?;
         flows.iter().find_map(|flow| {
-            let stages: Vec<&str> = flow.get("stages")?.as_array()?.iter().filter_map(Value::as_str).collect();
+            let stages: Vec<&str> = flow
+                .get("stages")?
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
             if !stages.iter().all(|s| doable(s)) {
                 return None;
             }
@@ -200,13 +240,24 @@ impl Accounts {
 
     /// Whether the client API lets the harness register (the `registration` gate), asked without creating
     /// an account: the server's first answer lists its flows.
-    pub async fn client_registration(&self, http: &Http, transcript: &mut Transcript) -> Result<(), String> {
-        let request = Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=user").json(json!({}));
-        let response = http.send(&request, transcript).await.map_err(|e| e.to_string())?;
+    pub async fn client_registration(
+        &self,
+        http: &Http,
+        transcript: &mut Transcript,
+    ) -> Result<(), String> {
+        let request =
+            Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=user").json(json!({}));
+        let response = http
+            .send(&request, transcript)
+            .await
+            .map_err(|e| e.to_string())?;
         if response.status == 401 && self.next_stage(&response, &[]).is_some() {
             Ok(())
         } else {
-            Err(format!("client-API registration is not open to the harness ({})", describe(&response)))
+            Err(format!(
+                "client-API registration is not open to the harness ({})",
+                describe(&response)
+            ))
         }
     }
 }
@@ -244,18 +295,30 @@ async fn shared_secret_register(
         .map_err(|e| e.to_string())?;
     let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
         Some(id) if response.status == 200 => id.to_owned(),
-        _ => return Err(format!("shared-secret registration answered {}", describe(&response))),
+        _ => {
+            return Err(format!(
+                "shared-secret registration answered {}",
+                describe(&response)
+            ));
+        }
     };
     if let Some(token) = response.pointer("/access_token").and_then(Value::as_str) {
-        let logout = Outgoing::new(Method::Post, "/_matrix/client/v3/logout").json(json!({})).bearer(token);
-        http.send(&logout, transcript).await.map_err(|e| e.to_string())?;
+        let logout = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
+            .json(json!({}))
+            .bearer(token);
+        http.send(&logout, transcript)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(user_id)
 }
 
 /// `403 M_FORBIDDEN: "Registration is disabled"` for messages.
 pub fn describe(response: &Response) -> String {
-    let error = response.pointer("/error").and_then(Value::as_str).unwrap_or("");
+    let error = response
+        .pointer("/error")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut out = response.summary();
     if !error.is_empty() {
         out.push_str(&format!(": {error:?}"));
@@ -269,9 +332,16 @@ mod tests {
 
     #[test]
     fn parses_register_modes() {
-        assert!(matches!(Provisioning::parse_register("open"), Ok(Provisioning::Open)));
-        assert!(matches!(Provisioning::parse_register("shared-secret=x=y"), Ok(Provisioning::SharedSecret(s)) if s == "x=y"));
-        assert!(matches!(Provisioning::parse_register("token=t"), Ok(Provisioning::Token(t)) if t == "t"));
+        assert!(matches!(
+            Provisioning::parse_register("open"),
+            Ok(Provisioning::Open)
+        ));
+        assert!(
+            matches!(Provisioning::parse_register("shared-secret=x=y"), Ok(Provisioning::SharedSecret(s)) if s == "x=y")
+        );
+        assert!(
+            matches!(Provisioning::parse_register("token=t"), Ok(Provisioning::Token(t)) if t == "t")
+        );
         assert!(Provisioning::parse_register("closed").is_err());
     }
 
@@ -281,6 +351,10 @@ mod tests {
         let a = accounts.fresh_localpart("Alice!");
         let b = accounts.fresh_localpart("Alice!");
         assert_ne!(a, b);
-        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{a}");
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{a}"
+        );
     }
 }

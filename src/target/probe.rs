@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::case::model::{Gate, Method};
 use crate::error::Error;
 use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
 use crate::spec_version::SpecVersion;
-use crate::target::accounts::{describe, Accounts};
+use crate::target::accounts::{Accounts, describe};
 use crate::target::{Capabilities, ServerInfo};
 
 /// The waiting margin after a lifetime: max(2 s, 5 % of it) (clause catalogue §2.1, gate G-exp).
@@ -31,7 +31,10 @@ pub async fn probe(
     let url = http.base().to_string();
     let mut transcript = Transcript::default();
     let versions_response = http
-        .send(&Outgoing::new(Method::Get, "/_matrix/client/versions"), &mut transcript)
+        .send(
+            &Outgoing::new(Method::Get, "/_matrix/client/versions"),
+            &mut transcript,
+        )
         .await
         .map_err(|e| match e {
             HttpError::Connect(reason) | HttpError::Other(reason) => Error::Unreachable {
@@ -43,10 +46,11 @@ pub async fn probe(
                 reason: other.to_string(),
             },
         })?;
-    let advertised = advertised_versions(&versions_response).map_err(|reason| Error::NotMatrix {
-        url: url.clone(),
-        reason,
-    })?;
+    let advertised =
+        advertised_versions(&versions_response).map_err(|reason| Error::NotMatrix {
+            url: url.clone(),
+            reason,
+        })?;
     let mut versions: Vec<SpecVersion> = advertised.iter().filter_map(|v| v.parse().ok()).collect();
     versions.sort();
 
@@ -61,24 +65,36 @@ pub async fn probe(
     );
     gates.insert(
         Gate::Admin,
-        if admin_token { Ok(()) } else { Err("no --admin-token given".to_owned()) },
+        if admin_token {
+            Ok(())
+        } else {
+            Err("no --admin-token given".to_owned())
+        },
     );
     gates.insert(
         Gate::Bursts,
-        if bursts { Ok(()) } else { Err("bursts of requests are not allowed (--bursts)".to_owned()) },
+        if bursts {
+            Ok(())
+        } else {
+            Err("bursts of requests are not allowed (--bursts)".to_owned())
+        },
     );
-    gates.insert(Gate::Registration, accounts.client_registration(http, &mut transcript).await);
+    gates.insert(
+        Gate::Registration,
+        accounts.client_registration(http, &mut transcript).await,
+    );
 
     let mut lifetime = None;
     let refresh = match password_login(http, &mut transcript).await {
         Err(reason) => Err(reason),
         Ok(()) => {
-            let account = accounts.create(http, "probe", &mut transcript).await.map_err(|reason| {
-                Error::Accounts {
+            let account = accounts
+                .create(http, "probe", &mut transcript)
+                .await
+                .map_err(|reason| Error::Accounts {
                     url: url.clone(),
                     reason: format!("{reason} (with {})", accounts.provisioning().describe()),
-                }
-            })?;
+                })?;
             let body = json!({
                 "type": "m.login.password",
                 "identifier": {"type": "m.id.user", "user": account.localpart},
@@ -88,7 +104,9 @@ pub async fn probe(
             let login = Outgoing::new(Method::Post, "/_matrix/client/v3/login").json(body);
             match http.send(&login, &mut transcript).await {
                 Err(e) => Err(format!("probe login failed: {e}")),
-                Ok(response) if response.status != 200 => Err(format!("probe login answered {}", describe(&response))),
+                Ok(response) if response.status != 200 => {
+                    Err(format!("probe login answered {}", describe(&response)))
+                }
                 Ok(response) => {
                     lifetime = response.pointer("/expires_in_ms").and_then(Value::as_u64);
                     let outcome = refresh_support(http, &response, &mut transcript).await;
@@ -106,7 +124,9 @@ pub async fn probe(
     gates.insert(Gate::Rotation, rotation);
     let expiry = match (refresh_tokens, lifetime) {
         (Err(reason), _) => Err(reason),
-        (Ok(()), None) => Err("access tokens issued with a refresh token carry no expires_in_ms".to_owned()),
+        (Ok(()), None) => {
+            Err("access tokens issued with a refresh token carry no expires_in_ms".to_owned())
+        }
         (Ok(()), Some(ms)) => {
             let needed = Duration::from_millis(ms) + expiry_margin(Duration::from_millis(ms));
             if needed > max_wait {
@@ -136,7 +156,10 @@ pub async fn probe(
 
 fn advertised_versions(response: &Response) -> Result<Vec<String>, String> {
     if response.status != 200 {
-        return Err(format!("GET /_matrix/client/versions answered {}", response.status));
+        return Err(format!(
+            "GET /_matrix/client/versions answered {}",
+            response.status
+        ));
     }
     let json = response
         .json
@@ -148,21 +171,34 @@ fn advertised_versions(response: &Response) -> Result<Vec<String>, String> {
         .ok_or("GET /_matrix/client/versions has no `versions` array")?;
     versions
         .iter()
-        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| format!("`versions` holds a non-string: {v}")))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("`versions` holds a non-string: {v}"))
+        })
         .collect()
 }
 
 async fn password_login(http: &Http, transcript: &mut Transcript) -> Result<(), String> {
     let response = http
-        .send(&Outgoing::new(Method::Get, "/_matrix/client/v3/login"), transcript)
+        .send(
+            &Outgoing::new(Method::Get, "/_matrix/client/v3/login"),
+            transcript,
+        )
         .await
         .map_err(|e| e.to_string())?;
     let flows = response.pointer("/flows").and_then(Value::as_array);
-    let password = flows.is_some_and(|f| f.iter().any(|f| f.get("type") == Some(&json!("m.login.password"))));
+    let password = flows.is_some_and(|f| {
+        f.iter()
+            .any(|f| f.get("type") == Some(&json!("m.login.password")))
+    });
     if password {
         Ok(())
     } else {
-        Err(format!("GET /login offers no m.login.password flow ({})", response.status))
+        Err(format!(
+            "GET /login offers no m.login.password flow ({})",
+            response.status
+        ))
     }
 }
 
@@ -173,12 +209,21 @@ async fn refresh_support(
     transcript: &mut Transcript,
 ) -> Result<Result<(), String>, String> {
     let Some(token) = login.pointer("/refresh_token").and_then(Value::as_str) else {
-        return Err("the server issues no refresh token to a login with refresh_token: true".to_owned());
+        return Err(
+            "the server issues no refresh token to a login with refresh_token: true".to_owned(),
+        );
     };
-    let request = Outgoing::new(Method::Post, "/_matrix/client/v3/refresh").json(json!({"refresh_token": token}));
-    let response = http.send(&request, transcript).await.map_err(|e| e.to_string())?;
+    let request = Outgoing::new(Method::Post, "/_matrix/client/v3/refresh")
+        .json(json!({"refresh_token": token}));
+    let response = http
+        .send(&request, transcript)
+        .await
+        .map_err(|e| e.to_string())?;
     if response.status != 200 {
-        return Err(format!("a fresh refresh token was refused: {}", describe(&response)));
+        return Err(format!(
+            "a fresh refresh token was refused: {}",
+            describe(&response)
+        ));
     }
     Ok(match response.pointer("/refresh_token").and_then(Value::as_str) {
         Some(new) if new != token => Ok(()),
@@ -187,20 +232,29 @@ async fn refresh_support(
 }
 
 async fn guest_registration(http: &Http, transcript: &mut Transcript) -> Result<(), String> {
-    let request = Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=guest").json(json!({}));
-    let response = http.send(&request, transcript).await.map_err(|e| e.to_string())?;
+    let request =
+        Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=guest").json(json!({}));
+    let response = http
+        .send(&request, transcript)
+        .await
+        .map_err(|e| e.to_string())?;
     if response.status == 200 {
         logout(http, &response, transcript).await;
         Ok(())
     } else {
-        Err(format!("guest registration is not allowed ({})", describe(&response)))
+        Err(format!(
+            "guest registration is not allowed ({})",
+            describe(&response)
+        ))
     }
 }
 
 /// Ends the session a probe response opened; clean-up only, so its answer does not matter.
 async fn logout(http: &Http, session: &Response, transcript: &mut Transcript) {
     if let Some(token) = session.pointer("/access_token").and_then(Value::as_str) {
-        let request = Outgoing::new(Method::Post, "/_matrix/client/v3/logout").json(json!({})).bearer(token);
+        let request = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
+            .json(json!({}))
+            .bearer(token);
         let _ = http.send(&request, transcript).await;
     }
 }

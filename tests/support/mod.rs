@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 
 pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_refresh-conformance"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR")).env("NO_COLOR", "1");
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
     command
 }
 
@@ -46,7 +48,13 @@ impl RunOutput {
     }
 
     pub fn everything(&self) -> [&str; 5] {
-        [&self.stdout, &self.stderr, &self.junit, &self.json_text, &self.summary]
+        [
+            &self.stdout,
+            &self.stderr,
+            &self.junit,
+            &self.json_text,
+            &self.summary,
+        ]
     }
 
     /// No output contains any of the needles (tokens, secrets).
@@ -65,12 +73,23 @@ impl RunOutput {
     /// The fields the README promises in report.json.
     pub fn assert_report_shape(&self) {
         let json = &self.json;
-        for field in ["schema_version", "target", "server", "started_at", "duration_ms", "clauses", "cases"] {
+        for field in [
+            "schema_version",
+            "target",
+            "server",
+            "started_at",
+            "duration_ms",
+            "clauses",
+            "cases",
+        ] {
             assert!(json.get(field).is_some(), "report.json lacks {field}");
         }
         for clause in json["clauses"].as_array().unwrap() {
             for field in ["id", "level", "verdict", "cases", "reason"] {
-                assert!(clause.get(field).is_some(), "clause lacks {field}: {clause}");
+                assert!(
+                    clause.get(field).is_some(),
+                    "clause lacks {field}: {clause}"
+                );
             }
         }
         let cases = json["cases"].as_array().unwrap();
@@ -84,7 +103,10 @@ impl RunOutput {
 
     pub fn clause_verdict(&self, id: &str) -> String {
         let clauses = self.json["clauses"].as_array().unwrap();
-        let clause = clauses.iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no clause {id}"));
+        let clause = clauses
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no clause {id}"));
         clause["verdict"].as_str().unwrap().to_owned()
     }
 
@@ -104,7 +126,9 @@ impl RunOutput {
                 "junit.xml does not validate:\n{}",
                 String::from_utf8_lossy(&out.stderr)
             ),
-            Err(_) if std::env::var_os("CI").is_none() => eprintln!("note: xmllint not installed; schema check skipped"),
+            Err(_) if std::env::var_os("CI").is_none() => {
+                eprintln!("note: xmllint not installed; schema check skipped")
+            }
             Err(e) => panic!("xmllint is required in CI: {e}"),
         }
     }
