@@ -1,0 +1,76 @@
+//! The router: which endpoint is served by which handler, and the layers around them.
+
+mod account;
+mod devices;
+mod discovery;
+mod login;
+mod logout;
+mod refresh;
+mod register;
+mod rooms;
+mod tokens;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, put};
+
+use crate::reference::app::App;
+use crate::reference::fault::Fault;
+use crate::reference::request::BODY_LIMIT;
+use crate::reference::{cors, present};
+
+const V3: &str = "/_matrix/client/v3";
+
+/// Where `/refresh` is served, if anywhere.
+fn refresh_path(app: &App) -> Option<String> {
+    if app.has(Fault::NoRefreshTokens) {
+        None
+    } else if app.has(Fault::RefreshEndpointV1Only) {
+        Some("/_matrix/client/v1/refresh".to_owned())
+    } else {
+        Some(format!("{V3}/refresh"))
+    }
+}
+
+pub(crate) fn router(app: App) -> Router {
+    let mut router = Router::new()
+        .route("/_matrix/client/versions", get(discovery::versions))
+        .route(
+            &format!("{V3}/login"),
+            get(discovery::login_flows).post(login::login),
+        )
+        .route(&format!("{V3}/register"), post(register::register))
+        .route(&format!("{V3}/account/whoami"), get(account::whoami))
+        .route(
+            &format!("{V3}/account/password"),
+            post(account::change_password),
+        )
+        .route(&format!("{V3}/logout"), post(logout::logout))
+        .route(&format!("{V3}/logout/all"), post(logout::logout_all))
+        .route(&format!("{V3}/devices"), get(devices::list))
+        .route(
+            &format!("{V3}/devices/{{device_id}}"),
+            get(devices::get_one).delete(devices::delete_one),
+        )
+        .route(&format!("{V3}/delete_devices"), post(devices::delete_many))
+        .route(&format!("{V3}/createRoom"), post(rooms::create))
+        .route(
+            &format!("{V3}/rooms/{{room_id}}/send/{{event_type}}/{{txn_id}}"),
+            put(rooms::send),
+        )
+        .route(
+            &format!("{V3}/rooms/{{room_id}}/messages"),
+            get(rooms::messages),
+        );
+    if let Some(path) = refresh_path(&app) {
+        router = router.route(&path, post(refresh::refresh));
+    }
+    router
+        .fallback(discovery::unknown_endpoint)
+        .method_not_allowed_fallback(discovery::wrong_method)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(from_fn_with_state(app.clone(), present::layer))
+        .layer(from_fn_with_state(app.clone(), cors::layer))
+        .with_state(app)
+}
