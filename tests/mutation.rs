@@ -1,0 +1,133 @@
+//! The mutation matrix: the whole suite against the reference homeserver, faithful and with each named
+//! fault in turn. The faithful server must pass every clause it can be tested on; each fault must make
+//! exactly the clauses it declares (`Fault::breaks`) fail or warn, and nothing else; the allowed variations
+//! must make nothing fail. Finally, every MUST clause with a server-side test must be caught by some fault.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use refresh_conformance::case;
+use refresh_conformance::clause::{Level, TestKind};
+use refresh_conformance::redact::Secrets;
+use refresh_conformance::reference::{Fault, ReferenceConfig, ReferenceServer};
+use refresh_conformance::run::{self, RunContext, Settings};
+use refresh_conformance::target::accounts::Provisioning;
+use refresh_conformance::verdict::{self, ClauseVerdict, Outcome, Verdict};
+
+/// MUST clauses with a server-side test (kind F or W) that no fault catches, each with the reason.
+const UNCAUGHT: &[(&str, &str)] = &[(
+    "versions.endpoint",
+    "a server without /versions stops the harness at its probe (exit 2) rather than failing a clause",
+)];
+
+/// How many faulty servers run at once: enough to keep the run short, few enough for 2 cores.
+const PARALLEL_SERVERS: usize = 12;
+
+struct Run {
+    verdicts: Vec<ClauseVerdict>,
+    errors: Vec<String>,
+}
+
+async fn run_suite(config: ReferenceConfig) -> Run {
+    let suite = case::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")).expect("cases load");
+    let server = ReferenceServer::start(config).await.expect("reference server starts");
+    let settings = Settings {
+        request_timeout: Duration::from_secs(30),
+        max_wait: Duration::from_secs(30),
+        case_timeout: Duration::from_secs(120),
+        insecure: false,
+        admin_token: None,
+        bursts: true,
+    };
+    let base = server.base_url().parse().unwrap();
+    let ctx = RunContext::connect(base, Provisioning::Open, &settings, suite.catalogue, Secrets::default())
+        .await
+        .expect("probe");
+    let ctx = Arc::new(ctx);
+    let records = run::run_all(ctx.clone(), suite.cases).await;
+    let errors = records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Error)
+        .map(|r| format!("{}: {}", r.id, r.message))
+        .collect();
+    Run {
+        verdicts: verdict::aggregate(&ctx.catalogue, &records),
+        errors,
+    }
+}
+
+fn failing(run: &Run) -> BTreeMap<String, String> {
+    run.verdicts
+        .iter()
+        .filter(|v| matches!(v.verdict, Verdict::Fail | Verdict::Warn))
+        .map(|v| (v.id.clone(), format!("{}: {}", v.verdict.as_str(), v.reason)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_fails_exactly_its_clauses() {
+    let faithful = run_suite(ReferenceConfig::default()).await;
+    let mut problems = Vec::new();
+    for error in &faithful.errors {
+        problems.push(format!("faithful server: case error: {error}"));
+    }
+    for v in &faithful.verdicts {
+        let testable = matches!(v.level, Level::Must | Level::Should);
+        if testable && matches!(v.verdict, Verdict::Fail | Verdict::Warn | Verdict::Untested) && !untested_ok(v) {
+            problems.push(format!("faithful server: {} is {}: {}", v.id, v.verdict.as_str(), v.reason));
+        }
+    }
+
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(PARALLEL_SERVERS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for &fault in Fault::ALL {
+        let semaphore = semaphore.clone();
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire().await.unwrap();
+            (fault, run_suite(ReferenceConfig::for_fault(fault)).await)
+        });
+    }
+    let mut caught: BTreeSet<String> = BTreeSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (fault, run) = joined.unwrap();
+        let actual = failing(&run);
+        let expected: BTreeSet<&str> = fault.breaks().iter().copied().collect();
+        caught.extend(actual.keys().cloned());
+        for (clause, reason) in &actual {
+            if !expected.contains(clause.as_str()) {
+                problems.push(format!("fault {fault}: unexpected {clause} ({reason})"));
+            }
+        }
+        for clause in &expected {
+            if !actual.contains_key(*clause) {
+                let verdict = run.verdicts.iter().find(|v| v.id == *clause);
+                let shown = verdict.map_or("not in the catalogue".to_owned(), |v| format!("{}: {}", v.verdict.as_str(), v.reason));
+                problems.push(format!("fault {fault}: {clause} should fail but is {shown}"));
+            }
+        }
+        for error in &run.errors {
+            problems.push(format!("fault {fault}: case error: {error}"));
+        }
+    }
+
+    let suite = case::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")).unwrap();
+    let uncaught: Vec<&str> = suite
+        .catalogue
+        .iter()
+        .filter(|c| c.level == Level::Must && matches!(c.kind, TestKind::F | TestKind::W))
+        .filter(|c| !caught.contains(&c.id))
+        .map(|c| c.id.as_str())
+        .collect();
+    let known: Vec<&str> = UNCAUGHT.iter().map(|(id, _)| *id).collect();
+    if uncaught != known {
+        problems.push(format!("MUST clauses no fault catches: {uncaught:?} (documented: {known:?})"));
+    }
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Clauses the faithful server cannot be tested on: they need capabilities the test run does not give.
+fn untested_ok(verdict: &ClauseVerdict) -> bool {
+    verdict.verdict == Verdict::Untested && verdict.reason.starts_with("no case covers")
+}
