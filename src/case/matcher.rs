@@ -70,10 +70,13 @@ pub enum Op {
     Length(u64),
 }
 
-/// All operators must hold. A missing value fails every operator except `exists: false`.
+/// All operators must hold. A missing value fails every operator except `exists: false`, unless the
+/// matcher is `optional` (then absence is fine and only a present value is checked).
 #[derive(Debug, Clone)]
 pub struct Matcher {
     pub ops: Vec<Op>,
+    /// `optional: true`: "absent, or present and ..." (an optional field whose form is required).
+    pub optional: bool,
 }
 
 /// The map form of a matcher, as written in a case file.
@@ -93,6 +96,8 @@ struct OpsForm {
     matches: Option<String>,
     one_of: Option<Vec<Value>>,
     length: Option<u64>,
+    #[serde(default)]
+    optional: bool,
 }
 
 impl OpsForm {
@@ -120,12 +125,18 @@ impl OpsForm {
         }
         ops.extend(self.one_of.map(Op::OneOf));
         ops.extend(self.length.map(Op::Length));
+        if self.optional && ops.iter().any(|op| matches!(op, Op::Exists(_))) {
+            return Err(E::custom("`optional` already allows absence; drop `exists`/`absent`"));
+        }
         if ops.is_empty() {
             return Err(E::custom(
                 "empty matcher: give a literal or at least one of eq, ne, type, exists, absent, gt, gte, lt, lte, matches, one_of, length",
             ));
         }
-        Ok(Matcher { ops })
+        Ok(Matcher {
+            ops,
+            optional: self.optional,
+        })
     }
 }
 
@@ -178,6 +189,7 @@ impl Matcher {
     pub fn eq(value: Value) -> Matcher {
         Matcher {
             ops: vec![Op::Eq(value)],
+            optional: false,
         }
     }
 
@@ -201,6 +213,9 @@ impl Matcher {
         actual: Option<&Value>,
         render: &dyn Fn(&Value) -> Result<Value, String>,
     ) -> Result<(), String> {
+        if actual.is_none() && self.optional {
+            return Ok(());
+        }
         for op in &self.ops {
             let Some(value) = actual else {
                 if matches!(op, Op::Exists(false)) {
@@ -349,6 +364,16 @@ mod tests {
         );
         assert!(check(&parse("{ length: 1 }"), Some(json!([{}]))).is_ok());
         assert!(check(&parse("{ length: 1 }"), Some(json!([]))).is_err());
+    }
+
+    #[test]
+    fn optional_allows_absence_but_checks_a_present_value() {
+        let m = parse("{ optional: true, eq: false }");
+        assert!(check(&m, None).is_ok());
+        assert!(check(&m, Some(json!(false))).is_ok());
+        assert!(check(&m, Some(json!(true))).is_err());
+        assert!(serde_saphyr::from_str::<Matcher>("{ optional: true }").is_err());
+        assert!(serde_saphyr::from_str::<Matcher>("{ optional: true, absent: true }").is_err());
     }
 
     #[test]
