@@ -17,18 +17,45 @@ fn readme_lists_every_reference_fault() {
         .map(|f| f.name())
         .filter(|name| !readme.contains(&format!("`{name}`")))
         .collect();
-    assert!(missing.is_empty(), "README.md does not list these faults: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "README.md does not list these faults: {missing:?}"
+    );
 }
 
 #[test]
 fn case_format_guide_names_every_action_and_gate() {
     let guide = read("cases/README.md");
     for word in [
-        "login:", "register:", "refresh:", "whoami:", "request:", "wait:", "burst:", "expect", "require", "observe",
-        "capture", "finally", "refresh-tokens", "rotation", "expiry", "registration", "guest", "fresh-users",
-        "admin", "bursts", "if_status", "level:",
+        "login:",
+        "register:",
+        "refresh:",
+        "whoami:",
+        "request:",
+        "wait:",
+        "burst:",
+        "expect",
+        "require",
+        "observe",
+        "capture",
+        "finally",
+        "refresh-tokens",
+        "rotation",
+        "expiry",
+        "registration",
+        "guest",
+        "fresh-users",
+        "admin",
+        "bursts",
+        "if_status",
+        "level:",
+        "assume",
+        "each",
+        "optional",
     ] {
-        assert!(guide.contains(word), "cases/README.md does not describe `{word}`");
+        assert!(
+            guide.contains(word),
+            "cases/README.md does not describe `{word}`"
+        );
     }
 }
-

@@ -31,8 +31,11 @@ struct Run {
 }
 
 async fn run_suite(config: ReferenceConfig) -> Run {
-    let suite = case::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")).expect("cases load");
-    let server = ReferenceServer::start(config).await.expect("reference server starts");
+    let suite =
+        case::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")).expect("cases load");
+    let server = ReferenceServer::start(config)
+        .await
+        .expect("reference server starts");
     let settings = Settings {
         request_timeout: Duration::from_secs(30),
         max_wait: Duration::from_secs(30),
@@ -42,9 +45,15 @@ async fn run_suite(config: ReferenceConfig) -> Run {
         bursts: true,
     };
     let base = server.base_url().parse().unwrap();
-    let ctx = RunContext::connect(base, Provisioning::Open, &settings, suite.catalogue, Secrets::default())
-        .await
-        .expect("probe");
+    let ctx = RunContext::connect(
+        base,
+        Provisioning::Open,
+        &settings,
+        suite.catalogue,
+        Secrets::default(),
+    )
+    .await
+    .expect("probe");
     let ctx = Arc::new(ctx);
     let records = run::run_all(ctx.clone(), suite.cases).await;
     let errors = records
@@ -62,7 +71,12 @@ fn failing(run: &Run) -> BTreeMap<String, String> {
     run.verdicts
         .iter()
         .filter(|v| matches!(v.verdict, Verdict::Fail | Verdict::Warn))
-        .map(|v| (v.id.clone(), format!("{}: {}", v.verdict.as_str(), v.reason)))
+        .map(|v| {
+            (
+                v.id.clone(),
+                format!("{}: {}", v.verdict.as_str(), v.reason),
+            )
+        })
         .collect()
 }
 
@@ -75,8 +89,16 @@ async fn every_fault_fails_exactly_its_clauses() {
     }
     for v in &faithful.verdicts {
         let testable = matches!(v.level, Level::Must | Level::Should);
-        if testable && matches!(v.verdict, Verdict::Fail | Verdict::Warn | Verdict::Untested) && !untested_ok(v) {
-            problems.push(format!("faithful server: {} is {}: {}", v.id, v.verdict.as_str(), v.reason));
+        if testable
+            && matches!(v.verdict, Verdict::Fail | Verdict::Warn | Verdict::Untested)
+            && !untested_ok(v)
+        {
+            problems.push(format!(
+                "faithful server: {} is {}: {}",
+                v.id,
+                v.verdict.as_str(),
+                v.reason
+            ));
         }
     }
 
@@ -103,8 +125,12 @@ async fn every_fault_fails_exactly_its_clauses() {
         for clause in &expected {
             if !actual.contains_key(*clause) {
                 let verdict = run.verdicts.iter().find(|v| v.id == *clause);
-                let shown = verdict.map_or("not in the catalogue".to_owned(), |v| format!("{}: {}", v.verdict.as_str(), v.reason));
-                problems.push(format!("fault {fault}: {clause} should fail but is {shown}"));
+                let shown = verdict.map_or("not in the catalogue".to_owned(), |v| {
+                    format!("{}: {}", v.verdict.as_str(), v.reason)
+                });
+                problems.push(format!(
+                    "fault {fault}: {clause} should fail but is {shown}"
+                ));
             }
         }
         for error in &run.errors {
@@ -122,9 +148,16 @@ async fn every_fault_fails_exactly_its_clauses() {
         .collect();
     let known: Vec<&str> = UNCAUGHT.iter().map(|(id, _)| *id).collect();
     if uncaught != known {
-        problems.push(format!("MUST clauses no fault catches: {uncaught:?} (documented: {known:?})"));
+        problems.push(format!(
+            "MUST clauses no fault catches: {uncaught:?} (documented: {known:?})"
+        ));
     }
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// Clauses the faithful server cannot be tested on: they need capabilities the test run does not give.

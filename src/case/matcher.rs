@@ -68,6 +68,8 @@ pub enum Op {
     OneOf(Vec<Value>),
     /// Number of elements of an array, members of an object or characters of a string.
     Length(u64),
+    /// An array whose every element matches.
+    Each(Box<Matcher>),
 }
 
 /// All operators must hold. A missing value fails every operator except `exists: false`, unless the
@@ -96,6 +98,7 @@ struct OpsForm {
     matches: Option<String>,
     one_of: Option<Vec<Value>>,
     length: Option<u64>,
+    each: Option<Box<Matcher>>,
     #[serde(default)]
     optional: bool,
 }
@@ -125,8 +128,11 @@ impl OpsForm {
         }
         ops.extend(self.one_of.map(Op::OneOf));
         ops.extend(self.length.map(Op::Length));
+        ops.extend(self.each.map(Op::Each));
         if self.optional && ops.iter().any(|op| matches!(op, Op::Exists(_))) {
-            return Err(E::custom("`optional` already allows absence; drop `exists`/`absent`"));
+            return Err(E::custom(
+                "`optional` already allows absence; drop `exists`/`absent`",
+            ));
         }
         if ops.is_empty() {
             return Err(E::custom(
@@ -200,6 +206,7 @@ impl Matcher {
             match op {
                 Op::Eq(v) | Op::Ne(v) => template::strings_in(v, &mut out),
                 Op::OneOf(vs) => vs.iter().for_each(|v| template::strings_in(v, &mut out)),
+                Op::Each(inner) => out.extend(inner.templates()),
                 _ => {}
             }
         }
@@ -267,6 +274,12 @@ fn holds(
             Value::String(s) => s.chars().count() as u64 == *n,
             _ => false,
         },
+        Op::Each(inner) => match value {
+            Value::Array(items) => items
+                .iter()
+                .all(|item| inner.check(Some(item), render).is_ok()),
+            _ => false,
+        },
     })
 }
 
@@ -288,6 +301,10 @@ fn describe(op: &Op, render: &dyn Fn(&Value) -> Result<Value, String>) -> String
             format!("one of {}", options.join(", "))
         }
         Op::Length(n) => format!("length {n}"),
+        Op::Each(inner) => {
+            let parts: Vec<String> = inner.ops.iter().map(|op| describe(op, render)).collect();
+            format!("an array whose every element is {}", parts.join(" and "))
+        }
     }
 }
 
@@ -374,6 +391,15 @@ mod tests {
         assert!(check(&m, Some(json!(true))).is_err());
         assert!(serde_saphyr::from_str::<Matcher>("{ optional: true }").is_err());
         assert!(serde_saphyr::from_str::<Matcher>("{ optional: true, absent: true }").is_err());
+    }
+
+    #[test]
+    fn each_checks_every_element_of_an_array() {
+        let m = parse("{ each: { matches: '^v[0-9]+[.][0-9]+$' } }");
+        assert!(check(&m, Some(json!(["v1.3", "v1.10"]))).is_ok());
+        let err = check(&m, Some(json!(["v1.3", "1.10"]))).unwrap_err();
+        assert!(err.contains("every element"), "{err}");
+        assert!(check(&m, Some(json!("v1.3"))).is_err());
     }
 
     #[test]

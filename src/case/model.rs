@@ -88,6 +88,8 @@ pub struct Step {
     pub expect: Vec<CheckBlock>,
     /// Preconditions: a failure makes the case an error, never a clause failure.
     pub require: Option<CheckBlock>,
+    /// Assumptions about a server choice: a failure skips the case (the case does not apply to this server).
+    pub assume: Option<CheckBlock>,
     pub observe: Option<Observe>,
     pub captures: Vec<Capture>,
 }
@@ -229,6 +231,8 @@ pub struct CheckBlock {
     pub level: Option<Level>,
     /// The block applies only when the status matches (a conditional requirement such as "if 401 then ...").
     pub if_status: Option<Matcher>,
+    /// The block applies only when the server advertises a version in this range.
+    pub spec: Option<VersionRange>,
     pub status: Option<Matcher>,
     pub headers: Vec<(String, Matcher)>,
     /// JSON Pointer (`/errcode`, `""` for the whole body) to matcher.

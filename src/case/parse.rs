@@ -61,6 +61,7 @@ struct RawStep {
     burst: Option<RawBurst>,
     expect: Option<Spanned<Expectations>>,
     require: Option<Spanned<RawBlock>>,
+    assume: Option<Spanned<RawBlock>>,
     observe: Option<RawObserve>,
     #[serde(default, deserialize_with = "ordered_map")]
     capture: Vec<(String, String)>,
@@ -146,6 +147,7 @@ struct RawBlock {
     clause: Option<String>,
     level: Option<Level>,
     if_status: Option<Matcher>,
+    spec: Option<VersionRange>,
     status: Option<Matcher>,
     #[serde(default, deserialize_with = "ordered_map")]
     headers: Vec<(String, Matcher)>,
@@ -357,6 +359,7 @@ fn convert_step(
             clause: b.clause.unwrap_or_else(|| default_clause.to_owned()),
             level: b.level,
             if_status: b.if_status,
+            spec: b.spec,
             status: b.status,
             headers: b.headers,
             json: b.json,
@@ -376,8 +379,12 @@ fn convert_step(
         .require
         .map(|b| block(b.referenced.into(), b.value, primary))
         .transpose()?;
+    let assume = raw
+        .assume
+        .map(|b| block(b.referenced.into(), b.value, primary))
+        .transpose()?;
     if matches!(action, Action::Wait(_))
-        && (!expect.is_empty() || require.is_some() || raw.observe.is_some())
+        && (!expect.is_empty() || require.is_some() || assume.is_some() || raw.observe.is_some())
     {
         return Err(fail("a `wait` step has nothing to check"));
     }
@@ -393,6 +400,7 @@ fn convert_step(
         action,
         expect,
         require,
+        assume,
         observe: raw.observe.map(|o| Observe {
             clause: o.clause,
             label: o.label,

@@ -171,7 +171,7 @@ impl Validator<'_> {
             Action::Whoami(t) => out.extend(token(t)),
             Action::Wait(_) => {}
         }
-        for block in step.expect.iter().chain(&step.require) {
+        for block in step.expect.iter().chain(&step.require).chain(&step.assume) {
             let matchers = block.status.iter().chain(&block.if_status);
             let matchers = matchers.chain(block.headers.iter().chain(&block.json).map(|(_, m)| m));
             out.extend(matchers.flat_map(|m| m.templates()).map(str::to_owned));

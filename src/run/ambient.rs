@@ -12,9 +12,10 @@ use crate::verdict::CheckRecord;
 pub const CONTENT_TYPE: &str = "json.response-content-type";
 pub const ERROR_FORMAT: &str = "error.standard-format";
 pub const SOFT_LOGOUT: &str = "softlogout.signal";
+pub const UTF8: &str = "json.utf8";
 
 /// The clauses ambient checks can be attributed to.
-pub const CLAUSES: &[&str] = &[CONTENT_TYPE, ERROR_FORMAT, SOFT_LOGOUT];
+pub const CLAUSES: &[&str] = &[CONTENT_TYPE, ERROR_FORMAT, SOFT_LOGOUT, UTF8];
 
 pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut Vec<CheckRecord>) {
     let mut record = |clause: &str, held: bool, detail: String| {
@@ -31,6 +32,11 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
     };
     let content_type = response.header("content-type").unwrap_or("");
     if let Some(json) = &response.json {
+        record(
+            UTF8,
+            std::str::from_utf8(&response.body).is_ok(),
+            format!("the JSON body of a {} response is UTF-8", response.status),
+        );
         let held = content_type
             .to_ascii_lowercase()
             .starts_with("application/json");

@@ -242,7 +242,11 @@ impl Http {
             }
             body.extend_from_slice(&chunk);
         }
-        let json = serde_json::from_slice::<Value>(&body).ok();
+        // Decoded leniently: a body that is JSON but not valid UTF-8 is still checked for its content; the
+        // encoding itself is json.utf8's business (an ambient check).
+        let json = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .or_else(|| serde_json::from_str(&String::from_utf8_lossy(&body)).ok());
         if let Some(json) = &json {
             self.secrets.add_from_json(json);
         }

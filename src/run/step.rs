@@ -280,9 +280,9 @@ impl StepRunner<'_> {
     /// Fixture steps must answer 200 unless the step checks the status itself; `require:` blocks likewise stop
     /// the case with an error, never a failure.
     fn preconditions(&mut self, step: &Step, response: &Response) -> Result<(), Stop> {
-        let checks_status = step
-            .expect
-            .iter()
+        let blocks = step.expect.iter().chain(&step.require).chain(&step.assume);
+        let checks_status = blocks
+            .into_iter()
             .any(|b| b.status.is_some() && b.if_status.is_none());
         if step.action.is_fixture()
             && !checks_status
@@ -295,13 +295,19 @@ impl StepRunner<'_> {
                 describe(response)
             )));
         }
-        if let Some(block) = &step.require {
-            let mut failures = Vec::new();
-            for (what, matcher, actual) in targets(block, response) {
-                if let Err(detail) = matcher.check(actual.as_ref(), &|v| self.render(v)) {
-                    failures.push(format!("{what}: {detail}"));
-                }
+        if let Some(block) = &step.assume {
+            let failures = self.unmet(block, response);
+            if !failures.is_empty() {
+                return Err(Stop::Skip(format!(
+                    "step `{}`: the server's choice makes this case not apply: {} ({})",
+                    step.name,
+                    failures.join("; "),
+                    describe(response)
+                )));
             }
+        }
+        if let Some(block) = &step.require {
+            let failures = self.unmet(block, response);
             if !failures.is_empty() {
                 return Err(Stop::Error(format!(
                     "step `{}`: precondition not met: {} ({})",
@@ -312,6 +318,17 @@ impl StepRunner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The matchers of a block that do not hold, described.
+    fn unmet(&self, block: &CheckBlock, response: &Response) -> Vec<String> {
+        targets(block, response)
+            .into_iter()
+            .filter_map(|(what, matcher, actual)| {
+                let result = matcher.check(actual.as_ref(), &|v| self.render(v));
+                result.err().map(|detail| format!("{what}: {detail}"))
+            })
+            .collect()
     }
 
     fn render(&self, value: &Value) -> Result<Value, String> {
@@ -328,6 +345,11 @@ impl StepRunner<'_> {
             && condition
                 .check(Some(&json!(response.status)), &|v| self.render(v))
                 .is_err()
+        {
+            return Ok(());
+        }
+        if let Some(range) = &block.spec
+            && !range.any_advertised(&self.ctx.capabilities.versions)
         {
             return Ok(());
         }

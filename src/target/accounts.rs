@@ -134,10 +134,14 @@ impl Accounts {
                 let body =
                     json!({"username": localpart, "password": password, "inhibit_login": true});
                 let response = self.register(http, "user", body, transcript).await?;
-                match response.pointer("/user_id").and_then(Value::as_str) {
+                let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
                     Some(id) if response.status == 200 => id.to_owned(),
                     _ => return Err(format!("registration answered {}", describe(&response))),
-                }
+                };
+                // A server that logs the new account in despite inhibit_login: end that session, so that
+                // a fresh account starts with no device.
+                logout_session(http, &response, transcript).await?;
+                user_id
             }
         };
         Ok(Account {
@@ -302,6 +306,16 @@ async fn shared_secret_register(
             ));
         }
     };
+    logout_session(http, &response, transcript).await?;
+    Ok(user_id)
+}
+
+/// Logs out the session a registration response opened, if it opened one.
+async fn logout_session(
+    http: &Http,
+    response: &Response,
+    transcript: &mut Transcript,
+) -> Result<(), String> {
     if let Some(token) = response.pointer("/access_token").and_then(Value::as_str) {
         let logout = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
             .json(json!({}))
@@ -310,7 +324,7 @@ async fn shared_secret_register(
             .await
             .map_err(|e| e.to_string())?;
     }
-    Ok(user_id)
+    Ok(())
 }
 
 /// `403 M_FORBIDDEN: "Registration is disabled"` for messages.
