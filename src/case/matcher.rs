@@ -70,6 +70,8 @@ pub enum Op {
     Length(u64),
     /// An array whose every element matches.
     Each(Box<Matcher>),
+    /// An array with an element equal to the value, or a string containing it.
+    Contains(Value),
 }
 
 /// All operators must hold. A missing value fails every operator except `exists: false`, unless the
@@ -99,6 +101,7 @@ struct OpsForm {
     one_of: Option<Vec<Value>>,
     length: Option<u64>,
     each: Option<Box<Matcher>>,
+    contains: Option<Value>,
     #[serde(default)]
     optional: bool,
 }
@@ -129,6 +132,7 @@ impl OpsForm {
         ops.extend(self.one_of.map(Op::OneOf));
         ops.extend(self.length.map(Op::Length));
         ops.extend(self.each.map(Op::Each));
+        ops.extend(self.contains.map(Op::Contains));
         if self.optional && ops.iter().any(|op| matches!(op, Op::Exists(_))) {
             return Err(E::custom(
                 "`optional` already allows absence; drop `exists`/`absent`",
@@ -204,7 +208,7 @@ impl Matcher {
         let mut out = Vec::new();
         for op in &self.ops {
             match op {
-                Op::Eq(v) | Op::Ne(v) => template::strings_in(v, &mut out),
+                Op::Eq(v) | Op::Ne(v) | Op::Contains(v) => template::strings_in(v, &mut out),
                 Op::OneOf(vs) => vs.iter().for_each(|v| template::strings_in(v, &mut out)),
                 Op::Each(inner) => out.extend(inner.templates()),
                 _ => {}
