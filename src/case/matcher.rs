@@ -140,7 +140,7 @@ impl OpsForm {
         }
         if ops.is_empty() {
             return Err(E::custom(
-                "empty matcher: give a literal or at least one of eq, ne, type, exists, absent, gt, gte, lt, lte, matches, one_of, length",
+                "empty matcher: give a literal or at least one of eq, ne, type, exists, absent, gt, gte, lt, lte, matches, one_of, length, each, contains",
             ));
         }
         Ok(Matcher {
@@ -284,6 +284,14 @@ fn holds(
                 .all(|item| inner.check(Some(item), render).is_ok()),
             _ => false,
         },
+        Op::Contains(expected) => {
+            let expected = render(expected)?;
+            match (value, &expected) {
+                (Value::Array(items), _) => items.contains(&expected),
+                (Value::String(s), Value::String(part)) => s.contains(part.as_str()),
+                _ => false,
+            }
+        }
     })
 }
 
@@ -305,6 +313,7 @@ fn describe(op: &Op, render: &dyn Fn(&Value) -> Result<Value, String>) -> String
             format!("one of {}", options.join(", "))
         }
         Op::Length(n) => format!("length {n}"),
+        Op::Contains(v) => format!("an array or string containing {}", rendered(v)),
         Op::Each(inner) => {
             let parts: Vec<String> = inner.ops.iter().map(|op| describe(op, render)).collect();
             format!("an array whose every element is {}", parts.join(" and "))
@@ -404,6 +413,15 @@ mod tests {
         let err = check(&m, Some(json!(["v1.3", "1.10"]))).unwrap_err();
         assert!(err.contains("every element"), "{err}");
         assert!(check(&m, Some(json!("v1.3"))).is_err());
+    }
+
+    #[test]
+    fn contains_looks_into_arrays_and_strings() {
+        let m = parse("{ contains: refresh_token }");
+        assert!(check(&m, Some(json!(["authorization_code", "refresh_token"]))).is_ok());
+        assert!(check(&m, Some(json!(["authorization_code"]))).is_err());
+        assert!(check(&m, Some(json!("GET, POST, refresh_token"))).is_ok());
+        assert!(check(&m, Some(json!(3))).is_err());
     }
 
     #[test]
