@@ -148,6 +148,9 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     };
     print!("{}", secrets.redact(&report::terminal::render(&report)));
     report::write_all(&report, &cli.report_dir, &secrets)?;
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        print!("{}", secrets.redact(&report::github::render(&report)));
+    }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         append(
             &PathBuf::from(summary),

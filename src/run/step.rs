@@ -358,9 +358,11 @@ impl StepRunner<'_> {
         for (what, matcher, actual) in targets(block, response) {
             let (held, detail) = match matcher.check(actual.as_ref(), &|v| self.render(v)) {
                 Ok(()) => (true, format!("{what} as expected")),
-                Err(detail) if what == "status" => {
+                // The errcode and message say what the server meant by the status, when it gave them.
+                Err(detail) if what == "status" && response.errcode().is_some() => {
                     (false, format!("{what}: {detail} ({})", describe(response)))
                 }
+                Err(detail) if what == "status" => (false, format!("{what}: {detail}")),
                 Err(detail) => (
                     false,
                     format!("{what}: {detail} (status {})", response.status),

@@ -1,0 +1,60 @@
+//! GitHub Actions workflow commands: one `::error` (MUST) or `::warning` (SHOULD) per failed check, pointing
+//! at the expectation in its case file, so that failures show up as annotations on the pull request.
+
+use std::fmt::Write;
+
+use crate::clause::Level;
+use crate::report::RunReport;
+
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    for case in &report.cases {
+        for check in case.checks.iter().filter(|c| !c.held) {
+            let command = if check.level == Level::Must {
+                "error"
+            } else {
+                "warning"
+            };
+            let mut properties = format!("file={}", property(&case.file));
+            if check.pos.line > 0 {
+                let _ = write!(
+                    properties,
+                    ",line={},col={}",
+                    check.pos.line, check.pos.column
+                );
+            }
+            let title = format!("{} {}", check.level, check.clause);
+            let message = format!("{}: {}: {}", case.id, check.step, check.detail);
+            let _ = writeln!(
+                out,
+                "::{command} {properties},title={}::{}",
+                property(&title),
+                data(&message)
+            );
+        }
+    }
+    out
+}
+
+/// Escaping of a workflow command's message.
+fn data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escaping of a workflow command's property value.
+fn property(text: &str) -> String {
+    data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_github_requires() {
+        assert_eq!(data("50% a\nb"), "50%25 a%0Ab");
+        assert_eq!(property("a:b,c"), "a%3Ab%2Cc");
+    }
+}
