@@ -9,8 +9,18 @@ fn main() {
         let breaks = if fault.is_allowed_variation() {
             "none: allowed by the spec".to_owned()
         } else {
-            fault.breaks().iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            fault
+                .breaks()
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        println!("| `{}` | {} | {} |", fault.name(), fault.description(), breaks);
+        println!(
+            "| `{}` | {} | {} |",
+            fault.name(),
+            fault.description(),
+            breaks
+        );
     }
 }
