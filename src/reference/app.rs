@@ -52,6 +52,11 @@ impl App {
         self.0.policy.has(fault)
     }
 
+    /// The lifetime of access tokens issued with a refresh token (None = never expire).
+    pub(crate) fn access_token_lifetime(&self) -> Option<std::time::Duration> {
+        self.0.policy.lifetime
+    }
+
     /// The store. Hold the guard only for synchronous work (never across an `.await`).
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.0.store)

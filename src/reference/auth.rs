@@ -52,6 +52,10 @@ pub(crate) fn access_error(app: &App, failure: AccessFailure) -> ApiError {
             "Access token has been revoked",
             app.has(Fault::SoftLogoutAfterLogout),
         ),
+        AccessFailure::Expired if app.has(Fault::ExpiredTokenOwnErrcode) => ApiError {
+            errcode: ErrCode::TokenExpired,
+            ..ApiError::unknown_token("Access token has expired", true)
+        },
         // expiry.expired-token-error: «M_UNKNOWN_TOKEN, preferably with soft_logout: true».
         AccessFailure::Expired => ApiError::unknown_token(
             "Access token has expired",

@@ -28,6 +28,9 @@ pub(crate) enum ErrCode {
     TooLarge,
     UserInUse,
     InvalidUsername,
+    UserDeactivated,
+    /// Not a Matrix error code: [`Fault::ExpiredTokenOwnErrcode`](crate::reference::Fault) only.
+    TokenExpired,
 }
 
 impl ErrCode {
@@ -47,6 +50,8 @@ impl ErrCode {
             ErrCode::TooLarge => "M_TOO_LARGE",
             ErrCode::UserInUse => "M_USER_IN_USE",
             ErrCode::InvalidUsername => "M_INVALID_USERNAME",
+            ErrCode::UserDeactivated => "M_USER_DEACTIVATED",
+            ErrCode::TokenExpired => "M_TOKEN_EXPIRED",
         }
     }
 }

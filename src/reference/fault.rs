@@ -77,6 +77,9 @@ faults! {
     RefreshedRefreshTokenConsumed = "refreshed-refresh-token-consumed",
         Breaks(&["refresh.rotation.old-refresh-revoked-after-new-refresh-used"]),
         "the refresh token returned by /refresh is treated as already used, so the next refresh fails (MAS#4883)";
+    RefreshEchoesRefreshToken = "refresh-echoes-refresh-token",
+        Breaks(&["rotation.new-refresh-token-may-be-returned"]),
+        "/refresh returns the refresh token it was given as the \"new\" refresh_token, which is never invalidated (nothing rotates)";
 
     // --- /refresh request and response ---
     RefreshEndpointV1Only = "refresh-endpoint-v1-only",
@@ -94,6 +97,9 @@ faults! {
     RefreshedAccessTokenInvalid = "refreshed-access-token-invalid",
         Breaks(&["refresh.200.access_token", "expiry.new-token-works", "token.use.bearer-header"]),
         "the access token returned by /refresh is never recorded, so it does not work";
+    RefreshReturnsSameAccessToken = "refresh-returns-same-access-token",
+        Breaks(&["refresh.200.generated"]),
+        "/refresh generates no new access token: it returns the one issued with the refresh token again, with its lifetime renewed";
     RefreshNewDevice = "refresh-new-device",
         Breaks(&["refresh.device.bound-to-initial-device"]),
         "the tokens returned by /refresh are bound to a newly created device instead of the initial one";
@@ -102,8 +108,10 @@ faults! {
         "/refresh refuses (403 M_FORBIDDEN) while the access token issued with the refresh token has not expired yet";
 
     // --- Expiry and soft logout ---
+    // A token that never expires is never an "expired access token": the false statement is the
+    // advertised lifetime (expires_in_ms), not the error for expired tokens.
     NoExpiry = "no-expiry",
-        Breaks(&["login.200.expires_in_ms", "refresh.200.expires_in_ms", "expiry.expired-token-error"]),
+        Breaks(&["login.200.expires_in_ms", "refresh.200.expires_in_ms"]),
         "expires_in_ms is advertised but access tokens never expire";
     ExpiresInSeconds = "expires-in-seconds",
         Breaks(&["login.200.expires_in_ms", "refresh.200.expires_in_ms"]),
@@ -114,6 +122,9 @@ faults! {
     NoSoftLogoutOnExpiry = "no-soft-logout-on-expiry",
         Breaks(&["expiry.expired-token-error"]),
         "an expired access token gets M_UNKNOWN_TOKEN with soft_logout: false (SHOULD: \"preferably with soft_logout: true\")";
+    ExpiredTokenOwnErrcode = "expired-token-own-errcode",
+        Breaks(&["expiry.expired-token-error"]),
+        "an expired access token gets 401 M_TOKEN_EXPIRED (the dedicated code asked for in MSC2918's review, never adopted) instead of M_UNKNOWN_TOKEN";
     ExpiryKillsRefreshToken = "expiry-kills-refresh-token",
         Breaks(&["expiry.refresh-after-expiry"]),
         "once the access token has expired, its refresh token is refused too (401 M_UNKNOWN_TOKEN)";
@@ -126,7 +137,7 @@ faults! {
 
     // --- What ends a session ---
     LogoutKeepsRefreshTokens = "logout-keeps-refresh-tokens",
-        Breaks(&["logout.refresh-token-dead", "softlogout.false-means-destroyed"]),
+        Breaks(&["logout.refresh-token-dead"]),
         "/logout revokes the device's access tokens and deletes the device, but its refresh tokens keep working";
     LogoutOnlyRevokesPresentedToken = "logout-only-revokes-presented-token",
         Breaks(&["logout.invalidates-token-and-device", "logout.refresh-token-dead"]),
@@ -137,6 +148,9 @@ faults! {
     LogoutAllKeepsRefreshTokens = "logout-all-keeps-refresh-tokens",
         Breaks(&["logout.all.refresh-tokens-dead"]),
         "/logout/all revokes every access token and device, but the refresh tokens keep working";
+    LogoutEndsUsersRefreshTokens = "logout-ends-users-refresh-tokens",
+        Breaks(&["device.binding.record"]),
+        "/logout also revokes the refresh tokens of the user's other devices (refresh tokens recorded per user, not per device)";
     LogoutAllOnlyCurrentDevice = "logout-all-only-current-device",
         Breaks(&["logout.all.invalidates-all", "logout.all.refresh-tokens-dead"]),
         "/logout/all behaves like /logout: the user's other devices and their tokens survive";
@@ -171,7 +185,7 @@ faults! {
         "the /login response has no device_id";
     InhibitLoginReturnsRefreshToken = "inhibit-login-returns-refresh-token",
         Breaks(&["register.200.refresh_token", "register.200.expires_in_ms"]),
-        "registration with inhibit_login: true still returns refresh_token and expires_in_ms";
+        "registration with inhibit_login: true still returns refresh_token and expires_in_ms when asked for a refresh token (the fields only: no device is created, the token is not recorded)";
     InhibitLoginReturnsAccessToken = "inhibit-login-returns-access-token",
         Breaks(&["register.request.inhibit_login"]),
         "registration with inhibit_login: true still returns access_token and device_id (but no refresh token)";
@@ -181,6 +195,12 @@ faults! {
     RegisterRefreshTokenUnusable = "register-refresh-token-unusable",
         Breaks(&["register.200.refresh_token"]),
         "the refresh token returned by POST /register is never recorded, so /refresh rejects it";
+    RegisterRejectsRefreshTokenField = "register-rejects-refresh-token-field",
+        Breaks(&["register.request.refresh_token"]),
+        "POST /register for a user account rejects any request that carries the refresh_token field (400 M_BAD_JSON)";
+    RegisterIgnoresDeviceId = "register-ignores-device-id",
+        Breaks(&["register.device.association"]),
+        "POST /register ignores the supplied device_id and binds the new access token to a generated device";
     GuestHonoursRefreshToken = "guest-honours-refresh-token",
         Breaks(&["register.guest.params-ignored"]),
         "a guest registration returns a refresh token when (and only when) the body asks for one";
@@ -227,6 +247,12 @@ faults! {
     NoRetryAfterHeader = "no-retry-after-header",
         Breaks(&["ratelimit.retry-after-header"]),
         "429 responses carry retry_after_ms but no Retry-After header (only visible with a rate limit configured)";
+    VersionsWithoutVPrefix = "versions-without-v-prefix",
+        Breaks(&["versions.feature-map"]),
+        "GET /versions lists \"1.1\" ... \"1.19\" instead of \"v1.1\" ... \"v1.19\", so no client can map them to features";
+    OauthMetadataWithoutRefreshGrant = "oauth-metadata-without-refresh-grant",
+        Breaks(&["expiry.oauth-refresh-mandatory"]),
+        "GET /_matrix/client/v1/auth_metadata announces the OAuth 2.0 API with grant_types_supported [\"authorization_code\"] only (no refresh_token grant)";
 
     // --- Allowed variations (the spec leaves these to the server) ---
     OldAccessTokenRevokedAtRefresh = "old-access-token-revoked-at-refresh",

@@ -3,9 +3,9 @@
 //! An in-process Matrix homeserver (axum, state in memory) that implements exactly what the suite
 //! exercises: password login and registration with refresh tokens, `/refresh` with the retry
 //! window, access-token expiry and soft logout, logout, device deletion, password change,
-//! transaction ids, CORS and rate limiting. It is the suite's default and hermetic target. With one
-//! named [`Fault`] switched on it misbehaves in one specific way, which proves that the suite's
-//! cases can fail (the mutation matrix).
+//! deactivation, transaction ids, CORS and rate limiting. It is the suite's default and hermetic
+//! target. With one named [`Fault`] switched on it misbehaves in one specific way, which proves
+//! that the suite's cases can fail (the mutation matrix).
 //!
 //! Choices the spec leaves open, and what this server does:
 //! - The old access token after a refresh (A1) stays valid until it expires.
@@ -72,7 +72,8 @@ impl ReferenceConfig {
     /// - [`Fault::ExpiresInSeconds`]: a 4 s lifetime, so that the advertised "4 ms" plus the
     ///   suite's margin (at least 2 s) ends before the real expiry.
     /// - [`Fault::NoRetryAfterHeader`]: a rate limit of 10 logins/registrations per second, so 429s
-    ///   happen.
+    ///   happen; and a 5 s lifetime, so that the suite's waits for those 429s (a second each) do
+    ///   not outlast access tokens a case means to use.
     pub fn for_fault(fault: Fault) -> Self {
         let mut config = ReferenceConfig {
             fault: Some(fault),
@@ -80,7 +81,10 @@ impl ReferenceConfig {
         };
         match fault {
             Fault::ExpiresInSeconds => config.access_token_lifetime = Some(Duration::from_secs(4)),
-            Fault::NoRetryAfterHeader => config.login_rate_limit = Some(10),
+            Fault::NoRetryAfterHeader => {
+                config.login_rate_limit = Some(10);
+                config.access_token_lifetime = Some(Duration::from_secs(5));
+            }
             _ => {}
         }
         config

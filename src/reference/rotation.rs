@@ -45,7 +45,9 @@ impl Policy {
     /// Whether `/refresh` returns a new refresh token (refresh.200.refresh_token-optional: it may
     /// not).
     fn rotates(&self) -> bool {
-        !self.has(Fault::NoRotation) && !self.has(Fault::NoRotationOldRevoked)
+        !self.has(Fault::NoRotation)
+            && !self.has(Fault::NoRotationOldRevoked)
+            && !self.has(Fault::RefreshEchoesRefreshToken)
     }
 }
 
@@ -270,13 +272,17 @@ impl Tokens {
             self.revoke(&companion, Cause::Superseded);
         }
 
-        let issued = if self.policy.rotates() {
+        let mut issued = if self.policy.rotates() {
             self.rotate(token, &session, now)
         } else {
             self.refresh_without_rotation(token, &session, now)
         };
         if self.policy.has(Fault::RefreshedAccessTokenInvalid) {
             self.access.remove(&issued.access_token);
+        }
+        if self.policy.has(Fault::RefreshReturnsSameAccessToken) {
+            self.rename_access_token(&issued.access_token, &companion);
+            issued.access_token = companion;
         }
         Ok(issued)
     }
@@ -301,6 +307,27 @@ impl Tokens {
         }
     }
 
+    /// [`Fault::RefreshReturnsSameAccessToken`]: the access token just minted takes the value
+    /// `old` (the access token issued with the refresh token), so the client gets the same token
+    /// back; the new grant (lifetime, predecessor) replaces the old one.
+    fn rename_access_token(&mut self, new: &str, old: &str) {
+        let Some(grant) = self.access.remove(new) else {
+            return;
+        };
+        self.revoked.remove(old);
+        self.access.insert(old.to_owned(), grant);
+        for grant in self.refresh.values_mut() {
+            if grant.companion == new {
+                grant.companion = old.to_owned();
+            }
+            if let Some((access, _)) = &mut grant.unused_successors
+                && access.as_str() == new
+            {
+                *access = old.to_owned();
+            }
+        }
+    }
+
     /// A new access token only; `token` stays the session's refresh token («If not given, the old
     /// refresh token can be re-used.»).
     fn refresh_without_rotation(&mut self, token: &str, session: &Session, now: Instant) -> Issued {
@@ -313,10 +340,15 @@ impl Tokens {
         if self.policy.has(Fault::NoRotationOldRevoked) {
             self.revoke(token, Cause::Superseded);
         }
+        // [`Fault::RefreshEchoesRefreshToken`]: the unchanged token is handed back as if it were new.
+        let echoed = self
+            .policy
+            .has(Fault::RefreshEchoesRefreshToken)
+            .then(|| token.to_owned());
         Issued {
             session: session.clone(),
             access_token: access,
-            refresh_token: None,
+            refresh_token: echoed,
             expires_in: self.policy.lifetime,
         }
     }

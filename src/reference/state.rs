@@ -20,6 +20,8 @@ struct User {
     /// None for guests, who cannot log in with a password.
     password: Option<String>,
     is_guest: bool,
+    /// Deactivated accounts keep their user id (it cannot be registered again) but nothing else.
+    deactivated: bool,
     devices: BTreeMap<DeviceId, Device>,
 }
 
@@ -88,6 +90,7 @@ impl Store {
             User {
                 password,
                 is_guest,
+                deactivated: false,
                 devices: BTreeMap::new(),
             },
         );
@@ -106,6 +109,20 @@ impl Store {
 
     pub(crate) fn is_guest(&self, user: &UserId) -> bool {
         self.users.get(user).is_some_and(|u| u.is_guest)
+    }
+
+    pub(crate) fn is_deactivated(&self, user: &UserId) -> bool {
+        self.users.get(user).is_some_and(|u| u.deactivated)
+    }
+
+    /// `POST /account/deactivate`: «removing all ability for the user to login again». The password
+    /// goes, and so do every device and every access and refresh token of the user.
+    pub(crate) fn deactivate(&mut self, user: &UserId) {
+        if let Some(u) = self.users.get_mut(user) {
+            u.password = None;
+            u.deactivated = true;
+        }
+        self.delete_devices_except(user, None, Spare::Nothing);
     }
 
     // --- Devices ---
@@ -155,10 +172,13 @@ impl Store {
         }
     }
 
-    /// Makes sure the session's device is listed: a refresh under a fault may bind tokens to a
-    /// device that was deleted (its refresh tokens survived) or never existed
-    /// ([`Fault::RefreshNewDevice`]).
+    /// Lists the device a refresh under [`Fault::RefreshNewDevice`] made up. (A refresh token that
+    /// survived the deletion of its device, under the `*-keeps-refresh-tokens` faults, does not
+    /// bring the device back: those faults leave the device deleted, as they say.)
     fn ensure_device(&mut self, session: &Session) {
+        if !self.policy.has(Fault::RefreshNewDevice) {
+            return;
+        }
         if let Some(u) = self.users.get_mut(&session.user) {
             u.devices
                 .entry(session.device.clone())
@@ -257,6 +277,12 @@ impl Store {
             }
             Err(failure) => Err(failure),
         }
+    }
+
+    /// Revokes the refresh tokens of every device of `user` ([`Fault::LogoutEndsUsersRefreshTokens`]).
+    pub(crate) fn revoke_users_refresh_tokens(&mut self, user: &UserId) {
+        self.tokens
+            .revoke_where(|owner| owner.user == *user, Spare::AccessTokens, None);
     }
 
     /// Revokes every token of the device but keeps the device (device-id re-use at login).

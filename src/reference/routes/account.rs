@@ -1,4 +1,5 @@
-//! `GET /account/whoami` (the suite's probe) and `POST /account/password`.
+//! `GET /account/whoami` (the suite's probe), `POST /account/password` and
+//! `POST /account/deactivate`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,7 +11,7 @@ use crate::reference::app::App;
 use crate::reference::auth::Authed;
 use crate::reference::error::ApiError;
 use crate::reference::fault::Fault;
-use crate::reference::request::{json_object, typed};
+use crate::reference::request::{json_object, json_object_or_empty, typed};
 use crate::reference::rotation::Spare;
 use crate::reference::uia::{UiaRejection, require_password};
 
@@ -61,4 +62,26 @@ pub(super) async fn change_password(
         }
     }
     Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+struct DeactivateRequest {
+    auth: Option<Map<String, Value>>,
+}
+
+/// account_management.yaml `POST /account/deactivate`: «Deactivate the user's account, removing all
+/// ability for the user to login again.» With `m.login.password` UIA. Every device goes, and with
+/// it every access and refresh token (the spec does not name them, A17; a session of an account
+/// that can never log in again is over). No identity server is involved, hence `no-support`.
+pub(super) async fn deactivate(
+    State(app): State<App>,
+    authed: Authed,
+    body: Bytes,
+) -> Result<Json<Value>, UiaRejection> {
+    let request: DeactivateRequest = typed(json_object_or_empty(&body)?)?;
+    let user = &authed.session.user;
+    let mut store = app.store();
+    require_password(&store, user, request.auth.as_ref())?;
+    store.deactivate(user);
+    Ok(Json(json!({"id_server_unbind_result": "no-support"})))
 }

@@ -12,9 +12,32 @@ use crate::reference::fault::Fault;
 /// The spec versions advertised: v1.1 to v1.19. v1.20 (unreleased) would drop query-string tokens.
 pub(crate) const VERSIONS: std::ops::RangeInclusive<u32> = 1..=19;
 
-pub(super) async fn versions() -> Json<Value> {
-    let versions: Vec<String> = VERSIONS.map(|minor| format!("v1.{minor}")).collect();
+pub(super) async fn versions(State(app): State<App>) -> Json<Value> {
+    let prefix = if app.has(Fault::VersionsWithoutVPrefix) {
+        ""
+    } else {
+        "v"
+    };
+    let versions: Vec<String> = VERSIONS.map(|minor| format!("{prefix}1.{minor}")).collect();
     Json(json!({"versions": versions, "unstable_features": {}}))
+}
+
+/// [`Fault::OauthMetadataWithoutRefreshGrant`] only: OAuth 2.0 server metadata (RFC 8414) that
+/// leaves out the refresh token grant, though «Support for refreshing access tokens is mandatory
+/// with this API» (expiry.oauth-refresh-mandatory). The faithful server has no OAuth 2.0 API.
+pub(super) async fn auth_metadata() -> Json<Value> {
+    let issuer = "https://localhost/";
+    Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}oauth2/authorize"),
+        "token_endpoint": format!("{issuer}oauth2/token"),
+        "registration_endpoint": format!("{issuer}oauth2/registration"),
+        "revocation_endpoint": format!("{issuer}oauth2/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code"],
+        "code_challenge_methods_supported": ["S256"],
+    }))
 }
 
 pub(super) async fn login_flows() -> Json<Value> {

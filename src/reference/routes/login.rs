@@ -64,6 +64,15 @@ pub(super) async fn login(State(app): State<App>, body: Bytes) -> Result<Json<Va
 
     let issued = {
         let mut store = app.store();
+        // errors.yaml: M_USER_DEACTIVATED «Typically for endpoints that prove authentication, such
+        // as /login.»
+        if user.as_ref().is_some_and(|user| store.is_deactivated(user)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrCode::UserDeactivated,
+                "This account has been deactivated",
+            ));
+        }
         let user = user.filter(|user| store.password_matches(user, &password));
         let Some(user) = user else {
             return Err(ApiError::forbidden("Invalid username or password"));

@@ -41,6 +41,9 @@ pub(super) async fn logout(
             Spare::Nothing
         };
         store.delete_device(&authed.session, spare);
+        if app.has(Fault::LogoutEndsUsersRefreshTokens) {
+            store.revoke_users_refresh_tokens(&authed.session.user);
+        }
     }
     Ok(Json(json!({})))
 }

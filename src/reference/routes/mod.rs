@@ -46,6 +46,10 @@ pub(crate) fn router(app: App) -> Router {
             &format!("{V3}/account/password"),
             post(account::change_password),
         )
+        .route(
+            &format!("{V3}/account/deactivate"),
+            post(account::deactivate),
+        )
         .route(&format!("{V3}/logout"), post(logout::logout))
         .route(&format!("{V3}/logout/all"), post(logout::logout_all))
         .route(&format!("{V3}/devices"), get(devices::list))
@@ -65,6 +69,14 @@ pub(crate) fn router(app: App) -> Router {
         );
     if let Some(path) = refresh_path(&app) {
         router = router.route(&path, post(refresh::refresh));
+    }
+    // The faithful server offers the legacy API only: `GET /auth_metadata` is an unknown endpoint
+    // (auth.discovery.404-unrecognized).
+    if app.has(Fault::OauthMetadataWithoutRefreshGrant) {
+        router = router.route(
+            "/_matrix/client/v1/auth_metadata",
+            get(discovery::auth_metadata),
+        );
     }
     router
         .fallback(discovery::unknown_endpoint)

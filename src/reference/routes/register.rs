@@ -12,7 +12,7 @@ use super::tokens::{insert_access, insert_refresh, wants_refresh};
 use crate::reference::app::App;
 use crate::reference::error::{ApiError, ErrCode};
 use crate::reference::fault::Fault;
-use crate::reference::ids::{UserId, random_alphanumeric};
+use crate::reference::ids::{UserId, new_refresh_token, random_alphanumeric};
 use crate::reference::request::{json_object, query_param, typed};
 use crate::reference::state::{Store, UserInUse};
 use crate::reference::uia::{UiaRejection, require_dummy};
@@ -76,7 +76,14 @@ pub(super) async fn register(
     let object = json_object(&body)?;
     let body = match kind {
         AccountKind::Guest => register_guest(&app, &object),
-        AccountKind::User => register_user(&app, typed(object)?)?,
+        AccountKind::User => {
+            if app.has(Fault::RegisterRejectsRefreshTokenField)
+                && object.contains_key("refresh_token")
+            {
+                return Err(ApiError::bad_json("Unknown field: refresh_token").into());
+            }
+            register_user(&app, typed(object)?)?
+        }
     };
     Ok(Json(Value::Object(body)))
 }
@@ -128,7 +135,8 @@ fn register_user(app: &App, request: RegisterRequest) -> Result<Map<String, Valu
         return Err(user_in_use().into());
     }
     require_dummy(request.auth.as_ref())?;
-    let requested = requested_device(request.device_id)?;
+    let requested =
+        requested_device(request.device_id)?.filter(|_| !app.has(Fault::RegisterIgnoresDeviceId));
     let inhibit_login = request.inhibit_login == Some(true);
     let with_refresh = wants_refresh(app, request.refresh_token == Some(true));
 
@@ -142,23 +150,26 @@ fn register_user(app: &App, request: RegisterRequest) -> Result<Map<String, Valu
 
     // «If true, an access_token and device_id should not be returned from this call»; refresh_token
     // and expires_in_ms are «Omitted if the inhibit_login option is true».
+    if inhibit_login && app.has(Fault::InhibitLoginReturnsRefreshToken) && with_refresh {
+        // The fields of a login that did not happen: nothing is recorded.
+        body.insert("refresh_token".into(), json!(new_refresh_token()));
+        if let Some(lifetime) = app.access_token_lifetime() {
+            let ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
+            body.insert("expires_in_ms".into(), json!(ms));
+        }
+    }
     let returns_access = !inhibit_login || app.has(Fault::InhibitLoginReturnsAccessToken);
-    let returns_refresh = !inhibit_login || app.has(Fault::InhibitLoginReturnsRefreshToken);
-    if app.has(Fault::RegisterWithoutAccessToken) || !(returns_access || returns_refresh) {
+    if app.has(Fault::RegisterWithoutAccessToken) || !returns_access {
         return Ok(body);
     }
     let opened = store.open_device(&user, requested, request.initial_device_display_name);
-    let issued = store.issue(&opened.session, with_refresh && returns_refresh);
+    let issued = store.issue(&opened.session, with_refresh && !inhibit_login);
     if app.has(Fault::RegisterRefreshTokenUnusable) {
         if let Some(refresh_token) = &issued.refresh_token {
             store.forget_token(refresh_token);
         }
     }
-    if returns_access {
-        insert_access(&mut body, &issued);
-    }
-    if returns_refresh {
-        insert_refresh(app, &mut body, &issued);
-    }
+    insert_access(&mut body, &issued);
+    insert_refresh(app, &mut body, &issued);
     Ok(body)
 }

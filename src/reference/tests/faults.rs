@@ -107,6 +107,14 @@ pub(super) enum Probe {
     CorsHeaders,
     OptionsNoLogic,
     RetryAfterHeader,
+    RefreshGeneratesAccessToken,
+    NewRefreshTokenIsNew,
+    ExpiredTokenError,
+    OtherDeviceKeepsRefreshToken,
+    RegisterAcceptsRefreshField,
+    RegisterDeviceAssociation,
+    VersionsForm,
+    OauthRefreshGrant,
 }
 
 impl Probe {
@@ -153,6 +161,14 @@ impl Probe {
         Probe::CorsHeaders,
         Probe::OptionsNoLogic,
         Probe::RetryAfterHeader,
+        Probe::RefreshGeneratesAccessToken,
+        Probe::NewRefreshTokenIsNew,
+        Probe::ExpiredTokenError,
+        Probe::OtherDeviceKeepsRefreshToken,
+        Probe::RegisterAcceptsRefreshField,
+        Probe::RegisterDeviceAssociation,
+        Probe::VersionsForm,
+        Probe::OauthRefreshGrant,
     ];
 
     /// The probe that catches `fault` (None for allowed variations).
@@ -211,6 +227,14 @@ impl Probe {
             F::NoCors => Probe::CorsHeaders,
             F::OptionsRunsLogic => Probe::OptionsNoLogic,
             F::NoRetryAfterHeader => Probe::RetryAfterHeader,
+            F::RefreshReturnsSameAccessToken => Probe::RefreshGeneratesAccessToken,
+            F::RefreshEchoesRefreshToken => Probe::NewRefreshTokenIsNew,
+            F::ExpiredTokenOwnErrcode => Probe::ExpiredTokenError,
+            F::LogoutEndsUsersRefreshTokens => Probe::OtherDeviceKeepsRefreshToken,
+            F::RegisterRejectsRefreshTokenField => Probe::RegisterAcceptsRefreshField,
+            F::RegisterIgnoresDeviceId => Probe::RegisterDeviceAssociation,
+            F::VersionsWithoutVPrefix => Probe::VersionsForm,
+            F::OauthMetadataWithoutRefreshGrant => Probe::OauthRefreshGrant,
             F::OldAccessTokenRevokedAtRefresh
             | F::RefreshTokensUnasked
             | F::NoRotation
@@ -888,6 +912,101 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
                 limited.headers.get("retry-after").is_some(),
                 "429 without Retry-After"
             );
+        }
+        Probe::RefreshGeneratesAccessToken => {
+            let (_, login, rt0) = refreshable(hs).await?;
+            let (at1, _) = refreshed(hs, &rt0).await?;
+            ensure!(
+                at1 != login.access,
+                "/refresh returned the old access token"
+            );
+        }
+        Probe::NewRefreshTokenIsNew => {
+            let (_, _, rt0) = refreshable(hs).await?;
+            let (_, rt1) = refreshed(hs, &rt0).await?;
+            ensure!(
+                rt1.as_deref() != Some(rt0.as_str()),
+                "/refresh returned the old refresh token as the new one"
+            );
+        }
+        Probe::ExpiredTokenError => {
+            let (_, login, _) = refreshable(hs).await?;
+            super::wait_for_expiry(&login).await;
+            let probe = hs.probe(&login.access).await;
+            require!(!ok(&probe), "the token did not expire");
+            ensure!(unknown_token(&probe), "expired: {:?}", probe.body);
+        }
+        Probe::OtherDeviceKeepsRefreshToken => {
+            let account = hs.register().await;
+            let phone = hs.login(&account, true, None).await;
+            let laptop = hs.login(&account, false, None).await;
+            let rt = need!(phone.refresh.clone(), "no refresh token issued");
+            let logout = hs
+                .post("/_matrix/client/v3/logout", Some(&laptop.access), json!({}))
+                .await;
+            ensure!(ok(&logout), "logout: {:?}", logout.body);
+            let reply = hs.refresh(&rt).await;
+            ensure!(
+                ok(&reply),
+                "another device's logout ended this refresh token: {} {:?}",
+                reply.status,
+                reply.body
+            );
+        }
+        Probe::RegisterAcceptsRefreshField => {
+            for flag in [true, false] {
+                let reply = register_with(hs, json!({"refresh_token": flag})).await;
+                ensure!(
+                    ok(&reply),
+                    "register(refresh_token: {flag}): {} {:?}",
+                    reply.status,
+                    reply.body
+                );
+            }
+        }
+        Probe::RegisterDeviceAssociation => {
+            let reply = register_with(hs, json!({"device_id": "REGDEV"})).await;
+            ensure!(
+                reply.str("device_id") == Some("REGDEV"),
+                "device_id: {:?}",
+                reply.body
+            );
+            let probe = hs
+                .probe(reply.str("access_token").unwrap_or_default())
+                .await;
+            ensure!(
+                probe.str("device_id") == Some("REGDEV"),
+                "probe device_id: {:?}",
+                probe.body
+            );
+        }
+        Probe::VersionsForm => {
+            let reply = hs.get("/_matrix/client/versions", None).await;
+            let versions = reply.body["versions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            ensure!(!versions.is_empty(), "no versions: {:?}", reply.body);
+            for version in &versions {
+                let version = version.as_str().unwrap_or_default();
+                ensure!(
+                    version.parse::<crate::spec_version::SpecVersion>().is_ok(),
+                    "not a spec version: {version:?}"
+                );
+            }
+        }
+        Probe::OauthRefreshGrant => {
+            let reply = hs.get("/_matrix/client/v1/auth_metadata", None).await;
+            if ok(&reply) {
+                let grants = reply.body["grant_types_supported"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                ensure!(
+                    grants.contains(&json!("refresh_token")),
+                    "grant_types_supported: {grants:?}"
+                );
+            }
         }
     }
     Ok(())

@@ -204,3 +204,64 @@ async fn soft_logout_is_recovered_by_logging_in_to_the_same_device() {
         vec![login.device.clone()]
     );
 }
+
+#[tokio::test]
+async fn deactivation_ends_every_session_and_every_login() {
+    let hs = Hs::faithful().await;
+    let (account, login) = hs.session(true).await;
+    let other = hs.login(&account, true, None).await;
+    let path = "/_matrix/client/v3/account/deactivate";
+    let challenge = hs.post(path, Some(&login.access), json!({})).await;
+    assert_eq!(challenge.status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.str("session").is_some(), "{:?}", challenge.body);
+    let auth = json!({"auth": {"type": "m.login.password", "password": super::PASSWORD,
+                               "identifier": {"type": "m.id.user", "user": account.localpart}}});
+    let done = hs.post(path, Some(&login.access), auth).await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    assert_eq!(done.str("id_server_unbind_result"), Some("no-support"));
+    for session in [&login, &other] {
+        assert!(hs.probe(&session.access).await.is_unknown_token(false));
+        let refresh = session.refresh.as_deref().unwrap();
+        assert!(hs.refresh(refresh).await.is_unknown_token(false));
+    }
+    let again = hs.login_reply(&account, false, None).await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+    assert_eq!(again.errcode(), Some("M_USER_DEACTIVATED"));
+}
+
+/// The `*-keeps-refresh-tokens` faults do what they say and no more: the device is deleted and
+/// stays deleted, even when its surviving refresh token is used.
+#[tokio::test]
+async fn a_surviving_refresh_token_does_not_bring_its_device_back() {
+    use crate::reference::Fault;
+    for fault in [
+        Fault::LogoutKeepsRefreshTokens,
+        Fault::LogoutAllKeepsRefreshTokens,
+    ] {
+        let hs = Hs::with_fault(fault).await;
+        let (account, login) = hs.session(true).await;
+        let witness = hs.login(&account, false, None).await;
+        let path = match fault {
+            Fault::LogoutKeepsRefreshTokens => "/_matrix/client/v3/logout",
+            _ => "/_matrix/client/v3/logout/all",
+        };
+        let logout = hs.post(path, Some(&login.access), json!({})).await;
+        assert_eq!(logout.status, StatusCode::OK, "{fault}");
+        let refreshed = hs.refresh(login.refresh.as_deref().unwrap()).await;
+        assert_eq!(
+            refreshed.status,
+            StatusCode::OK,
+            "{fault}: the fault itself"
+        );
+        let at1 = refreshed.str("access_token").unwrap();
+        let lister = match fault {
+            Fault::LogoutKeepsRefreshTokens => witness.access.as_str(),
+            _ => at1,
+        };
+        let devices = hs.device_ids(lister).await;
+        assert!(
+            !devices.contains(&login.device),
+            "{fault}: the deleted device is listed again: {devices:?}"
+        );
+    }
+}
