@@ -322,6 +322,9 @@ impl StepRunner<'_> {
 
     /// The matchers of a block that do not hold, described.
     fn unmet(&self, block: &CheckBlock, response: &Response) -> Vec<String> {
+        if !self.applies(block, response) {
+            return Vec::new();
+        }
         targets(block, response)
             .into_iter()
             .filter_map(|(what, matcher, actual)| {
@@ -329,6 +332,20 @@ impl StepRunner<'_> {
                 result.err().map(|detail| format!("{what}: {detail}"))
             })
             .collect()
+    }
+
+    /// A block's conditions: `if_status` matches and the server advertises a version in its `spec` range.
+    fn applies(&self, block: &CheckBlock, response: &Response) -> bool {
+        let status = json!(response.status);
+        let status_ok = block
+            .if_status
+            .as_ref()
+            .is_none_or(|c| c.check(Some(&status), &|v| self.render(v)).is_ok());
+        let version_ok = block
+            .spec
+            .as_ref()
+            .is_none_or(|r| r.any_advertised(&self.ctx.capabilities.versions));
+        status_ok && version_ok
     }
 
     fn render(&self, value: &Value) -> Result<Value, String> {
@@ -341,16 +358,7 @@ impl StepRunner<'_> {
         block: &CheckBlock,
         response: &Response,
     ) -> Result<(), Stop> {
-        if let Some(condition) = &block.if_status
-            && condition
-                .check(Some(&json!(response.status)), &|v| self.render(v))
-                .is_err()
-        {
-            return Ok(());
-        }
-        if let Some(range) = &block.spec
-            && !range.any_advertised(&self.ctx.capabilities.versions)
-        {
+        if !self.applies(block, response) {
             return Ok(());
         }
         let level = level_of(&self.ctx.catalogue, block);
