@@ -159,7 +159,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     }
     let exit_code = match &cli.expected {
         None => exit_code,
-        Some(path) => against_expected(path, cli.bless, &report)?,
+        Some(path) => against_expected(path, cli.bless, &report, &secrets)?,
     };
     eprintln!(
         "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
@@ -169,7 +169,12 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
 }
 
 /// `--expected FILE`: 0 when every clause verdict is the expected one, 1 when one moved; `--bless` rewrites it.
-fn against_expected(path: &std::path::Path, bless: bool, report: &RunReport) -> Result<u8, Error> {
+fn against_expected(
+    path: &std::path::Path,
+    bless: bool,
+    report: &RunReport,
+    secrets: &Secrets,
+) -> Result<u8, Error> {
     if bless {
         let server = report
             .server
@@ -178,7 +183,19 @@ fn against_expected(path: &std::path::Path, bless: bool, report: &RunReport) -> 
             .clone()
             .unwrap_or_else(|| report.target.clone());
         expected::write(path, &server, &report.clauses).map_err(Error::Usage)?;
-        eprintln!("wrote the expected verdicts to {}", path.display());
+        // The human-readable report of the same run goes beside it, for readers of the repository.
+        let summary = path.with_extension("md");
+        std::fs::write(&summary, secrets.redact(&report::markdown::render(report))).map_err(
+            |source| Error::Report {
+                path: summary.display().to_string(),
+                source,
+            },
+        )?;
+        eprintln!(
+            "wrote the expected verdicts to {} and the summary to {}",
+            path.display(),
+            summary.display()
+        );
         return Ok(EXIT_OK);
     }
     let expected = expected::read(path).map_err(Error::Usage)?;

@@ -54,7 +54,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub expected: Option<PathBuf>,
 
-    /// With --expected: rewrite the file with this run's verdicts instead of comparing.
+    /// With --expected: rewrite the file with this run's verdicts (and FILE.md with its summary) instead of
+    /// comparing.
     #[arg(long, requires = "expected")]
     pub bless: bool,
 
