@@ -295,29 +295,44 @@ impl StepRunner<'_> {
                 describe(response)
             )));
         }
-        if let Some(block) = &step.assume {
-            let failures = self.unmet(block, response);
-            if !failures.is_empty() {
-                return Err(Stop::Skip(format!(
-                    "step `{}`: the server's choice makes this case not apply: {} ({})",
-                    step.name,
-                    failures.join("; "),
-                    describe(response)
-                )));
-            }
-        }
-        if let Some(block) = &step.require {
-            let failures = self.unmet(block, response);
-            if !failures.is_empty() {
-                return Err(Stop::Error(format!(
-                    "step `{}`: precondition not met: {} ({})",
-                    step.name,
-                    failures.join("; "),
-                    describe(response)
-                )));
-            }
-        }
+        // An unmet assumption means the case does not apply to this server; an unmet precondition means it
+        // could not reach its checks.
+        let assumed = step.assume.as_ref();
+        self.holds(
+            step,
+            assumed,
+            response,
+            "the server's choice makes this case not apply",
+        )
+        .map_err(Stop::Skip)?;
+        self.holds(
+            step,
+            step.require.as_ref(),
+            response,
+            "precondition not met",
+        )
+        .map_err(Stop::Error)?;
         Ok(())
+    }
+
+    /// `Err` describing what does not hold in the block, if anything.
+    fn holds(
+        &self,
+        step: &Step,
+        block: Option<&CheckBlock>,
+        response: &Response,
+        what: &str,
+    ) -> Result<(), String> {
+        let failures = block.map(|b| self.unmet(b, response)).unwrap_or_default();
+        if failures.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "step `{}`: {what}: {} ({})",
+            step.name,
+            failures.join("; "),
+            describe(response)
+        ))
     }
 
     /// The matchers of a block that do not hold, described.

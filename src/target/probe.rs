@@ -54,30 +54,26 @@ pub async fn probe(
     let mut versions: Vec<SpecVersion> = advertised.iter().filter_map(|v| v.parse().ok()).collect();
     versions.sort();
 
+    // Gates the user's options decide, with the reason shown when they are not met.
+    let given = |met: bool, otherwise: &str| {
+        if met {
+            Ok(())
+        } else {
+            Err(otherwise.to_owned())
+        }
+    };
     let mut gates = BTreeMap::new();
     gates.insert(
         Gate::FreshUsers,
-        if accounts.provisioning().fresh_users() {
-            Ok(())
-        } else {
-            Err("needs accounts of its own; only the --user account is available".to_owned())
-        },
+        given(
+            accounts.provisioning().fresh_users(),
+            "needs accounts of its own; only the --user account is available",
+        ),
     );
-    gates.insert(
-        Gate::Admin,
-        if admin_token {
-            Ok(())
-        } else {
-            Err("no --admin-token given".to_owned())
-        },
-    );
+    gates.insert(Gate::Admin, given(admin_token, "no --admin-token given"));
     gates.insert(
         Gate::Bursts,
-        if bursts {
-            Ok(())
-        } else {
-            Err("bursts of requests are not allowed (--bursts)".to_owned())
-        },
+        given(bursts, "bursts of requests are not allowed (--bursts)"),
     );
     gates.insert(
         Gate::Registration,
