@@ -9,13 +9,10 @@ use crate::run::http::Response;
 use crate::source::Pos;
 use crate::verdict::CheckRecord;
 
-pub const CONTENT_TYPE: &str = "json.response-content-type";
-pub const ERROR_FORMAT: &str = "error.standard-format";
-pub const SOFT_LOGOUT: &str = "softlogout.signal";
-pub const UTF8: &str = "json.utf8";
-
-/// The clauses ambient checks can be attributed to.
-pub const CLAUSES: &[&str] = &[CONTENT_TYPE, ERROR_FORMAT, SOFT_LOGOUT, UTF8];
+const CONTENT_TYPE: &str = "json.response-content-type";
+const ERROR_FORMAT: &str = "error.standard-format";
+const SOFT_LOGOUT: &str = "softlogout.signal";
+const UTF8: &str = "json.utf8";
 
 pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut Vec<CheckRecord>) {
     let mut record = |clause: &str, held: bool, detail: String| {

@@ -3,10 +3,10 @@
 use std::time::Instant;
 
 use crate::case::model::{Case, Gate};
+use crate::run::RunContext;
 use crate::run::http::Transcript;
 use crate::run::scope::Scope;
 use crate::run::step::{Findings, StepRunner, Stop};
-use crate::run::{RunContext, ambient};
 use crate::target::Capabilities;
 use crate::verdict::{CaseRecord, Outcome};
 
@@ -39,23 +39,21 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         transcript: Transcript::default(),
         findings: Findings::default(),
     };
-    let stop = match gate_reason(case, &ctx.capabilities) {
-        Some(reason) => Some(Stop::Skip(reason)),
-        None => match tokio::time::timeout(ctx.case_timeout, steps(&mut runner)).await {
-            Ok(stop) => stop,
-            Err(_) => Some(Stop::Error(format!(
-                "the case did not finish within {:?}",
-                ctx.case_timeout
-            ))),
-        },
+    if let Some(reason) = gate_reason(case, &ctx.capabilities) {
+        return finish(ctx, case, runner, Some(Stop::Skip(reason)), started);
+    }
+    let stop = match tokio::time::timeout(ctx.case_timeout, steps(&mut runner)).await {
+        Ok(stop) => stop,
+        Err(_) => Some(Stop::Error(format!(
+            "the case did not finish within {:?}",
+            ctx.case_timeout
+        ))),
     };
-    if !matches!(stop, Some(Stop::Skip(_))) || !runner.scope.sessions.is_empty() {
-        for step in &case.finally {
-            if let Err(Stop::Error(e) | Stop::Skip(e)) = runner.run(step, true).await {
-                runner
-                    .transcript
-                    .note(&format!("clean-up step skipped: {e}"));
-            }
+    for step in &case.finally {
+        if let Err(Stop::Error(e) | Stop::Skip(e)) = runner.run(step, true).await {
+            runner
+                .transcript
+                .note(&format!("clean-up step skipped: {e}"));
         }
     }
     finish(ctx, case, runner, stop, started)
@@ -130,12 +128,6 @@ fn finish(
             clauses.push(check.clause.clone());
         }
     }
-    debug_assert!(
-        findings
-            .ambient
-            .iter()
-            .all(|c| ambient::CLAUSES.contains(&c.clause.as_str()))
-    );
     let mut checks = findings.checks;
     checks.extend(findings.ambient);
     CaseRecord {
