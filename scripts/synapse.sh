@@ -7,6 +7,9 @@
 #
 # Usage: scripts/synapse.sh install|start [--keep-data]|stop|restart [--keep-data]|status|env
 #
+# `env` prints SYNAPSE_URL, SYNAPSE_SHARED_SECRET and SYNAPSE_AS_TOKEN (the as_token of an application
+# service registered with users in the namespace @mrc-as-.*) for `eval`.
+#
 # Environment (all optional):
 #   SYNAPSE_PORT                    listener port on 127.0.0.1 (default 8008)
 #   SYNAPSE_SHARED_SECRET           registration_shared_secret; if unset, one is generated once and kept
@@ -45,6 +48,10 @@ PID_FILE=$DATA/synapse.pid
 # when called from a shell that does not have the same SYNAPSE_* variables.
 ENV_FILE=$DATA/env
 SECRET_FILE=$DATA/shared_secret
+# An application service registered with the server, so that the suite can test that /refresh ignores
+# identity assertion (`--as-token`). It receives no events (url: null).
+AS_FILE=$DATA/appservice.yaml
+AS_TOKEN_FILE=$DATA/as_token
 
 START_TIMEOUT_S=30
 STOP_TIMEOUT_S=10
@@ -249,11 +256,31 @@ lifetimes_yaml() {
     fi
 }
 
+write_appservice() {
+    ensure_secret_file "$AS_TOKEN_FILE"
+    ensure_secret_file "$DATA/hs_token"
+    (umask 077 && : >"$AS_FILE")
+    cat >"$AS_FILE" <<EOF
+# Written by scripts/synapse.sh on every start; edits here are overwritten.
+id: mrc-conformance
+url: null
+as_token: $(yaml_quote "$(<"$AS_TOKEN_FILE")")
+hs_token: $(yaml_quote "$(<"$DATA/hs_token")")
+sender_localpart: mrc-as-sender
+rate_limited: false
+namespaces:
+  users:
+    - exclusive: false
+      regex: '@mrc-as-.*'
+EOF
+}
+
 write_config() {
     local secret=$1 lifetimes=$2
 
     ensure_secret_file "$DATA/macaroon_secret_key"
     ensure_secret_file "$DATA/form_secret"
+    write_appservice
 
     # The config holds secrets: create it private.
     (umask 077 && : >"$CONFIG")
@@ -298,6 +325,7 @@ enable_registration: true
 enable_registration_without_verification: true
 allow_guest_access: true
 registration_shared_secret: $(yaml_quote "$secret")
+app_service_config_files: [$(yaml_quote "$AS_FILE")]
 macaroon_secret_key: $(yaml_quote "$(<"$DATA/macaroon_secret_key")")
 form_secret: $(yaml_quote "$(<"$DATA/form_secret")")
 # The default of 12 rounds makes each login cost ~250 ms; 4 brings it to ~25 ms.
@@ -421,7 +449,10 @@ cmd_start() {
     # nohup: survive the terminal that started it; stdin/stdout detached so that `$(scripts/synapse.sh
     # start)` and CI log capture do not wait for Synapse to exit. cd so that any relative path Synapse
     # derives lands in the data directory.
-    (cd -- "$DATA" && exec nohup "$VENV/bin/python" -m synapse.app.homeserver -c "$CONFIG" \
+    # GIT_CEILING_DIRECTORIES: Synapse describes itself with the git branch and commit of a checkout around
+    # its installed package, which would be this repository's (the venv lives inside it): Server header and
+    # so our reports would name our commit. Git must not look above the venv.
+    (cd -- "$DATA" && exec env GIT_CEILING_DIRECTORIES="$VENV" nohup "$VENV/bin/python" -m synapse.app.homeserver -c "$CONFIG" \
         </dev/null >"$STDOUT_FILE" 2>&1) &
     local pid=$!
     echo "$pid" >"$PID_FILE"
@@ -444,7 +475,8 @@ cmd_start() {
         sleep 0.1
     done
 
-    (umask 077 && printf 'export SYNAPSE_URL=%q\nexport SYNAPSE_SHARED_SECRET=%q\n' "$url" "$secret" >"$ENV_FILE")
+    (umask 077 && printf 'export SYNAPSE_URL=%q\nexport SYNAPSE_SHARED_SECRET=%q\nexport SYNAPSE_AS_TOKEN=%q\n' \
+        "$url" "$secret" "$(<"$AS_TOKEN_FILE")" >"$ENV_FILE")
     note "Synapse $SYNAPSE_VERSION is up at $url (pid $pid) after $(elapsed "$t0")"
 }
 
@@ -489,7 +521,9 @@ cmd_env() {
     # Nothing running: describe what `start` would use, and say so on stderr (eval only sees stdout).
     note "Synapse is not running; printing the settings that start would use"
     mkdir -p -- "$DATA"
-    printf 'export SYNAPSE_URL=%q\nexport SYNAPSE_SHARED_SECRET=%q\n' "http://127.0.0.1:$PORT" "$(shared_secret)"
+    ensure_secret_file "$AS_TOKEN_FILE"
+    printf 'export SYNAPSE_URL=%q\nexport SYNAPSE_SHARED_SECRET=%q\nexport SYNAPSE_AS_TOKEN=%q\n' \
+        "http://127.0.0.1:$PORT" "$(shared_secret)" "$(<"$AS_TOKEN_FILE")"
 }
 
 (($# >= 1)) || usage

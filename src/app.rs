@@ -14,7 +14,7 @@ use crate::expected;
 use crate::redact::Secrets;
 use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, RunReport, SCHEMA_VERSION, Totals};
-use crate::run::{self, RunContext, Settings};
+use crate::run::{self, Privileges, RunContext, Settings};
 use crate::target::accounts::Provisioning;
 use crate::verdict::{self, Outcome};
 
@@ -53,6 +53,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         .secrets()
         .into_iter()
         .chain(cli.admin_token.as_deref())
+        .chain(cli.as_token.as_deref())
         .for_each(|s| secrets.add(s));
     let reference_fault = cli
         .reference_fault
@@ -95,7 +96,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         max_wait: cli.max_wait,
         case_timeout: cli.case_timeout,
         insecure: cli.insecure,
-        admin_token: cli.admin_token.clone(),
+        privileges: Privileges {
+            admin_token: cli.admin_token.clone(),
+            as_token: cli.as_token.clone(),
+        },
         // Bursts are the user's to allow on their server; on our own reference server they always are.
         bursts: cli.bursts || cli.target.is_none(),
     };

@@ -59,6 +59,16 @@ pub struct Cli {
     #[arg(long, requires = "expected")]
     pub bless: bool,
 
+    /// An application service's as_token, for the case on identity assertion at /refresh; without it that
+    /// case is not applicable.
+    #[arg(
+        long,
+        env = "MRC_AS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub as_token: Option<String>,
+
     /// Folder of case files with clauses.yaml at its top.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,

@@ -46,6 +46,8 @@ fn case_format_guide_names_every_action_and_gate() {
         "guest",
         "fresh-users",
         "admin",
+        "appservice",
+        "server_name",
         "bursts",
         "if_status",
         "level:",

@@ -44,7 +44,7 @@ async fn run_suite(config: ReferenceConfig) -> Run {
         max_wait: Duration::from_secs(30),
         case_timeout: Duration::from_secs(120),
         insecure: false,
-        admin_token: None,
+        privileges: Default::default(),
         bursts: true,
     };
     let base = server.base_url().parse().unwrap();

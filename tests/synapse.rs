@@ -2,8 +2,8 @@
 //! clause verdicts must be the committed expected ones for that version, the reports must be valid, and no
 //! token or secret may appear anywhere.
 //!
-//! Needs SYNAPSE_URL and SYNAPSE_SHARED_SECRET (`eval "$(scripts/synapse.sh env)"`). Without them the test
-//! says so and passes, except in CI, where it fails.
+//! Needs SYNAPSE_URL, SYNAPSE_SHARED_SECRET and SYNAPSE_AS_TOKEN (`eval "$(scripts/synapse.sh env)"`).
+//! Without them the test says so and passes, except in CI, where it fails.
 
 mod support;
 
@@ -14,13 +14,14 @@ const EXPECTED: &str = "reports/expected/synapse-1.163.2.json";
 
 #[test]
 fn synapse_verdicts_are_the_expected_ones() {
-    let (Ok(url), Ok(secret)) = (
+    let (Ok(url), Ok(secret), Ok(as_token)) = (
         std::env::var("SYNAPSE_URL"),
         std::env::var("SYNAPSE_SHARED_SECRET"),
+        std::env::var("SYNAPSE_AS_TOKEN"),
     ) else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must run this test against Synapse: export SYNAPSE_URL and SYNAPSE_SHARED_SECRET"
+            "CI must run this test against Synapse: export SYNAPSE_URL, SYNAPSE_SHARED_SECRET, SYNAPSE_AS_TOKEN"
         );
         eprintln!("note: SYNAPSE_URL not set; the Synapse end-to-end test did not run");
         return;
@@ -33,6 +34,8 @@ fn synapse_verdicts_are_the_expected_ones() {
             "--register",
             &format!("shared-secret={secret}"),
             "--bursts",
+            "--as-token",
+            &as_token,
         ])
         .args(["--expected", EXPECTED, "--report-dir"])
         .arg(dir.path())
@@ -49,6 +52,6 @@ fn synapse_verdicts_are_the_expected_ones() {
     run.assert_report_shape();
     run.assert_junit_valid(dir.path());
     // Synapse's access and refresh tokens start with syt_ / syr_; guest tokens are macaroons (MDAx...).
-    run.assert_free_of(&[&secret, "syt_", "syr_", "MDAx"]);
+    run.assert_free_of(&[&secret, &as_token, "syt_", "syr_", "MDAx"]);
     assert!(run.stdout.contains("Clause verdicts"), "{}", run.stdout);
 }

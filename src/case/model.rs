@@ -26,6 +26,8 @@ pub enum Gate {
     Guest,
     /// A server-admin access token was given (`--admin-token`), as `{{admin_token}}`.
     Admin,
+    /// An application service's token was given (`--as-token`), as `{{as_token}}`.
+    Appservice,
     /// The user allows cases that send bursts of requests to provoke rate limiting (`--bursts`).
     Bursts,
     /// Each case gets accounts of its own (not the one `--user` account), so it may log them out or change
@@ -43,6 +45,7 @@ impl Gate {
             Gate::Guest => "guest",
             Gate::FreshUsers => "fresh-users",
             Gate::Admin => "admin",
+            Gate::Appservice => "appservice",
             Gate::Bursts => "bursts",
         }
     }

@@ -9,7 +9,8 @@ use crate::clause::{Catalogue, Level};
 use crate::source::Pos;
 
 /// Variables every case has without defining them.
-pub const BUILTIN_VARIABLES: &[&str] = &["random", "nonce", "admin_token"];
+pub const BUILTIN_VARIABLES: &[&str] =
+    &["random", "nonce", "server_name", "admin_token", "as_token"];
 /// The fields a session (`as: s0`) defines, as `s0.access_token` etc.
 pub const SESSION_FIELDS: &[&str] = &[
     "access_token",
@@ -232,11 +233,12 @@ impl Validator<'_> {
         }
     }
 
-    fn uses_admin_token(&self) -> bool {
+    /// Whether a template of the case names `variable`.
+    fn uses(&self, variable: &str) -> bool {
         let steps = self.case.steps.iter().chain(&self.case.finally);
         steps
             .flat_map(|s| self.templates(s))
-            .any(|t| t.contains("admin_token"))
+            .any(|t| template::names(&t).is_ok_and(|names| names.contains(&variable)))
     }
 
     /// Steps that need a server feature must say so, so that servers without it get a skip, not an error.
@@ -255,8 +257,10 @@ impl Validator<'_> {
                 _ => {}
             }
         }
-        if self.uses_admin_token() {
-            needs.push((Gate::Admin, Pos { line: 1, column: 1 }));
+        for (variable, gate) in [("admin_token", Gate::Admin), ("as_token", Gate::Appservice)] {
+            if self.uses(variable) {
+                needs.push((gate, Pos { line: 1, column: 1 }));
+            }
         }
         for (gate, pos) in needs {
             if !self.case.requires.contains(&gate) {

@@ -35,7 +35,10 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
     let mut runner = StepRunner {
         ctx,
         case,
-        scope: Scope::new(ctx.admin_token.clone()),
+        scope: Scope::new(
+            ctx.privileges.clone(),
+            ctx.capabilities.server.server_name.clone(),
+        ),
         transcript: Transcript::default(),
         findings: Findings::default(),
     };

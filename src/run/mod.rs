@@ -23,6 +23,15 @@ use crate::target::accounts::{Accounts, Provisioning};
 use crate::target::{Capabilities, probe};
 use crate::verdict::{CaseRecord, Outcome};
 
+/// Tokens the user hands over for the cases that need privileges; each enables a gate and a variable.
+#[derive(Debug, Clone, Default)]
+pub struct Privileges {
+    /// A server admin's access token: gate `admin`, `{{admin_token}}`.
+    pub admin_token: Option<String>,
+    /// An application service's `as_token`: gate `appservice`, `{{as_token}}`.
+    pub as_token: Option<String>,
+}
+
 /// How the harness talks to a target, from the command line.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -30,7 +39,7 @@ pub struct Settings {
     pub max_wait: Duration,
     pub case_timeout: Duration,
     pub insecure: bool,
-    pub admin_token: Option<String>,
+    pub privileges: Privileges,
     pub bursts: bool,
 }
 
@@ -42,7 +51,7 @@ pub struct RunContext {
     pub catalogue: Catalogue,
     pub max_wait: Duration,
     pub case_timeout: Duration,
-    pub admin_token: Option<String>,
+    pub privileges: Privileges,
 }
 
 impl RunContext {
@@ -62,9 +71,14 @@ impl RunContext {
         let http = Http::new(base, config, secrets)
             .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
         let accounts = Accounts::new(provisioning);
-        let admin = settings.admin_token.is_some();
-        let capabilities =
-            probe::probe(&http, &accounts, settings.max_wait, admin, settings.bursts).await?;
+        let capabilities = probe::probe(
+            &http,
+            &accounts,
+            settings.max_wait,
+            &settings.privileges,
+            settings.bursts,
+        )
+        .await?;
         Ok(RunContext {
             http,
             accounts,
@@ -72,7 +86,7 @@ impl RunContext {
             catalogue,
             max_wait: settings.max_wait,
             case_timeout: settings.case_timeout,
-            admin_token: settings.admin_token.clone(),
+            privileges: settings.privileges.clone(),
         })
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
+use crate::run::Privileges;
 use crate::run::http::Response;
 use crate::target::accounts::Account;
 
@@ -53,11 +54,13 @@ pub struct Scope {
     pub vars: HashMap<String, Value>,
     /// Constant within a case, different across cases and runs: for device IDs and the like.
     pub nonce: String,
-    pub admin_token: Option<String>,
+    pub privileges: Privileges,
+    /// The part of user IDs after the colon, as the probe saw it.
+    pub server_name: Option<String>,
 }
 
 impl Scope {
-    pub fn new(admin_token: Option<String>) -> Scope {
+    pub fn new(privileges: Privileges, server_name: Option<String>) -> Scope {
         Scope {
             users: HashMap::new(),
             sessions: HashMap::new(),
@@ -65,7 +68,8 @@ impl Scope {
             nonce: Alphanumeric
                 .sample_string(&mut rand::rng(), 10)
                 .to_uppercase(),
-            admin_token,
+            privileges,
+            server_name,
         }
     }
 
@@ -84,12 +88,16 @@ impl Scope {
                 ));
             }
             "nonce" => return Ok(Value::String(self.nonce.clone())),
-            "admin_token" => {
-                return self
-                    .admin_token
+            "admin_token" | "as_token" | "server_name" => {
+                let (value, missing) = match name {
+                    "admin_token" => (&self.privileges.admin_token, "no --admin-token given"),
+                    "as_token" => (&self.privileges.as_token, "no --as-token given"),
+                    _ => (&self.server_name, "the probe learned no server name"),
+                };
+                return value
                     .clone()
                     .map(Value::String)
-                    .ok_or_else(|| "no --admin-token given".to_owned());
+                    .ok_or_else(|| missing.to_owned());
             }
             _ => {}
         }

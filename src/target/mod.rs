@@ -34,6 +34,8 @@ pub struct ServerInfo {
     /// `versions` of `GET /_matrix/client/versions`, as advertised.
     pub versions: Vec<String>,
     pub provisioning: String,
+    /// The part of user IDs after the colon, from the probe's account (`{{server_name}}` in cases).
+    pub server_name: Option<String>,
 }
 
 impl Capabilities {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::case::model::{Gate, Method};
 use crate::error::Error;
+use crate::run::Privileges;
 use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
 use crate::spec_version::SpecVersion;
 use crate::target::accounts::{Accounts, describe};
@@ -25,7 +26,7 @@ pub async fn probe(
     http: &Http,
     accounts: &Accounts,
     max_wait: Duration,
-    admin_token: bool,
+    privileges: &Privileges,
     bursts: bool,
 ) -> Result<Capabilities, Error> {
     let url = http.base().to_string();
@@ -70,7 +71,14 @@ pub async fn probe(
             "needs accounts of its own; only the --user account is available",
         ),
     );
-    gates.insert(Gate::Admin, given(admin_token, "no --admin-token given"));
+    gates.insert(
+        Gate::Admin,
+        given(privileges.admin_token.is_some(), "no --admin-token given"),
+    );
+    gates.insert(
+        Gate::Appservice,
+        given(privileges.as_token.is_some(), "no --as-token given"),
+    );
     gates.insert(
         Gate::Bursts,
         given(bursts, "bursts of requests are not allowed (--bursts)"),
@@ -81,6 +89,7 @@ pub async fn probe(
     );
 
     let mut lifetime = None;
+    let mut server_name = None;
     let refresh = match password_login(http, &mut transcript).await {
         Err(reason) => Err(reason),
         Ok(()) => {
@@ -91,6 +100,10 @@ pub async fn probe(
                     url: url.clone(),
                     reason: format!("{reason} (with {})", accounts.provisioning().describe()),
                 })?;
+            server_name = account
+                .user_id
+                .split_once(':')
+                .map(|(_, name)| name.to_owned());
             let body = json!({
                 "type": "m.login.password",
                 "identifier": {"type": "m.id.user", "user": account.localpart},
@@ -143,6 +156,7 @@ pub async fn probe(
             software: versions_response.header("server").map(str::to_owned),
             versions: advertised,
             provisioning: accounts.provisioning().describe().to_owned(),
+            server_name,
         },
         versions,
         gates,
