@@ -28,20 +28,40 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// Registers a secret seen in traffic; very short strings are ignored (see [`MIN_SECRET_LEN`]).
     pub fn add(&self, secret: &str) {
         if secret.len() >= MIN_SECRET_LEN {
-            let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
-            known.insert(secret.to_owned());
+            self.add_exact(secret);
+        }
+    }
+
+    /// Registers a secret the user handed over (password, shared secret, tokens), whatever its length, in
+    /// the forms it can take in output: as is, escaped inside a JSON string, and form-encoded in a URL.
+    pub fn add_exact(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let json = serde_json::to_string(secret).expect("a string serializes");
+        let json = json[1..json.len() - 1].to_owned();
+        let url: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
+        for form in [secret.to_owned(), json, url] {
+            known.insert(form);
         }
     }
 
     /// Registers the values of secret-bearing keys anywhere inside a JSON document.
     pub fn add_from_json(&self, value: &Value) {
+        // Values found in JSON are registered in all their forms, like the user's own secrets.
         match value {
             Value::Object(map) => {
                 for (key, value) in map {
                     match value {
-                        Value::String(s) if SECRET_KEYS.contains(&key.as_str()) => self.add(s),
+                        Value::String(s) if SECRET_KEYS.contains(&key.as_str()) => {
+                            if s.len() >= MIN_SECRET_LEN {
+                                self.add_exact(s);
+                            }
+                        }
                         other => self.add_from_json(other),
                     }
                 }
@@ -93,6 +113,19 @@ mod tests {
             "{out}"
         );
         assert!(out.contains(&fingerprint("syt_abcdefgh")));
+    }
+
+    #[test]
+    fn escaped_forms_and_short_user_secrets_are_redacted() {
+        let secrets = Secrets::default();
+        secrets.add_exact("ab\"c/+=");
+        secrets.add_exact("tok1");
+        let text = r#"{"password":"ab\"c/+="} ?t=ab%22c%2F%2B%3D token=tok1"#;
+        let out = secrets.redact(text);
+        assert!(
+            !out.contains("ab\\\"c") && !out.contains("ab%22c") && !out.contains("tok1"),
+            "{out}"
+        );
     }
 
     #[test]

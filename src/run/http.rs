@@ -14,6 +14,8 @@ use crate::redact::Secrets;
 const MAX_BODY: usize = 1024 * 1024;
 /// How much of a body a transcript line shows.
 const TRANSCRIPT_BODY: usize = 600;
+/// The shortest wait before resending a rate-limited request.
+const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -116,7 +118,7 @@ pub enum HttpError {
     TooLarge,
     #[error("rate-limited (429) and the server asks to wait {0:?}, more than --max-wait")]
     RateLimited(Duration),
-    #[error("bad request path `{0}`: paths start with `/`")]
+    #[error("bad request path `{0}`: paths start with a single `/` and stay on the target")]
     BadPath(String),
     #[error("transport error: {0}")]
     Other(String),
@@ -171,8 +173,16 @@ impl Http {
             if response.status != 429 {
                 return Ok(response);
             }
-            let wait = retry_after(&response).unwrap_or(Duration::from_secs(1));
-            if started.elapsed() + wait > self.config.max_wait {
+            // Without a hint, one second; never less than a tenth of one, so that `Retry-After: 0` does
+            // not turn into a flood. A hint beyond --max-wait is not waited for (nor added up: it may be huge).
+            let wait = retry_after(&response)
+                .unwrap_or(Duration::from_secs(1))
+                .max(MIN_RETRY_WAIT);
+            let over = started
+                .elapsed()
+                .checked_add(wait)
+                .is_none_or(|total| total > self.config.max_wait);
+            if over {
                 return Err(HttpError::RateLimited(wait));
             }
             transcript.note(&format!(
@@ -188,19 +198,25 @@ impl Http {
         request: &Outgoing,
         transcript: &mut Transcript,
     ) -> Result<Response, HttpError> {
-        if !request.path.starts_with('/') {
-            return Err(HttpError::BadPath(request.path.clone()));
+        let bad_path = || HttpError::BadPath(request.path.clone());
+        // `//host/...` would be a network-path reference: tokens must never go to another host.
+        if !request.path.starts_with('/') || request.path.starts_with("//") {
+            return Err(bad_path());
         }
-        // Joining a path that starts with `/` keeps the scheme, host and port of the target.
-        let mut url = self
-            .base
-            .join(&request.path)
-            .map_err(|_| HttpError::BadPath(request.path.clone()))?;
+        let mut url = self.base.join(&request.path).map_err(|_| bad_path())?;
+        if url.origin() != self.base.origin() {
+            return Err(bad_path());
+        }
         if !request.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&request.query);
         }
-        let method =
-            reqwest::Method::from_bytes(request.method.as_str().as_bytes()).expect("valid method");
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Delete => reqwest::Method::DELETE,
+            Method::Options => reqwest::Method::OPTIONS,
+        };
         let mut builder = self.client.request(method, url.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -226,11 +242,12 @@ impl Http {
             }
             None => None,
         };
+        // Redacted here, before the transcript clips long bodies: a clipped token would no longer match.
         transcript.request(
             request.method.as_str(),
-            url.as_str(),
+            &self.secrets.redact(url.as_str()),
             request.bearer.is_some(),
-            shown_body.as_deref(),
+            shown_body.map(|body| self.secrets.redact(&body)).as_deref(),
         );
         let mut response = builder.send().await.map_err(|e| self.classify(e))?;
         let status = response.status().as_u16();
@@ -250,7 +267,10 @@ impl Http {
         if let Some(json) = &json {
             self.secrets.add_from_json(json);
         }
-        transcript.response(status, &body);
+        transcript.response(
+            status,
+            &self.secrets.redact(&String::from_utf8_lossy(&body)),
+        );
         Ok(Response {
             status,
             headers,
@@ -336,9 +356,8 @@ impl Transcript {
         self.lines.push(line);
     }
 
-    fn response(&mut self, status: u16, body: &[u8]) {
-        let text = String::from_utf8_lossy(body);
-        self.lines.push(format!("< {status} {}", clip(text.trim())));
+    fn response(&mut self, status: u16, body: &str) {
+        self.lines.push(format!("< {status} {}", clip(body.trim())));
     }
 
     pub fn extend(&mut self, other: Transcript) {
