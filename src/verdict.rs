@@ -61,6 +61,9 @@ pub struct CaseRecord {
     pub file: String,
     pub clauses: Vec<String>,
     pub outcome: Outcome,
+    /// Skipped because of this run's settings (a flag not given, `--max-wait`), not because of the server.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped_by_settings: bool,
     #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
     /// Why the case failed, errored or was skipped; empty when it passed.
@@ -171,7 +174,8 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
     if cases.is_empty() {
         cases.extend(records.iter().map(|r| r.id.clone()));
     }
-    cases.dedup();
+    let mut seen = std::collections::HashSet::new();
+    cases.retain(|id| seen.insert(id.clone()));
     let (verdict, reason) = if let Some((record, check)) = failed.or(warned) {
         let verdict = if failed.is_some() {
             Verdict::Fail
@@ -198,8 +202,12 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
     } else if clause.kind == TestKind::X {
         (Verdict::NotApplicable, NOT_TESTABLE.to_owned())
     } else if let Some(skipped) = records.iter().find(|r| r.outcome == Outcome::Skipped) {
-        if records.iter().all(|r| r.outcome == Outcome::Skipped) {
+        let all_skipped = records.iter().all(|r| r.outcome == Outcome::Skipped);
+        if all_skipped && records.iter().all(|r| !r.skipped_by_settings) {
             (Verdict::NotApplicable, skipped.message.clone())
+        } else if let Some(not_run) = records.iter().find(|r| r.skipped_by_settings) {
+            let reason = format!("not run with this run's settings: {}", not_run.message);
+            (Verdict::Untested, reason)
         } else {
             (Verdict::Untested, untested_reason(records))
         }

@@ -165,7 +165,10 @@ async fn every_fault_fails_exactly_its_clauses() {
     );
 }
 
-/// Clauses the faithful server cannot be tested on: they need capabilities the test run does not give.
+/// Clauses the faithful server cannot be tested on here: no case, or cases needing a privilege (an admin or
+/// application-service token) this run does not give.
 fn untested_ok(verdict: &ClauseVerdict) -> bool {
-    verdict.verdict == Verdict::Untested && verdict.reason.starts_with("no case covers")
+    verdict.verdict == Verdict::Untested
+        && (verdict.reason.starts_with("no case covers")
+            || verdict.reason.starts_with("not run with this run's settings"))
 }

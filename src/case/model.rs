@@ -242,6 +242,19 @@ pub struct CheckBlock {
     pub json: Vec<(String, Matcher)>,
 }
 
+impl CheckBlock {
+    /// Every matcher of the block, conditions included.
+    pub fn matchers(&self) -> impl Iterator<Item = &Matcher> {
+        let named = self.headers.iter().chain(&self.json).map(|(_, m)| m);
+        self.if_status.iter().chain(&self.status).chain(named)
+    }
+
+    /// The templates inside the block's matchers.
+    pub fn templates(&self) -> impl Iterator<Item = &str> {
+        self.matchers().flat_map(|m| m.templates())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Observe {
     pub clause: String,

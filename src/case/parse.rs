@@ -388,9 +388,15 @@ fn convert_step(
     {
         return Err(fail("a `wait` step has nothing to check"));
     }
-    if in_finally && (!expect.is_empty() || raw.observe.is_some()) {
+    if in_finally
+        && (!expect.is_empty()
+            || raw.observe.is_some()
+            || require.is_some()
+            || assume.is_some()
+            || !raw.capture.is_empty())
+    {
         return Err(fail(
-            "`finally` steps clean up; they do not check or observe",
+            "`finally` steps clean up; they do not check, require, assume, observe or capture",
         ));
     }
     let name = raw.name.unwrap_or_else(|| default_name(&action));

@@ -133,6 +133,22 @@ impl Validator<'_> {
                 self.defined.insert(format!("{session}.{field}"));
             }
         }
+        for block in step.expect.iter().chain(&step.require).chain(&step.assume) {
+            for (pointer, _) in &block.json {
+                if !pointer.is_empty() && !pointer.starts_with('/') {
+                    let message = format!(
+                        "`{pointer}` is not a JSON Pointer (it starts with `/`, e.g. `/{pointer}`)"
+                    );
+                    self.error_near(block.pos, pointer, message, "a JSON Pointer");
+                }
+            }
+        }
+        if let Action::Request(r) | Action::Burst { request: r, .. } = &step.action
+            && (!r.path.starts_with('/') || r.path.starts_with("//"))
+        {
+            let message = format!("request path `{}` must start with a single `/`", r.path);
+            self.error_near(pos, &r.path, message, "a path on the target");
+        }
         for capture in &step.captures {
             if !capture.pointer.is_empty() && !capture.pointer.starts_with('/') {
                 let message = format!(
@@ -173,9 +189,7 @@ impl Validator<'_> {
             Action::Wait(_) => {}
         }
         for block in step.expect.iter().chain(&step.require).chain(&step.assume) {
-            let matchers = block.status.iter().chain(&block.if_status);
-            let matchers = matchers.chain(block.headers.iter().chain(&block.json).map(|(_, m)| m));
-            out.extend(matchers.flat_map(|m| m.templates()).map(str::to_owned));
+            out.extend(block.templates().map(str::to_owned));
         }
         out
     }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::clause::{Catalogue, Level};
+use crate::clause::Catalogue;
 use crate::run::http::Response;
 use crate::source::Pos;
 use crate::verdict::CheckRecord;
@@ -19,7 +19,7 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
         if let Some(c) = catalogue.get(clause) {
             out.push(CheckRecord {
                 clause: clause.to_owned(),
-                level: c.level.max(Level::Must),
+                level: c.level,
                 held,
                 step: step.to_owned(),
                 detail,

@@ -1,6 +1,6 @@
 //! One case from gates to outcome: gates, fixture users, steps, clean-up, outcome and message.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::case::model::{Case, Gate};
 use crate::run::RunContext;
@@ -10,22 +10,53 @@ use crate::run::step::{Findings, StepRunner, Stop};
 use crate::target::Capabilities;
 use crate::verdict::{CaseRecord, Outcome};
 
-/// The first unmet gate of a case, as a skip reason.
-pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<String> {
+/// The record of a case the harness itself could not run to its end.
+pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
+    CaseRecord {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        file: case.source.path.display().to_string(),
+        clauses: case.clauses.clone(),
+        outcome: Outcome::Error,
+        skipped_by_settings: false,
+        duration: Duration::ZERO,
+        message: message.to_owned(),
+        checks: Vec::new(),
+        observations: Vec::new(),
+        transcript: String::new(),
+    }
+}
+
+/// How long `finally` steps may take after the case itself.
+const CLEANUP_BUDGET: Duration = Duration::from_secs(15);
+
+/// The first unmet gate of a case, as the reason it stops before its first step.
+pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
     if let Some(range) = &case.spec
         && !range.any_advertised(&capabilities.versions)
     {
-        return Some(format!("the server advertises no spec version in {range}"));
+        return Some(Stop::Skip(format!(
+            "the server advertises no spec version in {range}"
+        )));
     }
+    let unmet = |gate: Gate, reason: String| {
+        if capabilities.unmet_by_settings.contains(&gate) {
+            Stop::NotRun(reason)
+        } else {
+            Stop::Skip(reason)
+        }
+    };
     for gate in &case.requires {
         if let Err(reason) = capabilities.gate(*gate) {
-            return Some(format!("gate {}: {reason}", gate.as_str()));
+            return Some(unmet(*gate, format!("gate {}: {reason}", gate.as_str())));
         }
     }
+    // Several accounts in one case need fresh ones, declared or not: one --user account cannot be two.
     if case.users.len() > 1
         && let Err(reason) = capabilities.gate(Gate::FreshUsers)
     {
-        return Some(format!("{} accounts needed: {reason}", case.users.len()));
+        let reason = format!("{} accounts needed: {reason}", case.users.len());
+        return Some(unmet(Gate::FreshUsers, reason));
     }
     None
 }
@@ -42,8 +73,8 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         transcript: Transcript::default(),
         findings: Findings::default(),
     };
-    if let Some(reason) = gate_reason(case, &ctx.capabilities) {
-        return finish(ctx, case, runner, Some(Stop::Skip(reason)), started);
+    if let Some(stop) = gate_reason(case, &ctx.capabilities) {
+        return finish(ctx, case, runner, Some(stop), started);
     }
     let stop = match tokio::time::timeout(ctx.case_timeout, steps(&mut runner)).await {
         Ok(stop) => stop,
@@ -52,12 +83,22 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
             ctx.case_timeout
         ))),
     };
-    for step in &case.finally {
-        if let Err(Stop::Error(e) | Stop::Skip(e)) = runner.run(step, true).await {
-            runner
-                .transcript
-                .note(&format!("clean-up step skipped: {e}"));
+    // Clean-up gets a budget of its own, so that a case never overruns its timeout by much.
+    let cleanup = async {
+        for step in &case.finally {
+            if let Err(Stop::Error(e) | Stop::Skip(e) | Stop::NotRun(e)) =
+                runner.run(step, true).await
+            {
+                runner
+                    .transcript
+                    .note(&format!("clean-up step skipped: {e}"));
+            }
         }
+    };
+    if tokio::time::timeout(CLEANUP_BUDGET, cleanup).await.is_err() {
+        runner
+            .transcript
+            .note(&format!("clean-up stopped after {CLEANUP_BUDGET:?}"));
     }
     finish(ctx, case, runner, stop, started)
 }
@@ -117,11 +158,13 @@ fn finish(
     let (outcome, mut message) = match (&stop, failures.is_empty()) {
         (_, false) => (Outcome::Failed, failures.join("\n")),
         (Some(Stop::Error(e)), true) => (Outcome::Error, e.clone()),
-        (Some(Stop::Skip(reason)), true) => (Outcome::Skipped, reason.clone()),
+        (Some(Stop::Skip(reason) | Stop::NotRun(reason)), true) => {
+            (Outcome::Skipped, reason.clone())
+        }
         (None, true) => (Outcome::Passed, String::new()),
     };
     if outcome == Outcome::Failed
-        && let Some(Stop::Error(e) | Stop::Skip(e)) = &stop
+        && let Some(Stop::Error(e) | Stop::Skip(e) | Stop::NotRun(e)) = &stop
     {
         message.push_str(&format!("\nthen the case stopped: {e}"));
     }
@@ -139,6 +182,7 @@ fn finish(
         file: case.source.path.display().to_string(),
         clauses,
         outcome,
+        skipped_by_settings: outcome == Outcome::Skipped && matches!(stop, Some(Stop::NotRun(_))),
         duration: started.elapsed(),
         message: secrets.redact(&message),
         checks: checks

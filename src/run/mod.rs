@@ -130,7 +130,22 @@ pub fn trials(
                 let Some(ctx) = ctx else {
                     return Err(Failed::from("no target"));
                 };
-                let record = runtime.block_on(case_run::run_case(&ctx, &case));
+                // A panic is a bug of the harness, but it must not make a case vanish from the reports.
+                let run = std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(case_run::run_case(&ctx, &case))
+                });
+                let record = std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+                    let reason = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    let message = ctx
+                        .http
+                        .secrets
+                        .redact(&format!("the harness panicked: {reason}"));
+                    case_run::harness_failure(&case, &message)
+                });
                 let result = completion(&record);
                 records
                     .lock()

@@ -11,7 +11,7 @@ use crate::case::template;
 use crate::clause::{Catalogue, Level};
 use crate::run::RunContext;
 use crate::run::ambient;
-use crate::run::http::{OutBody, Outgoing, Response, Transcript};
+use crate::run::http::{HttpError, OutBody, Outgoing, Response, Transcript};
 use crate::run::scope::{Scope, Session};
 use crate::target::probe::expiry_margin;
 use crate::verdict::{CheckRecord, Observation};
@@ -21,8 +21,23 @@ use crate::verdict::{CheckRecord, Observation};
 pub enum Stop {
     /// The case could not reach its checks.
     Error(String),
-    /// A gate turned out unmet while running (e.g. a lifetime longer than `--max-wait`).
+    /// The case does not apply to this server (a feature it lacks, a choice the spec leaves to it).
     Skip(String),
+    /// The run's own settings keep the case from running (`--max-wait`, missing flags): untested, not "not
+    /// applicable".
+    NotRun(String),
+}
+
+impl Stop {
+    /// A rate limit the server wants waited out beyond `--max-wait` skips the case (the user's limit, not
+    /// the server's fault); any other transport failure keeps the case from its checks.
+    fn from_http(step: &str, error: HttpError) -> Stop {
+        let text = format!("step `{step}`: {error}");
+        match error {
+            HttpError::RateLimited(_) => Stop::NotRun(text),
+            _ => Stop::Error(text),
+        }
+    }
 }
 
 /// What the steps of one case found.
@@ -66,7 +81,7 @@ impl StepRunner<'_> {
             action => {
                 let outgoing = self.outgoing(action).map_err(Stop::Error)?;
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
-                response.map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?
+                response.map_err(|e| Stop::from_http(&step.name, e))?
             }
         };
         let received_at = Instant::now();
@@ -200,14 +215,15 @@ impl StepRunner<'_> {
         let outgoing = self
             .outgoing(&Action::Request(request.clone()))
             .map_err(Stop::Error)?;
-        for _ in 0..count {
+        for sent in 1..=count {
             // The transcript keeps only the answer that matters: the first 429.
             let mut quiet = Transcript::default();
             let response = self.ctx.http.send_once(&outgoing, &mut quiet).await;
-            let response = response.map_err(|e| Stop::Error(format!("burst: {e}")))?;
+            let response = response.map_err(|e| Stop::from_http("burst", e))?;
             if response.status == 429 {
-                self.transcript
-                    .note(&format!("burst: first 429 after some of {count} requests"));
+                self.transcript.note(&format!(
+                    "burst: the first 429 came at request {sent} of {count}"
+                ));
                 self.transcript.extend(quiet);
                 return Ok(response);
             }
@@ -267,7 +283,7 @@ impl StepRunner<'_> {
         };
         let wait_for = until.saturating_duration_since(Instant::now());
         if wait_for > self.ctx.max_wait {
-            return Err(Stop::Skip(format!(
+            return Err(Stop::NotRun(format!(
                 "waiting {wait_for:?} would exceed --max-wait {:?}",
                 self.ctx.max_wait
             )));
@@ -283,7 +299,7 @@ impl StepRunner<'_> {
         let blocks = step.expect.iter().chain(&step.require).chain(&step.assume);
         let checks_status = blocks
             .into_iter()
-            .any(|b| b.status.is_some() && b.if_status.is_none());
+            .any(|b| b.status.is_some() && b.if_status.is_none() && b.spec.is_none());
         if step.action.is_fixture()
             && !checks_status
             && step.observe.is_none()
@@ -375,6 +391,12 @@ impl StepRunner<'_> {
     ) -> Result<(), Stop> {
         if !self.applies(block, response) {
             return Ok(());
+        }
+        // A value the expectation refers to but an earlier response did not give (say, a device_id) is not
+        // this clause's failure: the case cannot reach this check.
+        for template in block.templates() {
+            template::render(template, &self.lookup())
+                .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?;
         }
         let level = level_of(&self.ctx.catalogue, block);
         let mut records = Vec::new();

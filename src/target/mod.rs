@@ -3,7 +3,7 @@
 pub mod accounts;
 pub mod probe;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -22,6 +22,9 @@ pub struct Capabilities {
     /// Each gate: `Ok` when met, `Err(reason)` when not.
     #[serde(serialize_with = "serialize_gates")]
     pub gates: BTreeMap<Gate, Result<(), String>>,
+    /// Unmet gates that the run's own settings decided (no --bursts, a lifetime over --max-wait, ...), as
+    /// opposed to what the server offers: their cases are untested, not "not applicable".
+    pub unmet_by_settings: BTreeSet<Gate>,
     /// `expires_in_ms` of an access token issued with a refresh token, if any.
     pub access_token_lifetime_ms: Option<u64>,
 }

@@ -4,7 +4,7 @@
 //! An unreachable target or a non-Matrix answer stops the run (exit 2); anything else becomes a gate that
 //! skips the cases needing it, with the reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -83,6 +83,12 @@ pub async fn probe(
         Gate::Bursts,
         given(bursts, "bursts of requests are not allowed (--bursts)"),
     );
+    // All of these are the user's choices for this run, not properties of the server.
+    let mut unmet_by_settings: BTreeSet<Gate> = gates
+        .iter()
+        .filter(|(_, status)| status.is_err())
+        .map(|(gate, _)| *gate)
+        .collect();
     gates.insert(
         Gate::Registration,
         accounts.client_registration(http, &mut transcript).await,
@@ -139,6 +145,7 @@ pub async fn probe(
         (Ok(()), Some(ms)) => {
             let needed = Duration::from_millis(ms) + expiry_margin(Duration::from_millis(ms));
             if needed > max_wait {
+                unmet_by_settings.insert(Gate::Expiry);
                 Err(format!(
                     "access tokens live {ms} ms; with the margin that is {needed:?}, over --max-wait {max_wait:?}"
                 ))
@@ -160,6 +167,7 @@ pub async fn probe(
         },
         versions,
         gates,
+        unmet_by_settings,
         access_token_lifetime_ms: lifetime,
     })
 }
@@ -233,10 +241,15 @@ async fn refresh_support(
             "the probe's /refresh of a fresh refresh token was refused: {}",
             describe(&response)
         )),
-        Ok(response) => match response.pointer("/refresh_token").and_then(Value::as_str) {
-            Some(new) if new != token => Ok(()),
-            _ => Err("/refresh returns no new refresh token (the old one stays usable, as the spec allows)".to_owned()),
-        },
+        Ok(response) => {
+            // The refreshed session is the probe's too: end it (a server may have revoked the login's
+            // access token at the refresh, so logging that one out may not end this one).
+            logout(http, &response, transcript).await;
+            match response.pointer("/refresh_token").and_then(Value::as_str) {
+                Some(new) if new != token => Ok(()),
+                _ => Err("/refresh returns no new refresh token (the old one stays usable, as the spec allows)".to_owned()),
+            }
+        }
     };
     Ok(rotation)
 }
