@@ -82,12 +82,6 @@ pub struct Clause {
     pub summary: String,
 }
 
-impl Clause {
-    pub fn has_tag(&self, tag: Tag) -> bool {
-        self.tags.contains(&tag)
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogueFile {
@@ -133,13 +127,5 @@ impl Catalogue {
 
     pub fn iter(&self) -> impl Iterator<Item = &Clause> {
         self.clauses.iter()
-    }
-
-    pub fn len(&self) -> usize {
-        self.clauses.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.clauses.is_empty()
     }
 }

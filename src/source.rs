@@ -68,9 +68,16 @@ impl SourceFile {
     /// `path:line:col: message` followed by the quoted source line and a caret.
     pub fn render(&self, pos: Pos, message: &str, label: &str) -> String {
         let start = self.offset(pos);
-        let end = self.text[start..]
-            .find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == ']')
-            .map_or(self.text.len(), |n| start + n.max(1));
+        // The label covers the token at the position: up to whitespace or the end of a flow collection, and
+        // at least one character (whole, even outside ASCII).
+        let rest = &self.text[start..];
+        let first = rest.chars().next().map_or(0, char::len_utf8);
+        let end = rest
+            .char_indices()
+            .skip(1)
+            .find(|&(_, c)| c.is_whitespace() || c == ',' || c == '}' || c == ']')
+            .map_or(self.text.len(), |(n, _)| start + n)
+            .max(start + first);
         let path = self.path.display().to_string();
         let report = &[Level::ERROR.primary_title(message).element(
             Snippet::source(self.text.as_str())

@@ -93,6 +93,14 @@ impl Response {
         self.pointer("/errcode")?.as_str()
     }
 
+    /// `403 M_FORBIDDEN: "Registration is disabled"`: the summary and the server's own words, for messages.
+    pub fn describe(&self) -> String {
+        match self.pointer("/error").and_then(Value::as_str) {
+            Some(error) if !error.is_empty() => format!("{}: {error:?}", self.summary()),
+            _ => self.summary(),
+        }
+    }
+
     /// `401 M_UNKNOWN_TOKEN soft_logout=true`, for messages and observations.
     pub fn summary(&self) -> String {
         let mut out = self.status.to_string();

@@ -308,7 +308,7 @@ impl StepRunner<'_> {
             return Err(Stop::Error(format!(
                 "step `{}`: setup needs 200, the server answered {}",
                 step.name,
-                describe(response)
+                response.describe()
             )));
         }
         // An unmet assumption means the case does not apply to this server; an unmet precondition means it
@@ -347,7 +347,7 @@ impl StepRunner<'_> {
             "step `{}`: {what}: {} ({})",
             step.name,
             failures.join("; "),
-            describe(response)
+            response.describe()
         ))
     }
 
@@ -405,7 +405,7 @@ impl StepRunner<'_> {
                 Ok(()) => (true, format!("{what} as expected")),
                 // The errcode and message say what the server meant by the status, when it gave them.
                 Err(detail) if what == "status" && response.errcode().is_some() => {
-                    (false, format!("{what}: {detail} ({})", describe(response)))
+                    (false, format!("{what}: {detail} ({})", response.describe()))
                 }
                 Err(detail) if what == "status" => (false, format!("{what}: {detail}")),
                 Err(detail) => (
@@ -460,10 +460,6 @@ fn targets<'b>(
         out.push((label, matcher, value));
     }
     out
-}
-
-fn describe(response: &Response) -> String {
-    crate::target::accounts::describe(response)
 }
 
 fn rand_password() -> String {

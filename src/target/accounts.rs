@@ -136,7 +136,7 @@ impl Accounts {
                 let response = self.register(http, "user", body, transcript).await?;
                 let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
                     Some(id) if response.status == 200 => id.to_owned(),
-                    _ => return Err(format!("registration answered {}", describe(&response))),
+                    _ => return Err(format!("registration answered {}", response.describe())),
                 };
                 // A server that logs the new account in despite inhibit_login: end that session, so that
                 // a fresh account starts with no device.
@@ -190,7 +190,7 @@ impl Accounts {
             let Some(stage) = self.next_stage(&response, &completed) else {
                 return Err(format!(
                     "no registration flow the harness can complete: {}",
-                    describe(&response)
+                    response.describe()
                 ));
             };
             let mut auth = json!({"type": stage, "session": session});
@@ -260,7 +260,7 @@ impl Accounts {
         } else {
             Err(format!(
                 "client-API registration is not open to the harness ({})",
-                describe(&response)
+                response.describe()
             ))
         }
     }
@@ -283,7 +283,7 @@ async fn shared_secret_register(
     let nonce = nonce_response
         .pointer("/nonce")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("{path} gave no nonce ({})", describe(&nonce_response)))?;
+        .ok_or_else(|| format!("{path} gave no nonce ({})", nonce_response.describe()))?;
     let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).map_err(|e| e.to_string())?;
     for (i, part) in [nonce, localpart, password, "notadmin"].iter().enumerate() {
         if i > 0 {
@@ -302,7 +302,7 @@ async fn shared_secret_register(
         _ => {
             return Err(format!(
                 "shared-secret registration answered {}",
-                describe(&response)
+                response.describe()
             ));
         }
     };
@@ -325,19 +325,6 @@ async fn logout_session(
             .map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-/// `403 M_FORBIDDEN: "Registration is disabled"` for messages.
-pub fn describe(response: &Response) -> String {
-    let error = response
-        .pointer("/error")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let mut out = response.summary();
-    if !error.is_empty() {
-        out.push_str(&format!(": {error:?}"));
-    }
-    out
 }
 
 #[cfg(test)]

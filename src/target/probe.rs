@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::run::Privileges;
 use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
 use crate::spec_version::SpecVersion;
-use crate::target::accounts::{Accounts, describe};
+use crate::target::accounts::Accounts;
 use crate::target::{Capabilities, ServerInfo};
 
 /// The waiting margin after a lifetime: max(2 s, 5 % of it) (clause catalogue §2.1, gate G-exp).
@@ -120,7 +120,7 @@ pub async fn probe(
             match http.send(&login, &mut transcript).await {
                 Err(e) => Err(format!("probe login failed: {e}")),
                 Ok(response) if response.status != 200 => {
-                    Err(format!("probe login answered {}", describe(&response)))
+                    Err(format!("probe login answered {}", response.describe()))
                 }
                 Ok(response) => {
                     lifetime = response.pointer("/expires_in_ms").and_then(Value::as_u64);
@@ -239,7 +239,7 @@ async fn refresh_support(
         Err(e) => Err(format!("the probe's /refresh failed: {e}")),
         Ok(response) if response.status != 200 => Err(format!(
             "the probe's /refresh of a fresh refresh token was refused: {}",
-            describe(&response)
+            response.describe()
         )),
         Ok(response) => {
             // The refreshed session is the probe's too: end it (a server may have revoked the login's
@@ -267,7 +267,7 @@ async fn guest_registration(http: &Http, transcript: &mut Transcript) -> Result<
     } else {
         Err(format!(
             "guest registration is not allowed ({})",
-            describe(&response)
+            response.describe()
         ))
     }
 }
