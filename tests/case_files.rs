@@ -101,6 +101,29 @@ fn variable_used_before_capture_is_an_error_at_its_use() {
 }
 
 #[test]
+fn a_json_key_that_is_not_a_pointer_is_an_error() {
+    // `access_token: { absent: true }` would look at a key nobody can have: a check that cannot fail.
+    let rendered = load_error(&GOOD.replace(
+        "      status: 200",
+        "      json: { access_token: { absent: true } }",
+    ));
+    assert!(
+        rendered.contains("`access_token` is not a JSON Pointer"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_path_that_could_leave_the_target_is_an_error() {
+    let yaml = format!("{GOOD}  - request: {{ method: GET, path: //elsewhere.example/x }}\n");
+    let rendered = load_error(&yaml);
+    assert!(
+        rendered.contains("must start with a single `/`"),
+        "{rendered}"
+    );
+}
+
+#[test]
 fn session_used_before_creation_is_an_error() {
     let rendered = load_error(&GOOD.replace("as: s0 }", "}\n  - whoami: { session: s0 }"));
     assert!(

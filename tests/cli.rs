@@ -42,6 +42,35 @@ fn unreachable_target_exits_2_at_once_with_one_line() {
     assert_eq!(text.trim().lines().count(), 1, "{text}");
 }
 
+/// A server that answers every request with the same raw HTTP response.
+fn canned_server(response: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn an_absurd_retry_after_is_reported_not_a_panic() {
+    let url = canned_server(
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 18446744073709551615\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    );
+    let output = run(&["--target", &url]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("rate-limited"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// A web server that answers every request with an HTML page.
 fn html_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -170,5 +170,7 @@ async fn every_fault_fails_exactly_its_clauses() {
 fn untested_ok(verdict: &ClauseVerdict) -> bool {
     verdict.verdict == Verdict::Untested
         && (verdict.reason.starts_with("no case covers")
-            || verdict.reason.starts_with("not run with this run's settings"))
+            || verdict
+                .reason
+                .starts_with("not run with this run's settings"))
 }
