@@ -16,6 +16,13 @@ use crate::run::scope::{Scope, Session};
 use crate::target::probe::expiry_margin;
 use crate::verdict::{CheckRecord, Observation};
 
+/// What must be escaped in a value put into a path segment: everything but RFC 3986's unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Why a case stops before its last step.
 #[derive(Debug)]
 pub enum Stop {
@@ -139,6 +146,20 @@ impl StepRunner<'_> {
         template::render_text(template, &self.lookup())
     }
 
+    /// A request path: the case's own text as written, each variable's value percent-encoded, so that a
+    /// captured `@user:server` or a device ID with a `/` stays one path segment.
+    fn path(&self, template: &str) -> Result<String, String> {
+        let encoded = |name: &str| -> Result<Value, String> {
+            let text = match self.scope.lookup(name)? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            let encoded = percent_encoding::utf8_percent_encode(&text, PATH_SEGMENT);
+            Ok(Value::String(encoded.to_string()))
+        };
+        template::render_text(template, &encoded)
+    }
+
     fn token(&self, source: &TokenSource, refresh: bool) -> Result<String, String> {
         match source {
             TokenSource::Token(template) => self.text(template),
@@ -159,7 +180,7 @@ impl StepRunner<'_> {
     fn outgoing(&self, action: &Action) -> Result<Outgoing, String> {
         Ok(match action {
             Action::Request(r) => {
-                let mut out = Outgoing::new(r.method, self.text(&r.path)?);
+                let mut out = Outgoing::new(r.method, self.path(&r.path)?);
                 for (name, value) in &r.query {
                     out.query.push((name.clone(), self.text(value)?));
                 }
