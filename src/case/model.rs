@@ -168,6 +168,22 @@ pub enum TokenSource {
     Token(String),
 }
 
+impl TokenSource {
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            TokenSource::Session(name) => Some(name),
+            TokenSource::Token(_) => None,
+        }
+    }
+
+    pub fn template(&self) -> Option<&str> {
+        match self {
+            TokenSource::Token(template) => Some(template),
+            TokenSource::Session(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Body {
     /// Sent with `Content-Type: application/json`.

@@ -163,10 +163,7 @@ impl Validator<'_> {
 
     fn templates(&self, step: &Step) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let token = |t: &TokenSource| match t {
-            TokenSource::Token(t) => Some(t.clone()),
-            TokenSource::Session(_) => None,
-        };
+        let token = |t: &TokenSource| t.template().map(str::to_owned);
         match &step.action {
             Action::Request(r) | Action::Burst { request: r, .. } => {
                 out.push(r.path.clone());
@@ -215,10 +212,7 @@ impl Validator<'_> {
 
     fn action_names(&mut self, step: &Step) {
         let pos = step.pos;
-        let session_of = |t: &TokenSource| match t {
-            TokenSource::Session(s) => Some(s.clone()),
-            TokenSource::Token(_) => None,
-        };
+        let session_of = |t: &TokenSource| t.session().map(str::to_owned);
         let used = match &step.action {
             Action::Request(r) | Action::Burst { request: r, .. } => {
                 r.auth.as_ref().and_then(session_of)
