@@ -71,29 +71,12 @@ fn an_absurd_retry_after_is_reported_not_a_panic() {
     );
 }
 
-/// A web server that answers every request with an HTML page.
-fn html_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(8) {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = [0u8; 4096];
-            let _ = stream.read(&mut buffer);
-            let body = "<html>hello</html>";
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
-}
-
 #[test]
 fn a_target_that_is_not_matrix_exits_2() {
-    let url = html_server();
+    // A web server that answers every request with an HTML page.
+    let url = canned_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 18\r\nConnection: close\r\n\r\n<html>hello</html>",
+    );
     let output = run(&["--target", &url]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
