@@ -14,7 +14,12 @@
 #   SYNAPSE_PORT                    listener port on 127.0.0.1 (default 8008)
 #   SYNAPSE_SHARED_SECRET           registration_shared_secret; if unset, one is generated once and kept
 #                                   in .synapse/data/shared_secret (mode 600)
-#   SYNAPSE_ACCESS_TOKEN_LIFETIME   refreshable_access_token_lifetime (default 3s; "none" disables refresh)
+#   SYNAPSE_PROFILE                 relaxed (default: relaxed rate limits, bcrypt cost 4, 3s access tokens)
+#                                   or stock (Synapse's own rate limits and bcrypt cost 12, 5m access
+#                                   tokens): what a server author's dev server looks like out of the box
+#   SYNAPSE_BCRYPT_ROUNDS           bcrypt_rounds (default 4 relaxed, 12 stock)
+#   SYNAPSE_ACCESS_TOKEN_LIFETIME   refreshable_access_token_lifetime (default 3s relaxed, 5m stock; "none"
+#                                   disables refresh)
 #   SYNAPSE_REFRESH_TOKEN_LIFETIME  refresh_token_lifetime (default unset: refresh tokens never expire)
 #   SYNAPSE_NONREFRESHABLE_LIFETIME nonrefreshable_access_token_lifetime (default unset: never expire)
 #   SYNAPSE_VENV                    virtualenv directory (default .synapse/venv)
@@ -38,6 +43,7 @@ DATA=${SYNAPSE_DATA:-$REPO_ROOT/.synapse/data}
 [[ $DATA == /* ]] || DATA=$PWD/$DATA
 PYTHON=${SYNAPSE_PYTHON:-python3}
 PORT=${SYNAPSE_PORT:-8008}
+PROFILE=${SYNAPSE_PROFILE:-relaxed}
 
 CONFIG=$DATA/homeserver.yaml
 LOG_CONFIG=$DATA/log.config
@@ -233,7 +239,9 @@ EOF
 
 # The lifetime keys for homeserver.yaml, from SYNAPSE_*_LIFETIME. Exits on an invalid duration.
 lifetimes_yaml() {
-    local access=${SYNAPSE_ACCESS_TOKEN_LIFETIME:-3s}
+    local default_access=3s
+    [[ $PROFILE == stock ]] && default_access=5m
+    local access=${SYNAPSE_ACCESS_TOKEN_LIFETIME:-$default_access}
     local refresh=${SYNAPSE_REFRESH_TOKEN_LIFETIME:-}
     local nonrefreshable=${SYNAPSE_NONREFRESHABLE_LIFETIME:-}
 
@@ -275,8 +283,48 @@ namespaces:
 EOF
 }
 
+# The rc_* keys of the relaxed profile; the stock profile leaves them all out, so Synapse's own limits apply.
+rate_limits_yaml() {
+    if [[ $PROFILE == stock ]]; then
+        echo "# Stock profile: no rc_* keys, so Synapse's own rate limits apply."
+        return 0
+    fi
+    cat <<'EOF'
+# Relaxed rate limits: the defaults allow 5 logins per IP and then one every 5.5 minutes, and 3
+# registrations per IP, which a test suite exhausts at once. /refresh and the shared-secret admin
+# register API have no limiter. Removing these keys restores Synapse's own limits. Synapse ignores
+# unknown rc_* keys silently, so these names were checked against synapse/config/ratelimiting.py (1.163).
+rc_message: &relaxed {per_second: 1000, burst_count: 10000}
+rc_registration: *relaxed
+rc_registration_token_validity: *relaxed
+rc_login:
+  address: *relaxed
+  account: *relaxed
+  failed_attempts: *relaxed
+rc_joins:
+  local: *relaxed
+  remote: *relaxed
+rc_joins_per_room: *relaxed
+rc_room_creation: *relaxed
+rc_invites:
+  per_room: *relaxed
+  per_user: *relaxed
+  per_issuer: *relaxed
+rc_third_party_invite: *relaxed
+rc_presence:
+  per_user: *relaxed
+rc_profile: *relaxed
+rc_media_create: *relaxed
+rc_user_directory: *relaxed
+rc_reports: *relaxed
+rc_3pid_validation: *relaxed
+rc_delayed_event_mgmt: *relaxed
+EOF
+}
+
 write_config() {
-    local secret=$1 lifetimes=$2
+    local secret=$1 lifetimes=$2 rate_limits
+    rate_limits=$(rate_limits_yaml)
 
     ensure_secret_file "$DATA/macaroon_secret_key"
     ensure_secret_file "$DATA/form_secret"
@@ -329,40 +377,12 @@ app_service_config_files: [$(yaml_quote "$AS_FILE")]
 macaroon_secret_key: $(yaml_quote "$(<"$DATA/macaroon_secret_key")")
 form_secret: $(yaml_quote "$(<"$DATA/form_secret")")
 # The default of 12 rounds makes each login cost ~250 ms; 4 brings it to ~25 ms.
-bcrypt_rounds: 4
+bcrypt_rounds: ${SYNAPSE_BCRYPT_ROUNDS:-$([[ $PROFILE == stock ]] && echo 12 || echo 4)}
 
 # Token lifetimes (from SYNAPSE_*_LIFETIME).
 ${lifetimes}
 
-# Relaxed rate limits: the defaults allow 5 logins per IP and then one every 5.5 minutes, and 3
-# registrations per IP, which a test suite exhausts at once. /refresh and the shared-secret admin
-# register API have no limiter. Removing these keys restores Synapse's own limits. Synapse ignores
-# unknown rc_* keys silently, so these names were checked against synapse/config/ratelimiting.py (1.163).
-rc_message: &relaxed {per_second: 1000, burst_count: 10000}
-rc_registration: *relaxed
-rc_registration_token_validity: *relaxed
-rc_login:
-  address: *relaxed
-  account: *relaxed
-  failed_attempts: *relaxed
-rc_joins:
-  local: *relaxed
-  remote: *relaxed
-rc_joins_per_room: *relaxed
-rc_room_creation: *relaxed
-rc_invites:
-  per_room: *relaxed
-  per_user: *relaxed
-  per_issuer: *relaxed
-rc_third_party_invite: *relaxed
-rc_presence:
-  per_user: *relaxed
-rc_profile: *relaxed
-rc_media_create: *relaxed
-rc_user_directory: *relaxed
-rc_reports: *relaxed
-rc_3pid_validation: *relaxed
-rc_delayed_event_mgmt: *relaxed
+${rate_limits}
 EOF
 }
 
@@ -413,6 +433,13 @@ cmd_start() {
         note "warning: $VENV has matrix-synapse $got, this script pins $SYNAPSE_VERSION (run install)"
 
     # Check the settings before touching a running server, so that a typo does not leave nothing running.
+    case $PROFILE in
+        relaxed | stock) ;;
+        *) die "SYNAPSE_PROFILE=$PROFILE: use relaxed or stock" ;;
+    esac
+    if [[ -n ${SYNAPSE_BCRYPT_ROUNDS:-} && ! $SYNAPSE_BCRYPT_ROUNDS =~ ^[1-9][0-9]?$ ]]; then
+        die "SYNAPSE_BCRYPT_ROUNDS=$SYNAPSE_BCRYPT_ROUNDS is not a bcrypt cost (4..31)"
+    fi
     local lifetimes secret
     lifetimes=$(lifetimes_yaml)
     secret=$(shared_secret_checked)
@@ -477,7 +504,7 @@ cmd_start() {
 
     (umask 077 && printf 'export SYNAPSE_URL=%q\nexport SYNAPSE_SHARED_SECRET=%q\nexport SYNAPSE_AS_TOKEN=%q\n' \
         "$url" "$secret" "$(<"$AS_TOKEN_FILE")" >"$ENV_FILE")
-    note "Synapse $SYNAPSE_VERSION is up at $url (pid $pid) after $(elapsed "$t0")"
+    note "Synapse $SYNAPSE_VERSION ($PROFILE profile) is up at $url (pid $pid) after $(elapsed "$t0")"
 }
 
 cmd_stop() {
