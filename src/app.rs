@@ -94,6 +94,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     let settings = Settings {
         request_timeout: cli.request_timeout,
         max_wait: cli.max_wait,
+        wait_budget: Some(cli.wait_budget),
+        progress: true,
         case_timeout: cli.case_timeout,
         insecure: cli.insecure,
         privileges: Privileges {

@@ -81,11 +81,16 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     pub max_wait: Duration,
 
-    /// Timeout of one HTTP request.
+    /// How long into the run requests may still wait for their turn behind a server's rate limit (the run
+    /// paces logins and registrations for every case together); a turn that would come later stops its case.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub wait_budget: Duration,
+
+    /// Timeout of one HTTP request; a login or registration gets more once the server has been slower.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// Timeout of one case, waits included.
+    /// Timeout of one case; its waits (for expiry, for its turn behind a rate limit) are not counted.
     #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
     pub case_timeout: Duration,
 

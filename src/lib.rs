@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod case;
+pub mod cause;
 pub mod clause;
 pub mod cli;
 pub mod colour;

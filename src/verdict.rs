@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cause::Cause;
 use crate::clause::{Catalogue, Clause, Level, Tag, TestKind};
 use crate::source::Pos;
 
@@ -64,15 +65,28 @@ pub struct CaseRecord {
     /// Skipped because of this run's settings (a flag not given, `--max-wait`), not because of the server.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skipped_by_settings: bool,
+    /// The timing cause that stopped the case (a rate limit, a wait, a timeout), when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
     #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
     /// Why the case failed, errored or was skipped; empty when it passed.
     pub message: String,
     pub checks: Vec<CheckRecord>,
     pub observations: Vec<Observation>,
+    /// The checks that did not run because the case stopped before them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreached: Vec<Unreached>,
     /// The requests and responses, redacted.
     #[serde(skip)]
     pub transcript: String,
+}
+
+/// A check (or observation) of a clause in a step the case never got to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreached {
+    pub step: String,
+    pub clause: String,
 }
 
 fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -209,10 +223,10 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
             let reason = format!("not run with this run's settings: {}", not_run.message);
             (Verdict::Untested, reason)
         } else {
-            (Verdict::Untested, untested_reason(records))
+            (Verdict::Untested, untested_reason(&clause.id, records))
         }
     } else {
-        (Verdict::Untested, untested_reason(records))
+        (Verdict::Untested, untested_reason(&clause.id, records))
     };
     ClauseVerdict {
         id: clause.id.clone(),
@@ -226,7 +240,28 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
     }
 }
 
-fn untested_reason(records: &[&CaseRecord]) -> String {
+fn untested_reason(clause: &str, records: &[&CaseRecord]) -> String {
+    let cut_short = records.iter().find_map(|r| {
+        let steps: Vec<&str> = r
+            .unreached
+            .iter()
+            .filter(|u| u.clause == clause)
+            .map(|u| u.step.as_str())
+            .collect();
+        (!steps.is_empty()).then(|| (r, steps))
+    });
+    if let Some((record, steps)) = cut_short {
+        let why = if record.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", record.message.lines().last().unwrap_or_default())
+        };
+        return format!(
+            "{} stopped before its checks of this clause (step `{}` did not run){why}",
+            record.id,
+            steps.join("`, `")
+        );
+    }
     match records.iter().find(|r| r.outcome == Outcome::Error) {
         Some(errored) => format!("{} ended in error: {}", errored.id, errored.message),
         None if records.is_empty() => {

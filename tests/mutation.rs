@@ -42,6 +42,8 @@ async fn run_suite(config: ReferenceConfig) -> Run {
     let settings = Settings {
         request_timeout: Duration::from_secs(30),
         max_wait: Duration::from_secs(30),
+        wait_budget: None,
+        progress: false,
         case_timeout: Duration::from_secs(120),
         insecure: false,
         privileges: Default::default(),

@@ -3,12 +3,15 @@
 use std::time::{Duration, Instant};
 
 use crate::case::model::{Case, Gate};
+use crate::cause::Cause;
 use crate::run::RunContext;
 use crate::run::http::Transcript;
 use crate::run::scope::Scope;
 use crate::run::step::{Findings, StepRunner, Stop};
 use crate::target::Capabilities;
-use crate::verdict::{CaseRecord, Outcome};
+use crate::target::accounts::AccountError;
+use crate::target::probe::expiry_margin;
+use crate::verdict::{CaseRecord, Outcome, Unreached};
 
 /// The record of a case the harness itself could not run to its end.
 pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
@@ -19,9 +22,11 @@ pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
         clauses: case.clauses.clone(),
         outcome: Outcome::Error,
         skipped_by_settings: false,
+        cause: None,
         duration: Duration::ZERO,
         message: message.to_owned(),
         checks: Vec::new(),
+        unreached: Vec::new(),
         observations: Vec::new(),
         transcript: String::new(),
     }
@@ -40,10 +45,17 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
         )));
     }
     let unmet = |gate: Gate, reason: String| {
-        if capabilities.unmet_by_settings.contains(&gate) {
-            Stop::NotRun(reason)
-        } else {
-            Stop::Skip(reason)
+        if !capabilities.unmet_by_settings.contains(&gate) {
+            return Stop::Skip(reason);
+        }
+        // A lifetime over --max-wait: the same cause as an expiry wait over it within a case.
+        match (gate, capabilities.access_token_lifetime_ms) {
+            (Gate::Expiry, Some(ms)) => {
+                let lifetime = Duration::from_millis(ms);
+                let needed = lifetime + expiry_margin(lifetime);
+                Stop::Timing(Cause::Expiry { needed }, reason)
+            }
+            _ => Stop::NotRun(reason),
         }
     };
     for gate in &case.requires {
@@ -72,26 +84,19 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         ),
         transcript: Transcript::default(),
         findings: Findings::default(),
+        judged: 0,
     };
     if let Some(stop) = gate_reason(case, &ctx.capabilities) {
         return finish(ctx, case, runner, Some(stop), started);
     }
-    let stop = match tokio::time::timeout(ctx.case_timeout, steps(&mut runner)).await {
-        Ok(stop) => stop,
-        Err(_) => Some(Stop::Error(format!(
-            "the case did not finish within {:?}",
-            ctx.case_timeout
-        ))),
-    };
+    let stop = within_case_timeout(ctx.case_timeout, &mut runner).await;
     // Clean-up gets a budget of its own, so that a case never overruns its timeout by much.
     let cleanup = async {
         for step in &case.finally {
-            if let Err(Stop::Error(e) | Stop::Skip(e) | Stop::NotRun(e)) =
-                runner.run(step, true).await
-            {
+            if let Err(stop) = runner.run(step, true).await {
                 runner
                     .transcript
-                    .note(&format!("clean-up step skipped: {e}"));
+                    .note(&format!("clean-up step skipped: {}", stop.reason()));
             }
         }
     };
@@ -101,6 +106,29 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
             .note(&format!("clean-up stopped after {CLEANUP_BUDGET:?}"));
     }
     finish(ctx, case, runner, stop, started)
+}
+
+/// Runs the steps within the case timeout, which counts the case's own work: the time it waited (for expiry,
+/// for its turn behind a rate limit) extends it.
+async fn within_case_timeout(limit: Duration, runner: &mut StepRunner<'_>) -> Option<Stop> {
+    let started = tokio::time::Instant::now();
+    let clock = runner.transcript.clock();
+    let steps = steps(runner);
+    tokio::pin!(steps);
+    loop {
+        let deadline = started + limit + clock.total();
+        tokio::select! {
+            stop = &mut steps => return stop,
+            () = tokio::time::sleep_until(deadline) => {
+                if started + limit + clock.total() <= tokio::time::Instant::now() {
+                    return Some(Stop::Error(format!(
+                        "the case did not finish within --case-timeout {} (waits not counted)",
+                        humantime::format_duration(limit)
+                    )));
+                }
+            }
+        }
+    }
 }
 
 async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
@@ -114,7 +142,10 @@ async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
             Ok(account) => {
                 runner.scope.users.insert(user.clone(), account);
             }
-            Err(e) => {
+            Err(AccountError::Http(e)) => {
+                return Some(Stop::from_http(&format!("setup: user `{user}`"), e));
+            }
+            Err(AccountError::Refused(e)) => {
                 return Some(Stop::Error(format!(
                     "setup: cannot create user `{user}`: {e}"
                 )));
@@ -137,7 +168,17 @@ fn finish(
     started: Instant,
 ) -> CaseRecord {
     let secrets = &ctx.http.secrets;
-    let findings = runner.findings;
+    let mut findings = runner.findings;
+    // A clause is not judged on the half of a case that ran: if the case stopped before some of the clause's
+    // checks, its checks that held and its observations do not count (a failure still does).
+    let unreached = if stop.is_some() {
+        unreached(case, runner.judged)
+    } else {
+        Vec::new()
+    };
+    let cut_short = |clause: &str| unreached.iter().any(|u| u.clause == clause);
+    findings.checks.retain(|c| !c.held || !cut_short(&c.clause));
+    findings.observations.retain(|o| !cut_short(&o.clause));
     let failures: Vec<String> = findings
         .checks
         .iter()
@@ -155,18 +196,26 @@ fn finish(
             )
         })
         .collect();
+    let cause = match &stop {
+        Some(Stop::Timing(cause, _)) => Some(cause.clone()),
+        _ => None,
+    };
+    let by_settings = match &stop {
+        Some(Stop::NotRun(_)) => true,
+        Some(Stop::Timing(cause, _)) => cause.by_settings(),
+        _ => false,
+    };
     let (outcome, mut message) = match (&stop, failures.is_empty()) {
         (_, false) => (Outcome::Failed, failures.join("\n")),
-        (Some(Stop::Error(e)), true) => (Outcome::Error, e.clone()),
-        (Some(Stop::Skip(reason) | Stop::NotRun(reason)), true) => {
-            (Outcome::Skipped, reason.clone())
-        }
+        (Some(stop @ Stop::Skip(_)), true) => (Outcome::Skipped, stop.reason().to_owned()),
+        (Some(stop), true) if by_settings => (Outcome::Skipped, stop.reason().to_owned()),
+        (Some(stop), true) => (Outcome::Error, stop.reason().to_owned()),
         (None, true) => (Outcome::Passed, String::new()),
     };
     if outcome == Outcome::Failed
-        && let Some(Stop::Error(e) | Stop::Skip(e) | Stop::NotRun(e)) = &stop
+        && let Some(stop) = &stop
     {
-        message.push_str(&format!("\nthen the case stopped: {e}"));
+        message.push_str(&format!("\nthen the case stopped: {}", stop.reason()));
     }
     let mut clauses = case.clauses.clone();
     for check in &findings.ambient {
@@ -182,7 +231,8 @@ fn finish(
         file: case.source.path.display().to_string(),
         clauses,
         outcome,
-        skipped_by_settings: outcome == Outcome::Skipped && matches!(stop, Some(Stop::NotRun(_))),
+        skipped_by_settings: outcome == Outcome::Skipped && by_settings,
+        cause,
         duration: started.elapsed(),
         message: secrets.redact(&message),
         checks: checks
@@ -201,5 +251,28 @@ fn finish(
             })
             .collect(),
         transcript: secrets.redact(&runner.transcript.text()),
+        unreached,
     }
+}
+
+/// The checks and observations of the steps from `judged` on, which did not run.
+fn unreached(case: &Case, judged: usize) -> Vec<Unreached> {
+    let mut out: Vec<Unreached> = Vec::new();
+    for step in case.steps.iter().skip(judged) {
+        let clauses = step
+            .expect
+            .iter()
+            .map(|b| &b.clause)
+            .chain(step.observe.iter().map(|o| &o.clause));
+        for clause in clauses {
+            let entry = Unreached {
+                step: step.name.clone(),
+                clause: clause.clone(),
+            };
+            if !out.contains(&entry) {
+                out.push(entry);
+            }
+        }
+    }
+    out
 }

@@ -1,6 +1,8 @@
 //! HTTP to the target: exactly the requests a case lists, no redirects, no retries except a `429` answered
 //! with a wait the server asked for (within `--max-wait`), bounded bodies, secrets collected for redaction.
+//! Every request goes through the run's [`Pacer`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -8,7 +10,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::case::model::Method;
+use crate::cause::{Cause, Limit};
 use crate::redact::Secrets;
+use crate::run::pacer::{Pacer, WaitClock};
 
 /// Responses larger than this are an error, not something to buffer.
 const MAX_BODY: usize = 1024 * 1024;
@@ -22,6 +26,10 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// The longest the harness will wait when a server rate-limits it.
     pub max_wait: Duration,
+    /// The latest, from the start, that a request may still wait for its turn behind a rate limit.
+    pub wait_budget: Option<Duration>,
+    /// Print a line on stderr when the run starts waiting for a rate limit.
+    pub progress: bool,
     pub insecure: bool,
 }
 
@@ -124,8 +132,20 @@ pub enum HttpError {
     Timeout(Duration),
     #[error("response body larger than {MAX_BODY} bytes")]
     TooLarge,
-    #[error("rate-limited (429) and the server asks to wait {0:?}, more than --max-wait")]
-    RateLimited(Duration),
+    #[error(
+        "{} (429): the server asks to wait {}, more than --max-wait {}",
+        limit.what(), humantime::format_duration(*asked), humantime::format_duration(*max_wait)
+    )]
+    RateLimited {
+        limit: Limit,
+        asked: Duration,
+        max_wait: Duration,
+    },
+    #[error(
+        "{} (429): this request's turn would come after the run's --wait-budget {} is spent",
+        limit.what(), humantime::format_duration(*budget)
+    )]
+    WaitBudget { limit: Limit, budget: Duration },
     #[error("bad request path `{0}`: paths start with a single `/` and stay on the target")]
     BadPath(String),
     #[error("transport error: {0}")]
@@ -139,6 +159,22 @@ pub struct Http {
     base: Url,
     config: HttpConfig,
     pub secrets: Secrets,
+    pub pacer: Arc<Pacer>,
+}
+
+impl HttpError {
+    /// The cause for the advice and the outcome, when it is one of the run's timing causes.
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            HttpError::RateLimited { limit, asked, .. } => Some(Cause::RateLimit {
+                limit: *limit,
+                asked: *asked,
+            }),
+            HttpError::WaitBudget { limit, .. } => Some(Cause::WaitBudget { limit: *limit }),
+            HttpError::Timeout(_) => Some(Cause::Timeout),
+            _ => None,
+        }
+    }
 }
 
 impl Http {
@@ -157,11 +193,17 @@ impl Http {
             .tls_danger_accept_invalid_certs(config.insecure)
             .build()
             .map_err(|e| e.to_string())?;
+        let pacer = Arc::new(Pacer::new(
+            config.max_wait,
+            config.wait_budget,
+            config.progress,
+        ));
         Ok(Http {
             client,
             base,
             config,
             secrets,
+            pacer,
         })
     }
 
@@ -169,42 +211,57 @@ impl Http {
         &self.base
     }
 
-    /// Sends one request; a `429` is waited out and resent while the waits stay within `--max-wait`.
+    /// Sends one request when its turn comes (see [`Pacer`]); a `429` is waited out and resent, each wait
+    /// within `--max-wait`.
     pub async fn send(
         &self,
         request: &Outgoing,
         transcript: &mut Transcript,
     ) -> Result<Response, HttpError> {
-        let started = Instant::now();
+        let limit = Limit::of(request.method, &request.path);
+        let mut turn = self.pacer.turn(limit, &request.path).await;
         loop {
-            let response = self.send_once(request, transcript).await?;
+            turn.wait(transcript).await?;
+            let sent = Instant::now();
+            let timeout = turn.timeout(self.config.request_timeout);
+            let response = match self.send_within(request, transcript, timeout).await {
+                Err(e @ HttpError::Timeout(_)) => {
+                    turn.timed_out();
+                    return Err(e);
+                }
+                other => other?,
+            };
             if response.status != 429 {
+                turn.answered(sent.elapsed());
                 return Ok(response);
             }
             // Without a hint, one second; never less than a tenth of one, so that `Retry-After: 0` does
-            // not turn into a flood. A hint beyond --max-wait is not waited for (nor added up: it may be huge).
+            // not turn into a flood.
             let wait = retry_after(&response)
                 .unwrap_or(Duration::from_secs(1))
                 .max(MIN_RETRY_WAIT);
-            let over = started
-                .elapsed()
-                .checked_add(wait)
-                .is_none_or(|total| total > self.config.max_wait);
-            if over {
-                return Err(HttpError::RateLimited(wait));
-            }
+            turn.rate_limited(wait)?;
             transcript.note(&format!(
-                "rate-limited: waiting {wait:?} as the server asks"
+                "rate-limited: the server asks to wait {wait:?}"
             ));
-            tokio::time::sleep(wait).await;
         }
     }
 
-    /// Sends once and returns whatever comes back, `429` included.
+    /// Sends once and returns whatever comes back, `429` included; not paced.
     pub async fn send_once(
         &self,
         request: &Outgoing,
         transcript: &mut Transcript,
+    ) -> Result<Response, HttpError> {
+        self.send_within(request, transcript, self.config.request_timeout)
+            .await
+    }
+
+    async fn send_within(
+        &self,
+        request: &Outgoing,
+        transcript: &mut Transcript,
+        timeout: Duration,
     ) -> Result<Response, HttpError> {
         let bad_path = || HttpError::BadPath(request.path.clone());
         // `//host/...` would be a network-path reference: tokens must never go to another host.
@@ -225,7 +282,7 @@ impl Http {
             Method::Delete => reqwest::Method::DELETE,
             Method::Options => reqwest::Method::OPTIONS,
         };
-        let mut builder = self.client.request(method, url.clone());
+        let mut builder = self.client.request(method, url.clone()).timeout(timeout);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -257,11 +314,14 @@ impl Http {
             request.bearer.is_some(),
             shown_body.map(|body| self.secrets.redact(&body)).as_deref(),
         );
-        let mut response = builder.send().await.map_err(|e| self.classify(e))?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| classify(e, timeout))?;
         let status = response.status().as_u16();
         let headers = header_list(response.headers());
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(e, timeout))? {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(HttpError::TooLarge);
             }
@@ -287,14 +347,15 @@ impl Http {
         })
     }
 
-    fn classify(&self, error: reqwest::Error) -> HttpError {
-        if error.is_timeout() {
-            HttpError::Timeout(self.config.request_timeout)
-        } else if error.is_connect() {
-            HttpError::Connect(error_chain(&error))
-        } else {
-            HttpError::Other(error_chain(&error))
-        }
+}
+
+fn classify(error: reqwest::Error, timeout: Duration) -> HttpError {
+    if error.is_timeout() {
+        HttpError::Timeout(timeout)
+    } else if error.is_connect() {
+        HttpError::Connect(error_chain(&error))
+    } else {
+        HttpError::Other(error_chain(&error))
     }
 }
 
@@ -343,9 +404,15 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 #[derive(Debug, Default, Clone)]
 pub struct Transcript {
     lines: Vec<String>,
+    waited: WaitClock,
 }
 
 impl Transcript {
+    /// The case's clock of time spent waiting; clones share it.
+    pub fn clock(&self) -> WaitClock {
+        self.waited.clone()
+    }
+
     pub fn note(&mut self, text: &str) {
         self.lines.push(format!("# {text}"));
     }

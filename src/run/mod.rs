@@ -4,6 +4,7 @@
 pub mod ambient;
 pub mod case_run;
 pub mod http;
+pub mod pacer;
 pub mod scope;
 pub mod step;
 
@@ -37,6 +38,10 @@ pub struct Privileges {
 pub struct Settings {
     pub request_timeout: Duration,
     pub max_wait: Duration,
+    /// How long into the run requests may still wait for their turn behind a rate limit.
+    pub wait_budget: Option<Duration>,
+    /// Print a line on stderr when the run starts waiting for a rate limit.
+    pub progress: bool,
     pub case_timeout: Duration,
     pub insecure: bool,
     pub privileges: Privileges,
@@ -66,6 +71,8 @@ impl RunContext {
         let config = HttpConfig {
             request_timeout: settings.request_timeout,
             max_wait: settings.max_wait,
+            wait_budget: settings.wait_budget,
+            progress: settings.progress,
             insecure: settings.insecure,
         };
         let http = Http::new(base, config, secrets)

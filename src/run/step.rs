@@ -8,11 +8,13 @@ use serde_json::{Value, json};
 use crate::case::matcher::Matcher;
 use crate::case::model::*;
 use crate::case::template;
+use crate::cause::Cause;
 use crate::clause::{Catalogue, Level};
 use crate::run::RunContext;
 use crate::run::ambient;
 use crate::run::http::{HttpError, OutBody, Outgoing, Response, Transcript};
 use crate::run::scope::{Scope, Session};
+use crate::target::accounts::AccountError;
 use crate::target::probe::expiry_margin;
 use crate::verdict::{CheckRecord, Observation};
 
@@ -30,19 +32,27 @@ pub enum Stop {
     Error(String),
     /// The case does not apply to this server (a feature it lacks, a choice the spec leaves to it).
     Skip(String),
-    /// The run's own settings keep the case from running (`--max-wait`, missing flags): untested, not "not
-    /// applicable".
+    /// The run's own settings keep the case from running (missing flags): untested, not "not applicable".
     NotRun(String),
+    /// A matter of time (a rate limit, a wait over `--max-wait` or the budget, a timeout): the same outcome
+    /// wherever in the case it strikes, account creation included.
+    Timing(Cause, String),
 }
 
 impl Stop {
-    /// A rate limit the server wants waited out beyond `--max-wait` skips the case (the user's limit, not
-    /// the server's fault); any other transport failure keeps the case from its checks.
-    fn from_http(step: &str, error: HttpError) -> Stop {
-        let text = format!("step `{step}`: {error}");
-        match error {
-            HttpError::RateLimited(_) => Stop::NotRun(text),
-            _ => Stop::Error(text),
+    /// A transport failure in `context` (`step `x``, `setup`): a timing cause keeps its type, anything else
+    /// keeps the case from its checks.
+    pub fn from_http(context: &str, error: HttpError) -> Stop {
+        let text = format!("{context}: {error}");
+        match error.cause() {
+            Some(cause) => Stop::Timing(cause, text),
+            None => Stop::Error(text),
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Stop::Error(r) | Stop::Skip(r) | Stop::NotRun(r) | Stop::Timing(_, r) => r,
         }
     }
 }
@@ -63,6 +73,8 @@ pub struct StepRunner<'a> {
     pub scope: Scope,
     pub transcript: Transcript,
     pub findings: Findings,
+    /// Steps whose expectations and observations were all evaluated, in order from the first.
+    pub judged: usize,
 }
 
 impl StepRunner<'_> {
@@ -88,7 +100,7 @@ impl StepRunner<'_> {
             action => {
                 let outgoing = self.outgoing(action).map_err(Stop::Error)?;
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
-                response.map_err(|e| Stop::from_http(&step.name, e))?
+                response.map_err(|e| Stop::from_http(&format!("step `{}`", step.name), e))?
             }
         };
         let received_at = Instant::now();
@@ -113,6 +125,7 @@ impl StepRunner<'_> {
                 note: format!("{label}: {}", response.summary()),
             });
         }
+        self.judged += 1;
         if let Some(name) = step.action.session_out() {
             match Session::from_response(&response, previous_refresh, received_at) {
                 Some(session) if response.status == 200 => {
@@ -279,7 +292,10 @@ impl StepRunner<'_> {
             .accounts
             .register(&self.ctx.http, kind, body, &mut self.transcript)
             .await
-            .map_err(|e| Stop::Error(format!("registration: {e}")))
+            .map_err(|e| match e {
+                AccountError::Http(e) => Stop::from_http("registration", e),
+                AccountError::Refused(e) => Stop::Error(format!("registration: {e}")),
+            })
     }
 
     async fn wait(&mut self, wait: &Wait) -> Result<(), Stop> {
@@ -304,12 +320,17 @@ impl StepRunner<'_> {
         };
         let wait_for = until.saturating_duration_since(Instant::now());
         if wait_for > self.ctx.max_wait {
-            return Err(Stop::NotRun(format!(
-                "waiting {wait_for:?} would exceed --max-wait {:?}",
-                self.ctx.max_wait
-            )));
+            return Err(Stop::Timing(
+                Cause::Expiry { needed: wait_for },
+                format!(
+                    "waiting {} would exceed --max-wait {}",
+                    humantime::format_duration(Duration::from_secs(wait_for.as_secs())),
+                    humantime::format_duration(self.ctx.max_wait)
+                ),
+            ));
         }
         self.transcript.note(&format!("waiting {wait_for:?}"));
+        self.transcript.clock().add(wait_for);
         tokio::time::sleep_until(until.into()).await;
         Ok(())
     }

@@ -8,7 +8,17 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 
 use crate::case::model::Method;
-use crate::run::http::{Http, Outgoing, Response, Transcript};
+use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
+
+/// Why an account could not be made: the transport (typed, so that a 429 or a timeout gets the same outcome
+/// here as anywhere else in a case), or the server's refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{0}")]
+    Refused(String),
+}
 
 /// How accounts are provisioned on the target.
 #[derive(Debug, Clone)]
@@ -109,7 +119,7 @@ impl Accounts {
         http: &Http,
         hint: &str,
         transcript: &mut Transcript,
-    ) -> Result<Account, String> {
+    ) -> Result<Account, AccountError> {
         if let Provisioning::Fixed { user, password } = &self.provisioning {
             let localpart = user
                 .trim_start_matches('@')
@@ -136,7 +146,12 @@ impl Accounts {
                 let response = self.register(http, "user", body, transcript).await?;
                 let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
                     Some(id) if response.status == 200 => id.to_owned(),
-                    _ => return Err(format!("registration answered {}", response.describe())),
+                    _ => {
+                        return Err(AccountError::Refused(format!(
+                            "registration answered {}",
+                            response.describe()
+                        )));
+                    }
                 };
                 // A server that logs the new account in despite inhibit_login: end that session, so that
                 // a fresh account starts with no device.
@@ -160,7 +175,7 @@ impl Accounts {
         kind: &str,
         body: Value,
         transcript: &mut Transcript,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, AccountError> {
         let path = format!("/_matrix/client/v3/register?kind={kind}");
         let mut body = body;
         // Servers such as Synapse accept `m.login.dummy` without a session: one request instead of two.
@@ -179,8 +194,7 @@ impl Accounts {
                     &Outgoing::new(Method::Post, path.clone()).json(body.clone()),
                     transcript,
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             if response.status != 401 || kind == "guest" {
                 return Ok(response);
             }
@@ -188,10 +202,10 @@ impl Accounts {
                 return Ok(response);
             };
             let Some(stage) = self.next_stage(&response, &completed) else {
-                return Err(format!(
+                return Err(AccountError::Refused(format!(
                     "no registration flow the harness can complete: {}",
                     response.describe()
-                ));
+                )));
             };
             let mut auth = json!({"type": stage, "session": session});
             if let Provisioning::Token(token) = &self.provisioning
@@ -202,10 +216,10 @@ impl Accounts {
             completed.push(stage);
             body["auth"] = auth;
         }
-        Err(
+        Err(AccountError::Refused(
             "registration did not complete after 4 rounds of user-interactive authentication"
                 .into(),
-        )
+        ))
     }
 
     /// The first stage not yet completed of the first flow made only of stages the harness can do.
@@ -274,17 +288,22 @@ async fn shared_secret_register(
     localpart: &str,
     password: &str,
     transcript: &mut Transcript,
-) -> Result<String, String> {
+) -> Result<String, AccountError> {
     let path = "/_synapse/admin/v1/register";
     let nonce_response = http
         .send(&Outgoing::new(Method::Get, path), transcript)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let nonce = nonce_response
         .pointer("/nonce")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("{path} gave no nonce ({})", nonce_response.describe()))?;
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).map_err(|e| e.to_string())?;
+        .ok_or_else(|| {
+            AccountError::Refused(format!(
+                "{path} gave no nonce ({})",
+                nonce_response.describe()
+            ))
+        })?;
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes())
+        .map_err(|e| AccountError::Refused(e.to_string()))?;
     for (i, part) in [nonce, localpart, password, "notadmin"].iter().enumerate() {
         if i > 0 {
             mac.update(b"\0");
@@ -295,15 +314,14 @@ async fn shared_secret_register(
     let body = json!({"nonce": nonce, "username": localpart, "password": password, "admin": false, "mac": mac});
     let response = http
         .send(&Outgoing::new(Method::Post, path).json(body), transcript)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
         Some(id) if response.status == 200 => id.to_owned(),
         _ => {
-            return Err(format!(
+            return Err(AccountError::Refused(format!(
                 "shared-secret registration answered {}",
                 response.describe()
-            ));
+            )));
         }
     };
     logout_session(http, &response, transcript).await?;
@@ -315,14 +333,12 @@ async fn logout_session(
     http: &Http,
     response: &Response,
     transcript: &mut Transcript,
-) -> Result<(), String> {
+) -> Result<(), AccountError> {
     if let Some(token) = response.pointer("/access_token").and_then(Value::as_str) {
         let logout = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
             .json(json!({}))
             .bearer(token);
-        http.send(&logout, transcript)
-            .await
-            .map_err(|e| e.to_string())?;
+        http.send(&logout, transcript).await?;
     }
     Ok(())
 }

@@ -1,0 +1,157 @@
+//! Why a case stopped short of its checks for reasons of time: the server's rate limits, the run's own waiting
+//! limits, or a request that got no answer. Typed, so that a cause gets one outcome wherever in a case it
+//! strikes, and so that the advice at the end of a run can say what to change.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::case::model::Method;
+
+/// The classes of request the run paces: the expensive ones (each hashes or checks a password) have a
+/// concurrency cap of their own and, on Synapse, a rate limiter of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Limit {
+    /// `POST /login`.
+    Login,
+    /// `POST /register` and Synapse's shared-secret registration.
+    Registration,
+    /// Other requests that check a password (a password change, a deactivation).
+    Password,
+    /// Any other endpoint that answered `429`.
+    Endpoint,
+}
+
+impl Limit {
+    pub fn of(method: Method, path: &str) -> Limit {
+        let path = path.split('?').next().unwrap_or(path);
+        if method != Method::Post {
+            return Limit::Endpoint;
+        }
+        if path.ends_with("/login") {
+            Limit::Login
+        } else if path.ends_with("/register") {
+            Limit::Registration
+        } else if path.ends_with("/account/password") || path.ends_with("/account/deactivate") {
+            Limit::Password
+        } else {
+            Limit::Endpoint
+        }
+    }
+
+    /// Hashes or checks a password: costly for the server, so capped in concurrency.
+    pub fn expensive(self) -> bool {
+        self != Limit::Endpoint
+    }
+
+    /// `the login rate limit`, for messages.
+    pub fn what(self) -> &'static str {
+        match self {
+            Limit::Login => "the login rate limit",
+            Limit::Registration => "the registration rate limit",
+            Limit::Password => "the rate limit on password checks",
+            Limit::Endpoint => "an endpoint's rate limit",
+        }
+    }
+
+    /// The Synapse setting behind the limit, for advice.
+    pub fn synapse_setting(self) -> Option<&'static str> {
+        match self {
+            Limit::Login => Some("rc_login"),
+            Limit::Registration => Some("rc_registration"),
+            Limit::Password | Limit::Endpoint => None,
+        }
+    }
+}
+
+/// A cause that stopped a case before its checks, other than what the server answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Cause {
+    /// The server asked for one wait longer than `--max-wait`: the run's settings, so untested.
+    RateLimit {
+        limit: Limit,
+        #[serde(rename = "asked_ms", serialize_with = "millis")]
+        asked: Duration,
+    },
+    /// The case's turn behind a rate limit would have come after the run's `--wait-budget` ran out.
+    WaitBudget { limit: Limit },
+    /// Waiting for an access token to expire would take longer than `--max-wait`.
+    Expiry {
+        #[serde(rename = "needed_ms", serialize_with = "millis")]
+        needed: Duration,
+    },
+    /// A request got no answer within its timeout: an error (the server may be down or stuck).
+    Timeout,
+}
+
+impl Cause {
+    /// Whether the run's own settings stopped the case (its clauses are untested, the case is not an error).
+    pub fn by_settings(&self) -> bool {
+        !matches!(self, Cause::Timeout)
+    }
+}
+
+fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(duration.as_millis() as u64)
+}
+
+/// A duration for a command-line option: whole seconds rounded up to a round figure (`320s`, `6m`, `2h`).
+pub fn option_value(needed: Duration) -> String {
+    let secs = needed.as_secs() + u64::from(needed.subsec_nanos() > 0);
+    if secs <= 120 {
+        format!("{}s", secs.div_ceil(10).max(1) * 10)
+    } else if secs <= 3600 {
+        let tens = secs.div_ceil(10) * 10;
+        if tens % 60 == 0 {
+            format!("{}m", tens / 60)
+        } else {
+            format!("{tens}s")
+        }
+    } else {
+        format!("{}h", secs.div_ceil(3600))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_requests() {
+        assert_eq!(
+            Limit::of(Method::Post, "/_matrix/client/v3/login"),
+            Limit::Login
+        );
+        assert_eq!(
+            Limit::of(Method::Get, "/_matrix/client/v3/login"),
+            Limit::Endpoint
+        );
+        assert_eq!(
+            Limit::of(Method::Post, "/_matrix/client/v3/register?kind=user"),
+            Limit::Registration
+        );
+        assert_eq!(
+            Limit::of(Method::Post, "/_synapse/admin/v1/register"),
+            Limit::Registration
+        );
+        assert_eq!(
+            Limit::of(Method::Post, "/_matrix/client/v3/account/password"),
+            Limit::Password
+        );
+        assert_eq!(
+            Limit::of(Method::Post, "/_matrix/client/v3/refresh"),
+            Limit::Endpoint
+        );
+    }
+
+    #[test]
+    fn option_values_are_round_and_enough() {
+        assert_eq!(option_value(Duration::from_millis(314_975)), "320s");
+        assert_eq!(option_value(Duration::from_secs(5)), "10s");
+        assert_eq!(option_value(Duration::from_secs(333)), "340s");
+        assert_eq!(option_value(Duration::from_secs(595)), "10m");
+        assert_eq!(option_value(Duration::from_secs(5 * 3600 + 1)), "6h");
+    }
+}

@@ -1,0 +1,466 @@
+//! Pacing across the whole run. Cases run concurrently, but the server's rate limits and its password hashing
+//! are shared by all of them: a `429` one case receives says when *every* case may send that kind of request
+//! again, and forty registrations at once make a healthy server look dead.
+//!
+//! So requests go through lanes: one per expensive kind (login, registration, other password checks), each
+//! with a small concurrency cap, and one per endpoint that ever answered `429`. A lane learns from the
+//! server: a `429` sets the time before which nothing more is sent on it and narrows it to one request at a
+//! time (Synapse's limiters admit one request per interval after a burst); a timeout while the suite itself
+//! crowded the lane halves its cap; the slowest answer seen stretches the timeout of the next. Every case waits
+//! its turn in order (the semaphore is fair). One wait is bounded by `--max-wait`, all waiting by the run's
+//! `--wait-budget`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+// Tokio's clock, so that the tests can run on paused time.
+use tokio::time::Instant;
+
+use crate::cause::Limit;
+use crate::run::http::{HttpError, Transcript};
+
+/// Requests of one expensive kind in flight at once: enough to overlap network and hashing, few enough that a
+/// two-core server hashing at bcrypt cost 12 answers each well within the default timeout.
+pub const EXPENSIVE_CAP: usize = 2;
+/// A request gets at least this many times the slowest answer its lane has seen before it times out.
+const SLOWEST_FACTOR: u32 = 4;
+/// Waits shorter than this are not worth a progress line.
+const ANNOUNCE_FROM: Duration = Duration::from_secs(2);
+
+/// What each kind of request cost the run, for the report and the advice.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LimitStats {
+    /// `429` answers received.
+    pub rate_limited: u32,
+    /// The longest wait a `429` asked for.
+    #[serde(rename = "longest_asked_ms", serialize_with = "millis")]
+    pub longest_asked: Duration,
+    /// Requests that waited for their turn behind a rate limit, and how long in all.
+    pub waits: u32,
+    #[serde(rename = "waited_ms", serialize_with = "millis")]
+    pub waited: Duration,
+    /// Requests that got no answer in time, and how many of them while the suite had others in flight.
+    pub timeouts: u32,
+    pub crowded_timeouts: u32,
+    /// The slowest answer.
+    #[serde(rename = "slowest_ms", serialize_with = "millis")]
+    pub slowest: Duration,
+}
+
+fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(duration.as_millis() as u64)
+}
+
+/// The time a case spent waiting (for expiry, for its turn): the case timeout does not count it.
+#[derive(Debug, Clone, Default)]
+pub struct WaitClock(Arc<AtomicU64>);
+
+impl WaitClock {
+    pub fn add(&self, wait: Duration) {
+        self.0.fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn total(&self) -> Duration {
+        Duration::from_millis(self.0.load(Ordering::Relaxed))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LaneKey {
+    limit: Limit,
+    /// The path of an endpoint lane; empty for the expensive kinds.
+    path: String,
+}
+
+#[derive(Debug)]
+struct Lane {
+    permits: Arc<Semaphore>,
+    state: Mutex<LaneState>,
+}
+
+#[derive(Debug)]
+struct LaneState {
+    cap: usize,
+    /// Permits to retire as they come back, because the cap shrank.
+    surplus: usize,
+    /// Nothing is sent on the lane before this.
+    not_before: Option<Instant>,
+    /// The `not_before` a progress line was printed for.
+    announced: Option<Instant>,
+    /// Requests waiting for a permit.
+    queued: usize,
+    in_flight: usize,
+    slowest: Duration,
+}
+
+impl Lane {
+    fn new(cap: usize) -> Lane {
+        Lane {
+            permits: Arc::new(Semaphore::new(cap)),
+            state: Mutex::new(LaneState {
+                cap,
+                surplus: 0,
+                not_before: None,
+                announced: None,
+                queued: 0,
+                in_flight: 0,
+                slowest: Duration::ZERO,
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, LaneState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn narrow_to(state: &mut LaneState, cap: usize) {
+        if cap < state.cap {
+            state.surplus += state.cap - cap;
+            state.cap = cap;
+        }
+    }
+}
+
+/// The run's pacer, shared by every request through [`crate::run::http::Http`].
+#[derive(Debug)]
+pub struct Pacer {
+    max_wait: Duration,
+    wait_budget: Option<Duration>,
+    started: Instant,
+    progress: bool,
+    lanes: Mutex<HashMap<LaneKey, Arc<Lane>>>,
+    stats: Mutex<BTreeMap<Limit, LimitStats>>,
+}
+
+impl Pacer {
+    /// `progress`: print a line on stderr when the run starts waiting for a rate limit.
+    pub fn new(max_wait: Duration, wait_budget: Option<Duration>, progress: bool) -> Pacer {
+        Pacer {
+            max_wait,
+            wait_budget,
+            started: Instant::now(),
+            progress,
+            lanes: Mutex::new(HashMap::new()),
+            stats: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
+    }
+
+    pub fn wait_budget(&self) -> Option<Duration> {
+        self.wait_budget
+    }
+
+    /// What each kind of request cost so far.
+    pub fn stats(&self) -> BTreeMap<Limit, LimitStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record(&self, limit: Limit, update: impl FnOnce(&mut LimitStats)) {
+        update(
+            self.stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(limit)
+                .or_default(),
+        );
+    }
+
+    fn key(limit: Limit, path: &str) -> LaneKey {
+        let path = if limit.expensive() {
+            String::new()
+        } else {
+            path.split('?').next().unwrap_or(path).to_owned()
+        };
+        LaneKey { limit, path }
+    }
+
+    /// The lane of a request: always one for the expensive kinds, one for other endpoints once they answered
+    /// `429` (`create`).
+    fn lane(&self, limit: Limit, path: &str, create: bool) -> Option<Arc<Lane>> {
+        let key = Self::key(limit, path);
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lane) = lanes.get(&key) {
+            return Some(lane.clone());
+        }
+        if !limit.expensive() && !create {
+            return None;
+        }
+        let cap = if limit.expensive() { EXPENSIVE_CAP } else { 1 };
+        let lane = Arc::new(Lane::new(cap));
+        lanes.insert(key, lane.clone());
+        Some(lane)
+    }
+
+    /// Waits for a place in the request's lane (if it has one); the place is held until the turn is dropped.
+    pub async fn turn(&self, limit: Limit, path: &str) -> Turn<'_> {
+        let Some(lane) = self.lane(limit, path, false) else {
+            return Turn {
+                pacer: self,
+                limit,
+                path: path.to_owned(),
+                lane: None,
+                permit: None,
+            };
+        };
+        lane.state().queued += 1;
+        let permit = lane
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("a lane's semaphore is never closed");
+        {
+            let mut state = lane.state();
+            state.queued -= 1;
+            state.in_flight += 1;
+        }
+        Turn {
+            pacer: self,
+            limit,
+            path: path.to_owned(),
+            lane: Some(lane),
+            permit: Some(permit),
+        }
+    }
+}
+
+/// A request's place in its lane.
+pub struct Turn<'a> {
+    pacer: &'a Pacer,
+    limit: Limit,
+    path: String,
+    lane: Option<Arc<Lane>>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Turn<'_> {
+    /// Waits until the lane may send again, within `--max-wait` for this wait and the run's wait budget.
+    pub async fn wait(&self, transcript: &mut Transcript) -> Result<(), HttpError> {
+        let Some(lane) = &self.lane else {
+            return Ok(());
+        };
+        loop {
+            let now = Instant::now();
+            let (until, announce, queued) = {
+                let mut state = lane.state();
+                let until = match state.not_before {
+                    Some(until) if until > now => until,
+                    _ => return Ok(()),
+                };
+                let announce = state.announced != Some(until);
+                state.announced = Some(until);
+                (until, announce, state.queued)
+            };
+            let wait = until - now;
+            if wait > self.pacer.max_wait {
+                return Err(HttpError::RateLimited {
+                    limit: self.limit,
+                    asked: wait,
+                    max_wait: self.pacer.max_wait,
+                });
+            }
+            if let Some(budget) = self.pacer.wait_budget
+                && until > self.pacer.started + budget
+            {
+                return Err(HttpError::WaitBudget {
+                    limit: self.limit,
+                    budget,
+                });
+            }
+            if announce && self.pacer.progress && wait >= ANNOUNCE_FROM {
+                let setting = self
+                    .limit
+                    .synapse_setting()
+                    .map(|s| format!("; Synapse's `{s}`"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "waiting {} for {} ({} more request(s) queued behind it{setting})",
+                    humantime::format_duration(round_secs(wait)),
+                    self.limit.what(),
+                    queued
+                );
+            }
+            transcript.note(&format!(
+                "waiting {wait:?} for {} (learned from a 429)",
+                self.limit.what()
+            ));
+            transcript.clock().add(wait);
+            self.pacer.record(self.limit, |s| {
+                s.waits += 1;
+                s.waited += wait;
+            });
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    /// The timeout of the next attempt: the run's, or more when the lane's answers have been slow.
+    pub fn timeout(&self, base: Duration) -> Duration {
+        match &self.lane {
+            Some(lane) => base.max(lane.state().slowest * SLOWEST_FACTOR),
+            None => base,
+        }
+    }
+
+    /// The server answered (not `429`) after `latency`.
+    pub fn answered(&self, latency: Duration) {
+        if let Some(lane) = &self.lane {
+            let mut state = lane.state();
+            state.slowest = state.slowest.max(latency);
+        }
+        self.pacer
+            .record(self.limit, |s| s.slowest = s.slowest.max(latency));
+    }
+
+    /// The server answered `429` asking for `asked`: the whole lane waits, one request at a time from now on.
+    /// A wait over `--max-wait` ends this request.
+    pub fn rate_limited(&mut self, asked: Duration) -> Result<(), HttpError> {
+        self.pacer.record(self.limit, |s| {
+            s.rate_limited += 1;
+            s.longest_asked = s.longest_asked.max(asked);
+        });
+        if self.lane.is_none() {
+            // An endpoint's first 429: from now on it has a lane, and this request is its first user.
+            self.lane = self.pacer.lane(self.limit, &self.path, true);
+        }
+        if let Some(lane) = &self.lane {
+            let mut state = lane.state();
+            let until = Instant::now().checked_add(asked);
+            state.not_before = state.not_before.max(until);
+            Lane::narrow_to(&mut state, 1);
+        }
+        if asked > self.pacer.max_wait {
+            return Err(HttpError::RateLimited {
+                limit: self.limit,
+                asked,
+                max_wait: self.pacer.max_wait,
+            });
+        }
+        Ok(())
+    }
+
+    /// No answer in time. When the suite had other requests in the lane, the lane's cap is halved.
+    pub fn timed_out(&self) {
+        let crowded = self.lane.as_ref().is_some_and(|lane| {
+            let mut state = lane.state();
+            let crowded = state.in_flight > 1;
+            if crowded {
+                let half = (state.cap / 2).max(1);
+                Lane::narrow_to(&mut state, half);
+            }
+            crowded
+        });
+        self.pacer.record(self.limit, |s| {
+            s.timeouts += 1;
+            s.crowded_timeouts += u32::from(crowded);
+        });
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let (Some(lane), Some(permit)) = (&self.lane, self.permit.take()) else {
+            return;
+        };
+        let mut state = lane.state();
+        state.in_flight -= 1;
+        if state.surplus > 0 {
+            state.surplus -= 1;
+            permit.forget();
+        }
+    }
+}
+
+fn round_secs(wait: Duration) -> Duration {
+    Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_makes_every_later_request_of_its_kind_wait() {
+        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let mut transcript = Transcript::default();
+        let mut first = pacer.turn(Limit::Login, "/_matrix/client/v3/login").await;
+        first.rate_limited(Duration::from_secs(5)).unwrap();
+        drop(first);
+        let started = Instant::now();
+        let second = pacer.turn(Limit::Login, "/_matrix/client/v3/login").await;
+        second.wait(&mut transcript).await.unwrap();
+        assert!(started.elapsed() >= Duration::from_secs(5));
+        assert_eq!(transcript.clock().total(), Duration::from_secs(5));
+        let stats = &pacer.stats()[&Limit::Login];
+        assert_eq!((stats.rate_limited, stats.waits), (1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_over_max_wait_or_past_the_budget_is_refused() {
+        let pacer = Pacer::new(Duration::from_secs(60), Some(Duration::from_secs(30)), false);
+        let mut turn = pacer.turn(Limit::Registration, "/register").await;
+        let over = turn.rate_limited(Duration::from_secs(61));
+        assert!(matches!(over, Err(HttpError::RateLimited { .. })), "{over:?}");
+        drop(turn);
+        let mut turn = pacer.turn(Limit::Login, "/login").await;
+        turn.rate_limited(Duration::from_secs(40)).unwrap();
+        let late = turn.wait(&mut Transcript::default()).await;
+        assert!(matches!(late, Err(HttpError::WaitBudget { .. })), "{late:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limited_lane_sends_one_request_at_a_time() {
+        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let mut a = pacer.turn(Limit::Login, "/login").await;
+        let b = pacer.turn(Limit::Login, "/login").await;
+        a.rate_limited(Duration::from_secs(1)).unwrap();
+        drop(a);
+        drop(b);
+        let _one = pacer.turn(Limit::Login, "/login").await;
+        let two = tokio::time::timeout(
+            Duration::from_secs(1),
+            pacer.turn(Limit::Login, "/login"),
+        )
+        .await;
+        assert!(two.is_err(), "a second request got a place beside the first");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn endpoints_get_a_lane_only_after_a_429_and_slow_answers_stretch_timeouts() {
+        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let mut turn = pacer.turn(Limit::Endpoint, "/refresh").await;
+        assert!(turn.lane.is_none());
+        turn.rate_limited(Duration::from_secs(1)).unwrap();
+        turn.answered(Duration::from_secs(4));
+        assert_eq!(
+            turn.timeout(Duration::from_secs(10)),
+            Duration::from_secs(16)
+        );
+        drop(turn);
+        assert!(pacer.turn(Limit::Endpoint, "/refresh").await.lane.is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timeout_in_a_crowded_lane_halves_it() {
+        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let a = pacer.turn(Limit::Registration, "/register").await;
+        let b = pacer.turn(Limit::Registration, "/register").await;
+        a.timed_out();
+        drop(a);
+        drop(b);
+        let _one = pacer.turn(Limit::Registration, "/register").await;
+        let two = tokio::time::timeout(
+            Duration::from_secs(1),
+            pacer.turn(Limit::Registration, "/register"),
+        )
+        .await;
+        assert!(two.is_err());
+        assert_eq!(pacer.stats()[&Limit::Registration].crowded_timeouts, 1);
+    }
+}
