@@ -9,7 +9,7 @@ use url::Url;
 use crate::case::{self, Case};
 use crate::cli::Cli;
 use crate::colour;
-use crate::error::{EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, Error};
+use crate::error::{EXIT_OK, Error, run_exit_code};
 use crate::expected;
 use crate::redact::Secrets;
 use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
@@ -130,7 +130,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
     records.sort_by(|a, b| a.id.cmp(&b.id));
     let verdicts = verdict::aggregate(&ctx.catalogue, &records);
-    let errors = records.iter().any(|r| r.outcome == Outcome::Error);
+    let errors = records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Error)
+        .count();
     // With --expected, the verdicts are judged against the file (a verdict that moved) instead of against
     // the spec's levels; --bless takes them as they are.
     let judged_wrong = match (&cli.expected, cli.bless) {
@@ -138,13 +141,16 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         (Some(_), true) => false,
         (None, _) => verdict::nonconformant(&verdicts, cli.strict),
     };
-    let exit_code = if judged_wrong {
-        EXIT_NONCONFORMANT
-    } else if errors {
-        EXIT_HARNESS
-    } else {
-        EXIT_OK
-    };
+    let exit_code = run_exit_code(judged_wrong, errors);
+    let pacing = ctx.http.pacer.stats();
+    let advice = report::advice::advise(&report::advice::Inputs {
+        cases: &records,
+        capabilities: &ctx.capabilities,
+        pacing: &pacing,
+        max_wait: cli.max_wait,
+        wait_budget: Some(cli.wait_budget),
+        request_timeout: cli.request_timeout,
+    });
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
         suite_version: env!("CARGO_PKG_VERSION"),
@@ -159,6 +165,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         totals: Totals::of(&records, &verdicts),
         clauses: verdicts,
         cases: records,
+        advice,
+        pacing,
     };
     print!("{}", secrets.redact(&report::terminal::render(&report)));
     report::write_all(&report, &cli.report_dir, &secrets)?;

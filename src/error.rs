@@ -10,6 +10,19 @@ pub const EXIT_NONCONFORMANT: u8 = 1;
 /// is not a Matrix homeserver, or cases that could not reach their checks.
 pub const EXIT_HARNESS: u8 = 2;
 
+/// The one exit rule of a run that got as far as verdicts: 1 when the verdicts are judged wrong (a MUST-level
+/// clause failed, or with `--expected` a verdict moved), else 2 when a case ended in error, else 0. A failure
+/// wins over errors: it is a finding about the server, whatever else kept other cases from their checks.
+pub fn run_exit_code(judged_wrong: bool, cases_in_error: usize) -> u8 {
+    if judged_wrong {
+        EXIT_NONCONFORMANT
+    } else if cases_in_error > 0 {
+        EXIT_HARNESS
+    } else {
+        EXIT_OK
+    }
+}
+
 /// Everything that makes the harness give up; each renders as a message a user can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -41,5 +54,18 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(EXIT_HARNESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_wins_over_errors() {
+        assert_eq!(run_exit_code(true, 4), EXIT_NONCONFORMANT);
+        assert_eq!(run_exit_code(true, 0), EXIT_NONCONFORMANT);
+        assert_eq!(run_exit_code(false, 1), EXIT_HARNESS);
+        assert_eq!(run_exit_code(false, 0), EXIT_OK);
     }
 }

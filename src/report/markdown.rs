@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::report::RunReport;
-use crate::report::terminal::one_line;
+use crate::report::terminal::{exit_line, first_line};
 use crate::verdict::{Outcome, Verdict};
 
 pub fn render(report: &RunReport) -> String {
@@ -71,6 +71,15 @@ pub fn render(report: &RunReport) -> String {
         cases(Outcome::Skipped),
     );
 
+    let _ = writeln!(out, "{}.\n", exit_line(report));
+    if !report.advice.is_empty() {
+        let _ = writeln!(out, "## Advice\n");
+        for advice in &report.advice {
+            let _ = writeln!(out, "- {}", advice.text);
+        }
+        let _ = writeln!(out);
+    }
+
     let problems: Vec<_> = report
         .clauses
         .iter()
@@ -86,7 +95,7 @@ pub fn render(report: &RunReport) -> String {
                 clause.id,
                 clause.level,
                 cell(&clause.summary),
-                cell(&one_line(&clause.reason, 300))
+                cell(&first_line(&clause.reason))
             );
         }
         let _ = writeln!(out);
@@ -113,7 +122,7 @@ pub fn render(report: &RunReport) -> String {
             clause.section,
             level,
             clause.verdict.as_str(),
-            cell(&one_line(&clause.reason, 160))
+            cell(&first_line(&clause.reason))
         );
     }
     let _ = writeln!(out, "\n## Cases\n");
@@ -126,7 +135,7 @@ pub fn render(report: &RunReport) -> String {
             case.id,
             case.outcome.as_str(),
             case.duration.as_millis(),
-            cell(&one_line(&case.message, 160))
+            cell(&first_line(&case.message))
         );
     }
     out

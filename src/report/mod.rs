@@ -1,6 +1,7 @@
 //! Reports of a run: the terminal table, JUnit XML, `report.json` and `summary.md`. They all render one
 //! [`RunReport`]; every byte they write passes through the redactor.
 
+pub mod advice;
 pub mod github;
 pub mod json;
 pub mod junit;
@@ -11,7 +12,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::cause::Limit;
 use crate::error::Error;
+use crate::report::advice::Advice;
+use crate::run::pacer::LimitStats;
 use crate::redact::Secrets;
 use crate::target::Capabilities;
 use crate::verdict::{CaseRecord, ClauseVerdict, Outcome, Verdict};
@@ -37,6 +41,10 @@ pub struct RunReport {
     pub clauses: Vec<ClauseVerdict>,
     /// Sorted by id.
     pub cases: Vec<CaseRecord>,
+    /// What to change so that the next run covers more, or takes less time.
+    pub advice: Vec<Advice>,
+    /// What the run's pacing cost per kind of request (429s, waits, timeouts).
+    pub pacing: std::collections::BTreeMap<Limit, LimitStats>,
 }
 
 #[derive(Debug, Default, Serialize)]

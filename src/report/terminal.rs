@@ -1,14 +1,11 @@
-//! The per-clause table printed after libtest's case lines.
+//! The per-clause table printed after libtest's case lines, the advice, and the run's counts.
 
 use std::fmt::Write;
 
 use colored::{ColoredString, Colorize};
 
 use crate::report::RunReport;
-use crate::verdict::Verdict;
-
-/// Longest reason shown in the table; report.json has them whole.
-const REASON_WIDTH: usize = 110;
+use crate::verdict::{Outcome, Verdict};
 
 pub fn render(report: &RunReport) -> String {
     let id_width = report
@@ -37,8 +34,14 @@ pub fn render(report: &RunReport) -> String {
             clause.id,
             clause.level.as_str(),
             paint(clause.verdict, verdict),
-            one_line(&clause.reason, REASON_WIDTH)
+            first_line(&clause.reason)
         );
+    }
+    if !report.advice.is_empty() {
+        let _ = writeln!(out, "\nAdvice:");
+        for advice in &report.advice {
+            let _ = writeln!(out, "- {}", advice.text);
+        }
     }
     let totals = |map: &std::collections::BTreeMap<&str, usize>| {
         map.iter()
@@ -48,8 +51,48 @@ pub fn render(report: &RunReport) -> String {
             .join(", ")
     };
     let _ = writeln!(out, "\nclauses: {}", totals(&report.totals.clauses));
-    let _ = writeln!(out, "cases: {}", totals(&report.totals.cases));
+    let _ = writeln!(out, "{}", case_counts(report));
+    let _ = writeln!(out, "{}", exit_line(report));
     out
+}
+
+/// The suite's count of cases, in libtest's terms too, so that its `test result` line is not contradicted:
+/// libtest counts a case in error as failed and a skipped one as ignored.
+pub fn case_counts(report: &RunReport) -> String {
+    let n = |outcome: Outcome| {
+        report
+            .totals
+            .cases
+            .get(outcome.as_str())
+            .copied()
+            .unwrap_or(0)
+    };
+    let (failed, errors) = (n(Outcome::Failed), n(Outcome::Error));
+    format!(
+        "cases: {} passed; {} failed ({failed} failed a check, {errors} ended in error); {} skipped (libtest: ignored)",
+        n(Outcome::Passed),
+        failed + errors,
+        n(Outcome::Skipped)
+    )
+}
+
+/// Why the run exits as it does, by the one rule (see [`crate::error::run_exit_code`]).
+pub fn exit_line(report: &RunReport) -> String {
+    let errors = report
+        .totals
+        .cases
+        .get(Outcome::Error.as_str())
+        .copied()
+        .unwrap_or(0);
+    let why = match report.exit_code {
+        0 => "no MUST-level clause failed".to_owned(),
+        1 if errors > 0 => format!(
+            "the verdicts are judged wrong (a failure wins over the {errors} case(s) in error)"
+        ),
+        1 => "the verdicts are judged wrong".to_owned(),
+        _ => format!("{errors} case(s) ended in error, so the verdicts are incomplete"),
+    };
+    format!("exit code {}: {why}", report.exit_code)
 }
 
 fn paint(verdict: Verdict, text: String) -> ColoredString {
@@ -62,13 +105,12 @@ fn paint(verdict: Verdict, text: String) -> ColoredString {
     }
 }
 
-/// The first line, cut to `width` characters.
-pub fn one_line(text: &str, width: usize) -> String {
+/// The first line, whole (a reason cut short loses what it advises), marked when more lines follow.
+pub fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or("");
-    if line.chars().count() <= width && !text.contains('\n') {
-        line.to_owned()
+    if text.trim_end().contains('\n') {
+        format!("{line} (…)")
     } else {
-        let head: String = line.chars().take(width.saturating_sub(1)).collect();
-        format!("{head}…")
+        line.to_owned()
     }
 }

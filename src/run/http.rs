@@ -12,7 +12,7 @@ use url::Url;
 use crate::case::model::Method;
 use crate::cause::{Cause, Limit};
 use crate::redact::Secrets;
-use crate::run::pacer::{Pacer, WaitClock};
+use crate::run::pacer::{Pacer, Turn, WaitClock};
 
 /// Responses larger than this are an error, not something to buffer.
 const MAX_BODY: usize = 1024 * 1024;
@@ -220,6 +220,17 @@ impl Http {
     ) -> Result<Response, HttpError> {
         let limit = Limit::of(request.method, &request.path);
         let mut turn = self.pacer.turn(limit, &request.path).await;
+        self.send_in_turn(&mut turn, request, transcript).await
+    }
+
+    /// Sends one request in a turn the caller holds (so that requests that belong together, such as a nonce
+    /// and the registration that uses it, are not separated by a queue).
+    pub async fn send_in_turn(
+        &self,
+        turn: &mut Turn<'_>,
+        request: &Outgoing,
+        transcript: &mut Transcript,
+    ) -> Result<Response, HttpError> {
         loop {
             turn.wait(transcript).await?;
             let sent = Instant::now();

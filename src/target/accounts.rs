@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 
 use crate::case::model::Method;
+use crate::cause::Limit;
 use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
 
 /// Why an account could not be made: the transport (typed, so that a 429 or a timeout gets the same outcome
@@ -290,8 +291,11 @@ async fn shared_secret_register(
     transcript: &mut Transcript,
 ) -> Result<String, AccountError> {
     let path = "/_synapse/admin/v1/register";
+    // One turn for the nonce and the registration: Synapse forgets a nonce after a minute, which a queue of
+    // registrations at bcrypt cost 12 can take.
+    let mut turn = http.pacer.turn(Limit::Registration, path).await;
     let nonce_response = http
-        .send(&Outgoing::new(Method::Get, path), transcript)
+        .send_in_turn(&mut turn, &Outgoing::new(Method::Get, path), transcript)
         .await?;
     let nonce = nonce_response
         .pointer("/nonce")
@@ -313,8 +317,9 @@ async fn shared_secret_register(
     let mac = hex::encode(mac.finalize().into_bytes());
     let body = json!({"nonce": nonce, "username": localpart, "password": password, "admin": false, "mac": mac});
     let response = http
-        .send(&Outgoing::new(Method::Post, path).json(body), transcript)
+        .send_in_turn(&mut turn, &Outgoing::new(Method::Post, path).json(body), transcript)
         .await?;
+    drop(turn);
     let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
         Some(id) if response.status == 200 => id.to_owned(),
         _ => {

@@ -17,6 +17,10 @@ use crate::spec_version::SpecVersion;
 use crate::target::accounts::Accounts;
 use crate::target::{Capabilities, ServerInfo};
 
+/// The gate reason when a login that asked for a refresh token got none: refresh tokens look switched off.
+pub const NO_REFRESH_TOKEN: &str =
+    "the server issues no refresh token to a login with refresh_token: true";
+
 /// The waiting margin after a lifetime: max(2 s, 5 % of it) (clause catalogue §2.1, gate G-exp).
 pub fn expiry_margin(lifetime: Duration) -> Duration {
     (lifetime / 20).max(Duration::from_secs(2))
@@ -229,9 +233,7 @@ async fn refresh_support(
     transcript: &mut Transcript,
 ) -> Result<Result<(), String>, String> {
     let Some(token) = login.pointer("/refresh_token").and_then(Value::as_str) else {
-        return Err(
-            "the server issues no refresh token to a login with refresh_token: true".to_owned(),
-        );
+        return Err(NO_REFRESH_TOKEN.to_owned());
     };
     let request = Outgoing::new(Method::Post, "/_matrix/client/v3/refresh")
         .json(json!({"refresh_token": token}));

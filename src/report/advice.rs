@@ -1,0 +1,377 @@
+//! Advice after the table: the reasons that cost the run coverage or time, grouped, each with the option or the
+//! server setting to change. Computed from typed causes and the pacer's figures, never from message text.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::case::model::Gate;
+use crate::cause::{Cause, Limit, option_value};
+use crate::run::pacer::LimitStats;
+use crate::target::Capabilities;
+use crate::target::probe::NO_REFRESH_TOKEN;
+use crate::verdict::CaseRecord;
+
+/// What the advice is about, for report.json and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topic {
+    /// A server rate limit made cases wait, or stopped them.
+    RateLimit,
+    /// The run's wait budget ran out before some cases got their turn.
+    WaitBudget,
+    /// Access tokens live longer than `--max-wait`.
+    Expiry,
+    /// Requests got no answer in time.
+    Timeout,
+    /// The server issued no refresh token to a login that asked for one.
+    RefreshTokensOff,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Advice {
+    pub topic: Topic,
+    pub text: String,
+}
+
+/// What the advice is computed from.
+pub struct Inputs<'a> {
+    pub cases: &'a [CaseRecord],
+    pub capabilities: &'a Capabilities,
+    pub pacing: &'a BTreeMap<Limit, LimitStats>,
+    pub max_wait: Duration,
+    pub wait_budget: Option<Duration>,
+    pub request_timeout: Duration,
+}
+
+pub fn advise(inputs: &Inputs<'_>) -> Vec<Advice> {
+    let mut out = Vec::new();
+    refresh_tokens_off(inputs, &mut out);
+    for (limit, stats) in inputs.pacing {
+        rate_limit(inputs, *limit, stats, &mut out);
+    }
+    expiry(inputs, &mut out);
+    timeouts(inputs, &mut out);
+    out
+}
+
+fn causes<'a>(inputs: &'a Inputs<'_>) -> impl Iterator<Item = &'a Cause> {
+    inputs.cases.iter().filter_map(|c| c.cause.as_ref())
+}
+
+fn setting(limit: Limit) -> String {
+    match limit.synapse_setting() {
+        Some(setting) => format!("relax `{setting}` (Synapse) on a test server"),
+        None => "relax the server's rate limit on a test server".to_owned(),
+    }
+}
+
+fn show(duration: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
+}
+
+fn rate_limit(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: &mut Vec<Advice>) {
+    if stats.rate_limited == 0 {
+        return;
+    }
+    let over: Vec<Duration> = causes(inputs)
+        .filter_map(|c| match c {
+            Cause::RateLimit { limit: l, asked } if *l == limit => Some(*asked),
+            _ => None,
+        })
+        .collect();
+    let over_budget = causes(inputs)
+        .filter(|c| matches!(c, Cause::WaitBudget { limit: l } if *l == limit))
+        .count();
+    let mut text = format!(
+        "{} answered 429 {} time(s), asking for waits up to {}",
+        capitalised(limit.what()),
+        stats.rate_limited,
+        show(stats.longest_asked)
+    );
+    if stats.waits > 0 {
+        text.push_str(&format!(
+            "; requests waited their turn {} time(s), {} in all",
+            stats.waits,
+            show(stats.waited)
+        ));
+    }
+    if let Some(longest) = over.iter().max() {
+        text.push_str(&format!(
+            ". {} case(s) stopped because one wait was over --max-wait {}: {}, or run with `--max-wait {}`",
+            over.len(),
+            show(inputs.max_wait),
+            setting(limit),
+            option_value(*longest)
+        ));
+    } else {
+        text.push_str(&format!(": {} to make the run faster", setting(limit)));
+    }
+    out.push(Advice {
+        topic: Topic::RateLimit,
+        text: format!("{text}."),
+    });
+    if over_budget > 0 {
+        let budget = inputs.wait_budget.unwrap_or_default();
+        // Each of those cases needs at least one more request on the lane, one per interval.
+        let more = stats.longest_asked * over_budget as u32;
+        out.push(Advice {
+            topic: Topic::WaitBudget,
+            text: format!(
+                "{over_budget} case(s) did not get their turn behind {} within --wait-budget {}; at one request \
+                 per {} they need about {} more: {}, or run with `--wait-budget {}`.",
+                limit.what(),
+                show(budget),
+                show(stats.longest_asked),
+                show(more),
+                setting(limit),
+                option_value(budget + more)
+            ),
+        });
+    }
+}
+
+fn expiry(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
+    let needed: Vec<Duration> = causes(inputs)
+        .filter_map(|c| match c {
+            Cause::Expiry { needed } => Some(*needed),
+            _ => None,
+        })
+        .collect();
+    let Some(longest) = needed.iter().max() else {
+        return;
+    };
+    let lifetime = inputs
+        .capabilities
+        .access_token_lifetime_ms
+        .map(|ms| format!(" (access tokens live {})", show(Duration::from_millis(ms))))
+        .unwrap_or_default();
+    out.push(Advice {
+        topic: Topic::Expiry,
+        text: format!(
+            "{} expiry case(s) need `--max-wait {}`{lifetime}, or a shorter \
+             `refreshable_access_token_lifetime` (Synapse) on a test server.",
+            needed.len(),
+            option_value(*longest)
+        ),
+    });
+}
+
+fn timeouts(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
+    let cases = causes(inputs)
+        .filter(|c| matches!(c, Cause::Timeout))
+        .count();
+    if cases == 0 {
+        return;
+    }
+    let crowded: u32 = inputs.pacing.values().map(|s| s.crowded_timeouts).sum();
+    let slowest = inputs
+        .pacing
+        .values()
+        .map(|s| s.slowest)
+        .max()
+        .unwrap_or_default();
+    let suggested = (inputs.request_timeout * 3).max(slowest * 4);
+    let crowd = if crowded > 0 {
+        format!(
+            "; {crowded} of the timeouts came while the suite had other password checks in flight (the suite \
+             narrowed its pace after them)"
+        )
+    } else {
+        String::new()
+    };
+    out.push(Advice {
+        topic: Topic::Timeout,
+        text: format!(
+            "{cases} case(s) ended in error on a request that got no answer within --request-timeout {}{crowd}: \
+             if the server is only slow, run with `--request-timeout {}` or `--test-threads 4`.",
+            show(inputs.request_timeout),
+            option_value(suggested)
+        ),
+    });
+}
+
+fn refresh_tokens_off(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
+    let off = matches!(
+        inputs.capabilities.gates.get(&Gate::RefreshTokens),
+        Some(Err(reason)) if reason == NO_REFRESH_TOKEN
+    );
+    if !off {
+        return;
+    }
+    let cases = inputs
+        .cases
+        .iter()
+        .filter(|c| c.message.contains(NO_REFRESH_TOKEN))
+        .count();
+    out.push(Advice {
+        topic: Topic::RefreshTokensOff,
+        text: format!(
+            "The server issued no refresh token to a login that asked for one: refresh tokens appear to be \
+             switched off ({cases} case(s) not applicable). If that is a mistake, on Synapse set \
+             `refreshable_access_token_lifetime` (for example `5m`)."
+        ),
+    });
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::target::ServerInfo;
+    use crate::verdict::Outcome;
+
+    fn capabilities(refresh: Result<(), String>) -> Capabilities {
+        Capabilities {
+            server: ServerInfo {
+                base_url: "http://127.0.0.1:1/".into(),
+                software: None,
+                versions: vec![],
+                provisioning: String::new(),
+                server_name: None,
+            },
+            versions: vec![],
+            gates: [(Gate::RefreshTokens, refresh)].into_iter().collect(),
+            unmet_by_settings: BTreeSet::new(),
+            access_token_lifetime_ms: Some(300_000),
+        }
+    }
+
+    fn case(cause: Option<Cause>, message: &str) -> CaseRecord {
+        CaseRecord {
+            id: "c".into(),
+            title: String::new(),
+            file: String::new(),
+            clauses: vec![],
+            outcome: Outcome::Skipped,
+            skipped_by_settings: true,
+            cause,
+            duration: Duration::ZERO,
+            message: message.into(),
+            checks: vec![],
+            observations: vec![],
+            unreached: vec![],
+            transcript: String::new(),
+        }
+    }
+
+    fn advise_on(
+        cases: &[CaseRecord],
+        refresh: Result<(), String>,
+        pacing: BTreeMap<Limit, LimitStats>,
+    ) -> Vec<Advice> {
+        let capabilities = capabilities(refresh);
+        advise(&Inputs {
+            cases,
+            capabilities: &capabilities,
+            pacing: &pacing,
+            max_wait: Duration::from_secs(60),
+            wait_budget: Some(Duration::from_secs(3600)),
+            request_timeout: Duration::from_secs(10),
+        })
+    }
+
+    fn login_stats() -> BTreeMap<Limit, LimitStats> {
+        let stats = LimitStats {
+            rate_limited: 3,
+            longest_asked: Duration::from_secs(333),
+            waits: 2,
+            waited: Duration::from_secs(40),
+            ..LimitStats::default()
+        };
+        [(Limit::Login, stats)].into_iter().collect()
+    }
+
+    #[test]
+    fn a_rate_limit_over_max_wait_names_the_setting_and_the_option() {
+        let stopped = Cause::RateLimit {
+            limit: Limit::Login,
+            asked: Duration::from_secs(333),
+        };
+        let cases = [case(Some(stopped.clone()), ""), case(Some(stopped), "")];
+        let advice = advise_on(&cases, Ok(()), login_stats());
+        assert_eq!(advice.len(), 1, "{advice:?}");
+        assert_eq!(advice[0].topic, Topic::RateLimit);
+        let text = &advice[0].text;
+        assert!(text.contains("2 case(s) stopped"), "{text}");
+        assert!(text.contains("`rc_login`"), "{text}");
+        assert!(text.contains("`--max-wait 340s`"), "{text}");
+    }
+
+    #[test]
+    fn waits_alone_advise_relaxing_the_limit() {
+        let advice = advise_on(&[], Ok(()), login_stats());
+        assert_eq!(advice.len(), 1);
+        assert!(advice[0].text.contains("waited their turn 2 time(s)"));
+        assert!(advice[0].text.contains("to make the run faster"));
+    }
+
+    #[test]
+    fn a_spent_wait_budget_says_how_much_more_is_needed() {
+        let cases = [case(Some(Cause::WaitBudget {
+            limit: Limit::Login,
+        }), "")];
+        let advice = advise_on(&cases, Ok(()), login_stats());
+        let budget = advice.iter().find(|a| a.topic == Topic::WaitBudget);
+        let text = &budget.expect("wait-budget advice").text;
+        assert!(text.contains("`--wait-budget 2h`"), "{text}");
+    }
+
+    #[test]
+    fn expiry_over_max_wait_gives_the_max_wait_to_use() {
+        let cases = [case(Some(Cause::Expiry {
+            needed: Duration::from_millis(314_975),
+        }), "")];
+        let advice = advise_on(&cases, Ok(()), BTreeMap::new());
+        assert_eq!(advice.len(), 1);
+        assert_eq!(advice[0].topic, Topic::Expiry);
+        assert!(advice[0].text.contains("`--max-wait 320s`"), "{}", advice[0].text);
+        assert!(advice[0].text.contains("live 5m"), "{}", advice[0].text);
+    }
+
+    #[test]
+    fn timeouts_suggest_a_longer_timeout() {
+        let mut pacing = BTreeMap::new();
+        pacing.insert(
+            Limit::Registration,
+            LimitStats {
+                timeouts: 2,
+                crowded_timeouts: 2,
+                slowest: Duration::from_secs(9),
+                ..LimitStats::default()
+            },
+        );
+        let cases = [case(Some(Cause::Timeout), "")];
+        let advice = advise_on(&cases, Ok(()), pacing);
+        assert_eq!(advice.len(), 1);
+        assert_eq!(advice[0].topic, Topic::Timeout);
+        let text = &advice[0].text;
+        assert!(text.contains("`--request-timeout 40s`"), "{text}");
+        assert!(text.contains("2 of the timeouts"), "{text}");
+    }
+
+    #[test]
+    fn no_refresh_token_says_refresh_tokens_look_switched_off() {
+        let cases = [case(None, &format!("gate refresh-tokens: {NO_REFRESH_TOKEN}"))];
+        let advice = advise_on(&cases, Err(NO_REFRESH_TOKEN.to_owned()), BTreeMap::new());
+        assert_eq!(advice.len(), 1);
+        assert_eq!(advice[0].topic, Topic::RefreshTokensOff);
+        assert!(advice[0].text.contains("switched off (1 case(s)"));
+        assert!(advice[0].text.contains("refreshable_access_token_lifetime"));
+    }
+
+    #[test]
+    fn a_clean_run_gets_no_advice() {
+        assert!(advise_on(&[], Ok(()), BTreeMap::new()).is_empty());
+    }
+}
