@@ -97,6 +97,16 @@ fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S:
     serializer.serialize_u64(duration.as_millis() as u64)
 }
 
+/// A duration for messages: whole seconds from a second up, whole milliseconds below.
+pub fn shown(duration: Duration) -> String {
+    let rounded = if duration >= Duration::from_secs(1) {
+        Duration::from_secs(duration.as_secs() + u64::from(duration.subsec_millis() >= 500))
+    } else {
+        Duration::from_millis(duration.as_millis() as u64)
+    };
+    humantime::format_duration(rounded).to_string()
+}
+
 /// A duration for a command-line option: whole seconds rounded up to a round figure (`320s`, `6m`, `2h`).
 pub fn option_value(needed: Duration) -> String {
     let secs = needed.as_secs() + u64::from(needed.subsec_nanos() > 0);

@@ -68,7 +68,7 @@ fn setting(limit: Limit) -> String {
 }
 
 fn show(duration: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
+    crate::cause::shown(duration)
 }
 
 fn rate_limit(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: &mut Vec<Advice>) {
@@ -318,9 +318,12 @@ mod tests {
 
     #[test]
     fn a_spent_wait_budget_says_how_much_more_is_needed() {
-        let cases = [case(Some(Cause::WaitBudget {
-            limit: Limit::Login,
-        }), "")];
+        let cases = [case(
+            Some(Cause::WaitBudget {
+                limit: Limit::Login,
+            }),
+            "",
+        )];
         let advice = advise_on(&cases, Ok(()), login_stats());
         let budget = advice.iter().find(|a| a.topic == Topic::WaitBudget);
         let text = &budget.expect("wait-budget advice").text;
@@ -329,13 +332,20 @@ mod tests {
 
     #[test]
     fn expiry_over_max_wait_gives_the_max_wait_to_use() {
-        let cases = [case(Some(Cause::Expiry {
-            needed: Duration::from_millis(314_975),
-        }), "")];
+        let cases = [case(
+            Some(Cause::Expiry {
+                needed: Duration::from_millis(314_975),
+            }),
+            "",
+        )];
         let advice = advise_on(&cases, Ok(()), BTreeMap::new());
         assert_eq!(advice.len(), 1);
         assert_eq!(advice[0].topic, Topic::Expiry);
-        assert!(advice[0].text.contains("`--max-wait 320s`"), "{}", advice[0].text);
+        assert!(
+            advice[0].text.contains("`--max-wait 320s`"),
+            "{}",
+            advice[0].text
+        );
         assert!(advice[0].text.contains("live 5m"), "{}", advice[0].text);
     }
 
@@ -362,7 +372,10 @@ mod tests {
 
     #[test]
     fn no_refresh_token_says_refresh_tokens_look_switched_off() {
-        let cases = [case(None, &format!("gate refresh-tokens: {NO_REFRESH_TOKEN}"))];
+        let cases = [case(
+            None,
+            &format!("gate refresh-tokens: {NO_REFRESH_TOKEN}"),
+        )];
         let advice = advise_on(&cases, Err(NO_REFRESH_TOKEN.to_owned()), BTreeMap::new());
         assert_eq!(advice.len(), 1);
         assert_eq!(advice[0].topic, Topic::RefreshTokensOff);

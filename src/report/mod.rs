@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use crate::cause::Limit;
 use crate::error::Error;
+use crate::redact::Secrets;
 use crate::report::advice::Advice;
 use crate::run::pacer::LimitStats;
-use crate::redact::Secrets;
 use crate::target::Capabilities;
 use crate::verdict::{CaseRecord, ClauseVerdict, Outcome, Verdict};
 

@@ -3,11 +3,11 @@
 use std::time::{Duration, Instant};
 
 use crate::case::model::{Case, Gate};
-use crate::cause::Cause;
+use crate::cause::{Cause, Limit};
 use crate::run::RunContext;
 use crate::run::http::Transcript;
 use crate::run::scope::Scope;
-use crate::run::step::{Findings, StepRunner, Stop};
+use crate::run::step::{self, Findings, StepRunner, Stop};
 use crate::target::Capabilities;
 use crate::target::accounts::AccountError;
 use crate::target::probe::expiry_margin;
@@ -75,7 +75,41 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
 
 pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
     let started = Instant::now();
-    let mut runner = StepRunner {
+    if let Some(stop) = gate_reason(case, &ctx.capabilities) {
+        return finish(ctx, case, runner(ctx, case), Some(stop), started);
+    }
+    let (first, stop) = attempt(ctx, case).await;
+    let Some(Stop::Restart(reason)) = stop else {
+        return finish(ctx, case, first, stop, started);
+    };
+    // Once: the second attempt reserves its logins on a lane that now knows the server's interval.
+    let mut transcript = first.transcript;
+    transcript.note(&format!("starting the case again: {reason}"));
+    let (mut again, stop) = attempt(ctx, case).await;
+    transcript.extend(std::mem::take(&mut again.transcript));
+    again.transcript = transcript;
+    let stop = match stop {
+        Some(Stop::Restart(reason)) => {
+            let asked = ctx
+                .http
+                .pacer
+                .stats()
+                .get(&Limit::Login)
+                .map(|s| s.longest_asked)
+                .unwrap_or_default();
+            let cause = Cause::RateLimit {
+                limit: Limit::Login,
+                asked,
+            };
+            Some(Stop::Timing(cause, format!("twice: {reason}")))
+        }
+        stop => stop,
+    };
+    finish(ctx, case, again, stop, started)
+}
+
+fn runner<'a>(ctx: &'a RunContext, case: &'a Case) -> StepRunner<'a> {
+    StepRunner {
         ctx,
         case,
         scope: Scope::new(
@@ -85,11 +119,16 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         transcript: Transcript::default(),
         findings: Findings::default(),
         judged: 0,
-    };
-    if let Some(stop) = gate_reason(case, &ctx.capabilities) {
-        return finish(ctx, case, runner, Some(stop), started);
+        logins: None,
     }
+}
+
+/// One run of the case's steps and clean-up; the runner comes back with its reservation released.
+async fn attempt<'a>(ctx: &'a RunContext, case: &'a Case) -> (StepRunner<'a>, Option<Stop>) {
+    let mut runner = runner(ctx, case);
     let stop = within_case_timeout(ctx.case_timeout, &mut runner).await;
+    runner.logins = None;
+    runner.transcript.reserved = None;
     // Clean-up gets a budget of its own, so that a case never overruns its timeout by much.
     let cleanup = async {
         for step in &case.finally {
@@ -105,7 +144,7 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
             .transcript
             .note(&format!("clean-up stopped after {CLEANUP_BUDGET:?}"));
     }
-    finish(ctx, case, runner, stop, started)
+    (runner, stop)
 }
 
 /// Runs the steps within the case timeout, which counts the case's own work: the time it waited (for expiry,
@@ -151,6 +190,15 @@ async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
                 )));
             }
         }
+    }
+    let logins = step::logins(runner.case);
+    let pacer = runner.ctx.http.pacer.clone();
+    match pacer
+        .reserve(Limit::Login, logins, &mut runner.transcript)
+        .await
+    {
+        Ok(reservation) => runner.logins = reservation.map(|r| (r, logins)),
+        Err(e) => return Some(Stop::from_http("waiting to log in", e)),
     }
     for step in &runner.case.steps {
         if let Err(stop) = runner.run(step, false).await {

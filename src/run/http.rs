@@ -133,8 +133,8 @@ pub enum HttpError {
     #[error("response body larger than {MAX_BODY} bytes")]
     TooLarge,
     #[error(
-        "{} (429): the server asks to wait {}, more than --max-wait {}",
-        limit.what(), humantime::format_duration(*asked), humantime::format_duration(*max_wait)
+        "rate-limited (429, {}): the server asks to wait {}, more than --max-wait {}",
+        limit.what(), crate::cause::shown(*asked), crate::cause::shown(*max_wait)
     )]
     RateLimited {
         limit: Limit,
@@ -142,8 +142,8 @@ pub enum HttpError {
         max_wait: Duration,
     },
     #[error(
-        "{} (429): this request's turn would come after the run's --wait-budget {} is spent",
-        limit.what(), humantime::format_duration(*budget)
+        "rate-limited (429, {}): this request's turn would come after the run's --wait-budget {} is spent",
+        limit.what(), crate::cause::shown(*budget)
     )]
     WaitBudget { limit: Limit, budget: Duration },
     #[error("bad request path `{0}`: paths start with a single `/` and stay on the target")]
@@ -219,7 +219,8 @@ impl Http {
         transcript: &mut Transcript,
     ) -> Result<Response, HttpError> {
         let limit = Limit::of(request.method, &request.path);
-        let mut turn = self.pacer.turn(limit, &request.path).await;
+        let reserved = transcript.reserved == Some(limit);
+        let mut turn = self.pacer.turn(limit, &request.path, reserved).await;
         self.send_in_turn(&mut turn, request, transcript).await
     }
 
@@ -252,9 +253,7 @@ impl Http {
                 .unwrap_or(Duration::from_secs(1))
                 .max(MIN_RETRY_WAIT);
             turn.rate_limited(wait)?;
-            transcript.note(&format!(
-                "rate-limited: the server asks to wait {wait:?}"
-            ));
+            transcript.note(&format!("rate-limited: the server asks to wait {wait:?}"));
         }
     }
 
@@ -325,10 +324,7 @@ impl Http {
             request.bearer.is_some(),
             shown_body.map(|body| self.secrets.redact(&body)).as_deref(),
         );
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|e| classify(e, timeout))?;
+        let mut response = builder.send().await.map_err(|e| classify(e, timeout))?;
         let status = response.status().as_u16();
         let headers = header_list(response.headers());
         let mut body = Vec::new();
@@ -357,7 +353,6 @@ impl Http {
             json,
         })
     }
-
 }
 
 fn classify(error: reqwest::Error, timeout: Duration) -> HttpError {
@@ -416,6 +411,8 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 pub struct Transcript {
     lines: Vec<String>,
     waited: WaitClock,
+    /// The lane the case holds a reservation of (see [`crate::run::pacer::Reservation`]).
+    pub reserved: Option<Limit>,
 }
 
 impl Transcript {

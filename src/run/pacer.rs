@@ -9,6 +9,10 @@
 //! crowded the lane halves its cap; the slowest answer seen stretches the timeout of the next. Every case waits
 //! its turn in order (the semaphore is fair). One wait is bounded by `--max-wait`, all waiting by the run's
 //! `--wait-budget`.
+//!
+//! A case that logs in several times reserves the login lane for its logins: they go out together, and once the
+//! server has rate-limited logins, only after enough intervals for all of them. Otherwise its first session
+//! could expire while it waits for its second login, and the case would judge an access token the wait killed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +20,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, OwnedSemaphorePermit, RwLock, Semaphore,
+};
 // Tokio's clock, so that the tests can run on paused time.
 use tokio::time::Instant;
 
@@ -78,6 +84,9 @@ struct LaneKey {
 
 #[derive(Debug)]
 struct Lane {
+    /// Read for one request, written for a case's reservation of several (fair: a waiting reservation holds
+    /// back later requests).
+    exclusive: Arc<RwLock<()>>,
     permits: Arc<Semaphore>,
     state: Mutex<LaneState>,
 }
@@ -95,11 +104,14 @@ struct LaneState {
     queued: usize,
     in_flight: usize,
     slowest: Duration,
+    /// The longest wait a `429` asked for: the server's interval between two requests once its burst is spent.
+    interval: Duration,
 }
 
 impl Lane {
     fn new(cap: usize) -> Lane {
         Lane {
+            exclusive: Arc::new(RwLock::new(())),
             permits: Arc::new(Semaphore::new(cap)),
             state: Mutex::new(LaneState {
                 cap,
@@ -109,6 +121,7 @@ impl Lane {
                 queued: 0,
                 in_flight: 0,
                 slowest: Duration::ZERO,
+                interval: Duration::ZERO,
             }),
         }
     }
@@ -198,16 +211,86 @@ impl Pacer {
         Some(lane)
     }
 
+    /// Reserves the lane of `limit` for `count` requests of one case, which then go out together (see the
+    /// module comment); `None` when one request needs no reservation. Once the server has rate-limited the
+    /// lane, waits until it should admit them all.
+    pub async fn reserve(
+        &self,
+        limit: Limit,
+        count: usize,
+        transcript: &mut Transcript,
+    ) -> Result<Option<Reservation>, HttpError> {
+        if count < 2 {
+            return Ok(None);
+        }
+        let lane = self
+            .lane(limit, "", true)
+            .expect("a lane is created on demand");
+        let guard = lane.exclusive.clone().write_owned().await;
+        let until = {
+            let state = lane.state();
+            let extra = state.interval * (count as u32 - 1);
+            state.not_before.map(|next| next + extra)
+        };
+        if let Some(until) = until.filter(|until| *until > Instant::now()) {
+            let wait = until - Instant::now();
+            self.check_wait(limit, until, wait)?;
+            transcript.note(&format!(
+                "waiting {wait:?} for {} to admit this case's {count} requests together",
+                limit.what()
+            ));
+            if self.progress && wait >= ANNOUNCE_FROM {
+                eprintln!(
+                    "waiting {} for {} to admit one case's {count} requests together",
+                    crate::cause::shown(wait),
+                    limit.what()
+                );
+            }
+            transcript.clock().add(wait);
+            self.record(limit, |s| {
+                s.waits += 1;
+                s.waited += wait;
+            });
+            tokio::time::sleep_until(until).await;
+        }
+        transcript.reserved = Some(limit);
+        Ok(Some(Reservation { _guard: guard }))
+    }
+
+    /// A wait until `until` is within `--max-wait` and the wait budget.
+    fn check_wait(&self, limit: Limit, until: Instant, wait: Duration) -> Result<(), HttpError> {
+        if wait > self.max_wait {
+            return Err(HttpError::RateLimited {
+                limit,
+                asked: wait,
+                max_wait: self.max_wait,
+            });
+        }
+        if let Some(budget) = self.wait_budget
+            && until > self.started + budget
+        {
+            return Err(HttpError::WaitBudget { limit, budget });
+        }
+        Ok(())
+    }
+
     /// Waits for a place in the request's lane (if it has one); the place is held until the turn is dropped.
-    pub async fn turn(&self, limit: Limit, path: &str) -> Turn<'_> {
+    /// `reserved`: the case holds a reservation of this lane, so it does not queue behind it.
+    pub async fn turn(&self, limit: Limit, path: &str, reserved: bool) -> Turn<'_> {
         let Some(lane) = self.lane(limit, path, false) else {
             return Turn {
                 pacer: self,
                 limit,
                 path: path.to_owned(),
                 lane: None,
+                _shared: None,
                 permit: None,
             };
+        };
+        let shared = if reserved {
+            None
+        } else {
+            Some(lane.exclusive.clone().read_owned().await)
         };
         lane.state().queued += 1;
         let permit = lane
@@ -226,9 +309,16 @@ impl Pacer {
             limit,
             path: path.to_owned(),
             lane: Some(lane),
+            _shared: shared,
             permit: Some(permit),
         }
     }
+}
+
+/// A case's hold on a lane for several of its requests; released when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    _guard: OwnedRwLockWriteGuard<()>,
 }
 
 /// A request's place in its lane.
@@ -237,6 +327,8 @@ pub struct Turn<'a> {
     limit: Limit,
     path: String,
     lane: Option<Arc<Lane>>,
+    /// Keeps reservations out while the request is under way.
+    _shared: Option<OwnedRwLockReadGuard<()>>,
     permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -254,26 +346,17 @@ impl Turn<'_> {
                     Some(until) if until > now => until,
                     _ => return Ok(()),
                 };
-                let announce = state.announced != Some(until);
-                state.announced = Some(until);
+                // Requests that were in flight together learn nearly the same time: one line for them all.
+                let announce = state
+                    .announced
+                    .is_none_or(|shown| until > shown + ANNOUNCE_FROM);
+                if announce {
+                    state.announced = Some(until);
+                }
                 (until, announce, state.queued)
             };
             let wait = until - now;
-            if wait > self.pacer.max_wait {
-                return Err(HttpError::RateLimited {
-                    limit: self.limit,
-                    asked: wait,
-                    max_wait: self.pacer.max_wait,
-                });
-            }
-            if let Some(budget) = self.pacer.wait_budget
-                && until > self.pacer.started + budget
-            {
-                return Err(HttpError::WaitBudget {
-                    limit: self.limit,
-                    budget,
-                });
-            }
+            self.pacer.check_wait(self.limit, until, wait)?;
             if announce && self.pacer.progress && wait >= ANNOUNCE_FROM {
                 let setting = self
                     .limit
@@ -282,7 +365,7 @@ impl Turn<'_> {
                     .unwrap_or_default();
                 eprintln!(
                     "waiting {} for {} ({} more request(s) queued behind it{setting})",
-                    humantime::format_duration(round_secs(wait)),
+                    crate::cause::shown(wait),
                     self.limit.what(),
                     queued
                 );
@@ -333,6 +416,7 @@ impl Turn<'_> {
             let mut state = lane.state();
             let until = Instant::now().checked_add(asked);
             state.not_before = state.not_before.max(until);
+            state.interval = state.interval.max(asked);
             Lane::narrow_to(&mut state, 1);
         }
         if asked > self.pacer.max_wait {
@@ -377,10 +461,6 @@ impl Drop for Turn<'_> {
     }
 }
 
-fn round_secs(wait: Duration) -> Duration {
-    Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,11 +469,15 @@ mod tests {
     async fn a_429_makes_every_later_request_of_its_kind_wait() {
         let pacer = Pacer::new(Duration::from_secs(60), None, false);
         let mut transcript = Transcript::default();
-        let mut first = pacer.turn(Limit::Login, "/_matrix/client/v3/login").await;
+        let mut first = pacer
+            .turn(Limit::Login, "/_matrix/client/v3/login", false)
+            .await;
         first.rate_limited(Duration::from_secs(5)).unwrap();
         drop(first);
         let started = Instant::now();
-        let second = pacer.turn(Limit::Login, "/_matrix/client/v3/login").await;
+        let second = pacer
+            .turn(Limit::Login, "/_matrix/client/v3/login", false)
+            .await;
         second.wait(&mut transcript).await.unwrap();
         assert!(started.elapsed() >= Duration::from_secs(5));
         assert_eq!(transcript.clock().total(), Duration::from_secs(5));
@@ -403,38 +487,51 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_wait_over_max_wait_or_past_the_budget_is_refused() {
-        let pacer = Pacer::new(Duration::from_secs(60), Some(Duration::from_secs(30)), false);
-        let mut turn = pacer.turn(Limit::Registration, "/register").await;
+        let pacer = Pacer::new(
+            Duration::from_secs(60),
+            Some(Duration::from_secs(30)),
+            false,
+        );
+        let mut turn = pacer.turn(Limit::Registration, "/register", false).await;
         let over = turn.rate_limited(Duration::from_secs(61));
-        assert!(matches!(over, Err(HttpError::RateLimited { .. })), "{over:?}");
+        assert!(
+            matches!(over, Err(HttpError::RateLimited { .. })),
+            "{over:?}"
+        );
         drop(turn);
-        let mut turn = pacer.turn(Limit::Login, "/login").await;
+        let mut turn = pacer.turn(Limit::Login, "/login", false).await;
         turn.rate_limited(Duration::from_secs(40)).unwrap();
         let late = turn.wait(&mut Transcript::default()).await;
-        assert!(matches!(late, Err(HttpError::WaitBudget { .. })), "{late:?}");
+        assert!(
+            matches!(late, Err(HttpError::WaitBudget { .. })),
+            "{late:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_rate_limited_lane_sends_one_request_at_a_time() {
         let pacer = Pacer::new(Duration::from_secs(60), None, false);
-        let mut a = pacer.turn(Limit::Login, "/login").await;
-        let b = pacer.turn(Limit::Login, "/login").await;
+        let mut a = pacer.turn(Limit::Login, "/login", false).await;
+        let b = pacer.turn(Limit::Login, "/login", false).await;
         a.rate_limited(Duration::from_secs(1)).unwrap();
         drop(a);
         drop(b);
-        let _one = pacer.turn(Limit::Login, "/login").await;
+        let _one = pacer.turn(Limit::Login, "/login", false).await;
         let two = tokio::time::timeout(
             Duration::from_secs(1),
-            pacer.turn(Limit::Login, "/login"),
+            pacer.turn(Limit::Login, "/login", false),
         )
         .await;
-        assert!(two.is_err(), "a second request got a place beside the first");
+        assert!(
+            two.is_err(),
+            "a second request got a place beside the first"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn endpoints_get_a_lane_only_after_a_429_and_slow_answers_stretch_timeouts() {
         let pacer = Pacer::new(Duration::from_secs(60), None, false);
-        let mut turn = pacer.turn(Limit::Endpoint, "/refresh").await;
+        let mut turn = pacer.turn(Limit::Endpoint, "/refresh", false).await;
         assert!(turn.lane.is_none());
         turn.rate_limited(Duration::from_secs(1)).unwrap();
         turn.answered(Duration::from_secs(4));
@@ -443,21 +540,27 @@ mod tests {
             Duration::from_secs(16)
         );
         drop(turn);
-        assert!(pacer.turn(Limit::Endpoint, "/refresh").await.lane.is_some());
+        assert!(
+            pacer
+                .turn(Limit::Endpoint, "/refresh", false)
+                .await
+                .lane
+                .is_some()
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_timeout_in_a_crowded_lane_halves_it() {
         let pacer = Pacer::new(Duration::from_secs(60), None, false);
-        let a = pacer.turn(Limit::Registration, "/register").await;
-        let b = pacer.turn(Limit::Registration, "/register").await;
+        let a = pacer.turn(Limit::Registration, "/register", false).await;
+        let b = pacer.turn(Limit::Registration, "/register", false).await;
         a.timed_out();
         drop(a);
         drop(b);
-        let _one = pacer.turn(Limit::Registration, "/register").await;
+        let _one = pacer.turn(Limit::Registration, "/register", false).await;
         let two = tokio::time::timeout(
             Duration::from_secs(1),
-            pacer.turn(Limit::Registration, "/register"),
+            pacer.turn(Limit::Registration, "/register", false),
         )
         .await;
         assert!(two.is_err());

@@ -24,6 +24,18 @@ pub struct Session {
     pub received_at: Instant,
 }
 
+impl Scope {
+    /// A session whose access token was alive at `since` and has expired now, by its `expires_in_ms`.
+    pub fn expired_since(&self, since: Instant) -> Option<&str> {
+        let now = Instant::now();
+        self.sessions.iter().find_map(|(name, session)| {
+            let lifetime = session.expires_in_ms.as_ref()?.as_u64()?;
+            let expires = session.received_at + std::time::Duration::from_millis(lifetime);
+            (since < expires && expires <= now).then_some(name.as_str())
+        })
+    }
+}
+
 impl Session {
     /// A session from a 200 response carrying an access token; `None` otherwise.
     pub fn from_response(

@@ -8,11 +8,12 @@ use serde_json::{Value, json};
 use crate::case::matcher::Matcher;
 use crate::case::model::*;
 use crate::case::template;
-use crate::cause::Cause;
+use crate::cause::{Cause, Limit};
 use crate::clause::{Catalogue, Level};
 use crate::run::RunContext;
 use crate::run::ambient;
 use crate::run::http::{HttpError, OutBody, Outgoing, Response, Transcript};
+use crate::run::pacer::Reservation;
 use crate::run::scope::{Scope, Session};
 use crate::target::accounts::AccountError;
 use crate::target::probe::expiry_margin;
@@ -37,6 +38,9 @@ pub enum Stop {
     /// A matter of time (a rate limit, a wait over `--max-wait` or the budget, a timeout): the same outcome
     /// wherever in the case it strikes, account creation included.
     Timing(Cause, String),
+    /// The case waited its turn behind a rate limit for so long that a session it had opened expired: what
+    /// follows would judge a token the wait killed, so the case starts again (with its logins reserved).
+    Restart(String),
 }
 
 impl Stop {
@@ -52,7 +56,11 @@ impl Stop {
 
     pub fn reason(&self) -> &str {
         match self {
-            Stop::Error(r) | Stop::Skip(r) | Stop::NotRun(r) | Stop::Timing(_, r) => r,
+            Stop::Error(r)
+            | Stop::Skip(r)
+            | Stop::NotRun(r)
+            | Stop::Timing(_, r)
+            | Stop::Restart(r) => r,
         }
     }
 }
@@ -75,6 +83,20 @@ pub struct StepRunner<'a> {
     pub findings: Findings,
     /// Steps whose expectations and observations were all evaluated, in order from the first.
     pub judged: usize,
+    /// The case's hold on the login lane until its last login (see [`crate::run::pacer::Reservation`]).
+    pub logins: Option<(Reservation, usize)>,
+}
+
+/// The logins a case sends (fixture steps and requests to `/login`; bursts provoke 429s and are not paced).
+pub fn logins(case: &Case) -> usize {
+    case.steps
+        .iter()
+        .filter(|s| match &s.action {
+            Action::Login(_) => true,
+            Action::Request(r) => Limit::of(r.method, &r.path) == Limit::Login,
+            _ => false,
+        })
+        .count()
 }
 
 impl StepRunner<'_> {
@@ -99,8 +121,22 @@ impl StepRunner<'_> {
             Action::Burst { count, request } => self.burst(*count, request).await?,
             action => {
                 let outgoing = self.outgoing(action).map_err(Stop::Error)?;
+                let (sent, waited) = (Instant::now(), self.transcript.clock().total());
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
-                response.map_err(|e| Stop::from_http(&format!("step `{}`", step.name), e))?
+                if Limit::of(outgoing.method, &outgoing.path) == Limit::Login {
+                    self.login_sent();
+                }
+                let response =
+                    response.map_err(|e| Stop::from_http(&format!("step `{}`", step.name), e))?;
+                if self.transcript.clock().total() > waited
+                    && let Some(name) = self.scope.expired_since(sent)
+                {
+                    return Err(Stop::Restart(format!(
+                        "step `{}` waited its turn behind a rate limit until session `{name}` had expired",
+                        step.name
+                    )));
+                }
+                response
             }
         };
         let received_at = Instant::now();
@@ -149,6 +185,17 @@ impl StepRunner<'_> {
             self.scope.vars.insert(capture.name.clone(), value.clone());
         }
         Ok(())
+    }
+
+    /// One login of the case went out: after the last, the login lane is free for other cases.
+    fn login_sent(&mut self) {
+        if let Some((_, left)) = &mut self.logins {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.logins = None;
+                self.transcript.reserved = None;
+            }
+        }
     }
 
     fn lookup(&self) -> impl Fn(&str) -> Result<Value, String> + '_ {
@@ -324,8 +371,8 @@ impl StepRunner<'_> {
                 Cause::Expiry { needed: wait_for },
                 format!(
                     "waiting {} would exceed --max-wait {}",
-                    humantime::format_duration(Duration::from_secs(wait_for.as_secs())),
-                    humantime::format_duration(self.ctx.max_wait)
+                    crate::cause::shown(wait_for),
+                    crate::cause::shown(self.ctx.max_wait)
                 ),
             ));
         }

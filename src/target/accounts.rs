@@ -293,7 +293,8 @@ async fn shared_secret_register(
     let path = "/_synapse/admin/v1/register";
     // One turn for the nonce and the registration: Synapse forgets a nonce after a minute, which a queue of
     // registrations at bcrypt cost 12 can take.
-    let mut turn = http.pacer.turn(Limit::Registration, path).await;
+    let reserved = transcript.reserved == Some(Limit::Registration);
+    let mut turn = http.pacer.turn(Limit::Registration, path, reserved).await;
     let nonce_response = http
         .send_in_turn(&mut turn, &Outgoing::new(Method::Get, path), transcript)
         .await?;
@@ -317,7 +318,11 @@ async fn shared_secret_register(
     let mac = hex::encode(mac.finalize().into_bytes());
     let body = json!({"nonce": nonce, "username": localpart, "password": password, "admin": false, "mac": mac});
     let response = http
-        .send_in_turn(&mut turn, &Outgoing::new(Method::Post, path).json(body), transcript)
+        .send_in_turn(
+            &mut turn,
+            &Outgoing::new(Method::Post, path).json(body),
+            transcript,
+        )
         .await?;
     drop(turn);
     let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
