@@ -277,3 +277,53 @@ pub fn nonconformant(verdicts: &[ClauseVerdict], strict: bool) -> bool {
         .iter()
         .any(|v| v.verdict == Verdict::Fail || (strict && v.verdict == Verdict::Warn))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clause(id: &str) -> Clause {
+        Clause {
+            id: id.into(),
+            level: Level::Must,
+            tags: vec![],
+            kind: TestKind::F,
+            since: "v1.3".parse().unwrap(),
+            until: None,
+            section: String::new(),
+            summary: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_clause_whose_checks_did_not_run_is_untested_and_says_which() {
+        let record = CaseRecord {
+            id: "session-end/deactivate".into(),
+            title: String::new(),
+            file: String::new(),
+            clauses: vec!["deactivate.no-login".into()],
+            outcome: Outcome::Error,
+            skipped_by_settings: false,
+            cause: None,
+            duration: Duration::ZERO,
+            message: "step `deactivate`: precondition not met".into(),
+            // What the case kept: its observation of the clause was dropped with the unreached check.
+            checks: vec![],
+            observations: vec![],
+            unreached: vec![Unreached {
+                step: "log in after deactivation".into(),
+                clause: "deactivate.no-login".into(),
+            }],
+            transcript: String::new(),
+        };
+        let verdict = verdict_for(&clause("deactivate.no-login"), &[&record]);
+        assert_eq!(verdict.verdict, Verdict::Untested);
+        assert!(
+            verdict
+                .reason
+                .contains("step `log in after deactivation` did not run"),
+            "{}",
+            verdict.reason
+        );
+    }
+}

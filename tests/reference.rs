@@ -105,3 +105,24 @@ fn a_server_without_refresh_tokens_gets_not_applicable_not_failures() {
     );
     assert_eq!(run.clause_verdict("login.request.refresh_token"), "pass");
 }
+
+#[test]
+fn advice_follows_the_table_and_is_in_the_summary() {
+    // 5-minute access tokens with a 10 s --max-wait: the expiry cases cannot run, and the advice says what
+    // --max-wait they need.
+    let run = run(&["--reference-lifetime", "5m", "--max-wait", "10s"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stderr, run.stdout);
+    let advice = "expiry case(s) need `--max-wait 320s` (access tokens live 5m)";
+    let table = run.stdout.find("Clause verdicts").expect("the table");
+    let section = run.stdout.find("\nAdvice:\n").expect("an advice section");
+    assert!(table < section, "{}", run.stdout);
+    assert!(run.stdout[section..].contains(advice), "{}", run.stdout);
+    assert!(run.summary.contains("## Advice"), "{}", run.summary);
+    assert!(run.summary.contains(advice), "{}", run.summary);
+    assert_eq!(run.json["advice"][0]["topic"], "expiry");
+    // libtest's line and the suite's agree.
+    assert!(
+        run.stdout
+            .contains("0 failed (0 failed a check, 0 ended in error)")
+    );
+}
