@@ -248,7 +248,7 @@ fn untested_reason(clause: &str, records: &[&CaseRecord]) -> String {
             .filter(|u| u.clause == clause)
             .map(|u| u.step.as_str())
             .collect();
-        (!steps.is_empty()).then(|| (r, steps))
+        (!steps.is_empty()).then_some((r, steps))
     });
     if let Some((record, steps)) = cut_short {
         let why = if record.message.is_empty() {
