@@ -220,7 +220,10 @@ impl Http {
     ) -> Result<Response, HttpError> {
         let limit = Limit::of(request.method, &request.path);
         let reserved = transcript.reserved == Some(limit);
+        let queued = Instant::now();
         let mut turn = self.pacer.turn(limit, &request.path, reserved).await;
+        // Time in the queue is waiting, as much as a wait the server asked for: the case timeout skips it.
+        transcript.clock().add(queued.elapsed());
         self.send_in_turn(&mut turn, request, transcript).await
     }
 

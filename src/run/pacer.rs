@@ -226,7 +226,9 @@ impl Pacer {
         let lane = self
             .lane(limit, "", true)
             .expect("a lane is created on demand");
+        let queued = Instant::now();
         let guard = lane.exclusive.clone().write_owned().await;
+        transcript.clock().add(queued.elapsed());
         let until = {
             let state = lane.state();
             let extra = state.interval * (count as u32 - 1);

@@ -294,7 +294,9 @@ async fn shared_secret_register(
     // One turn for the nonce and the registration: Synapse forgets a nonce after a minute, which a queue of
     // registrations at bcrypt cost 12 can take.
     let reserved = transcript.reserved == Some(Limit::Registration);
+    let queued = std::time::Instant::now();
     let mut turn = http.pacer.turn(Limit::Registration, path, reserved).await;
+    transcript.clock().add(queued.elapsed());
     let nonce_response = http
         .send_in_turn(&mut turn, &Outgoing::new(Method::Get, path), transcript)
         .await?;
