@@ -283,6 +283,7 @@ fn parse_target(target: &str) -> Result<Url, Error> {
 }
 
 fn describe_probe(capabilities: &crate::target::Capabilities) -> String {
+    use crate::target::GateStatus;
     let server = &capabilities.server;
     let mut out = format!(
         "target {} ({}), versions {}, accounts: {}",
@@ -292,10 +293,12 @@ fn describe_probe(capabilities: &crate::target::Capabilities) -> String {
         server.provisioning
     );
     for (gate, status) in &capabilities.gates {
-        match status {
-            Ok(()) => out.push_str(&format!("\n  gate {}: met", gate.as_str())),
-            Err(reason) => out.push_str(&format!("\n  gate {}: not met ({reason})", gate.as_str())),
-        }
+        let shown = match status {
+            GateStatus::Met => "met".to_owned(),
+            GateStatus::Unmet(reason) => format!("not met ({reason})"),
+            GateStatus::Undecided(reason) => format!("UNDECIDED, its cases are errors ({reason})"),
+        };
+        out.push_str(&format!("\n  gate {}: {shown}", gate.as_str()));
     }
     out
 }

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::run::http::HttpError;
+
 /// No MUST-level clause failed (with `--strict`: no SHOULD-level clause either).
 pub const EXIT_OK: u8 = 0;
 /// A MUST-level clause failed (with `--strict`, a SHOULD-level clause too).
@@ -26,6 +28,13 @@ pub enum Error {
     },
     #[error("target {url} is unreachable: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The target could be reached but gave no usable answer to a request the run cannot do without.
+    #[error("target {url}: {request}: {reason}")]
+    NoAnswer {
+        url: String,
+        request: String,
+        reason: String,
+    },
     #[error("target {url} does not look like a Matrix homeserver: {reason}")]
     NotMatrix { url: String, reason: String },
     #[error("cannot provision test accounts on {url}: {reason}")]
@@ -39,6 +48,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// A request that got no answer: "unreachable" only when no connection could be made.
+    pub fn from_http(url: &str, request: &str, error: HttpError) -> Error {
+        match error {
+            HttpError::Connect(reason) => Error::Unreachable {
+                url: url.to_owned(),
+                reason,
+            },
+            other => Error::NoAnswer {
+                url: url.to_owned(),
+                request: request.to_owned(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(EXIT_HARNESS)
     }

@@ -1,11 +1,13 @@
 //! Secrets (tokens, passwords, shared secrets) and their removal from every line the suite writes.
 //!
 //! Secrets are collected as they appear (in requests the harness builds and in responses it reads), and every
-//! output passes through [`Secrets::redact`]. A short fingerprint replaces each one so that a reader can still
+//! output passes through [`Secrets::redact`] (see `output` for the sink that does it). A short fingerprint replaces each one so that a reader can still
 //! tell *which* token a transcript line is about.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -19,49 +21,70 @@ const SECRET_KEYS: &[&str] = &[
     "token",
     "mac",
 ];
-/// Shorter strings are not registered: redacting them would mangle ordinary text.
-const MIN_SECRET_LEN: usize = 6;
+/// Secrets shorter than this are redacted only where they stand alone (not inside a longer word), so that a
+/// two-character token does not mangle every word that contains those two characters.
+const SHORT_SECRET: usize = 6;
 
+/// Every secret the run saw or was given, and the one place output is cleaned of them.
+///
+/// Secrets are kept as they are; [`Secrets::redact`] looks for them in the text as written and in decoded
+/// views of it, so that every encoding a server or serializer may produce is caught, mixed or not: JSON
+/// escapes (`\/`, `\"`, `\u0041`, surrogate pairs), percent-encoding in either case and with any set of
+/// reserved characters left alone, form encoding (`+` for a space) and XML entities (`&amp;`, `&#x41;`).
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
-    known: Arc<RwLock<BTreeSet<String>>>,
+    inner: Arc<RwLock<Known>>,
+}
+
+#[derive(Debug, Default)]
+struct Known {
+    secrets: BTreeSet<String>,
+    /// Built on first use after a change; secrets are many (every token of the run) and outputs few.
+    matcher: Option<Arc<(AhoCorasick, Vec<String>)>>,
 }
 
 impl Secrets {
-    /// Registers a secret seen in traffic; very short strings are ignored (see [`MIN_SECRET_LEN`]).
-    pub fn add(&self, secret: &str) {
-        if secret.len() >= MIN_SECRET_LEN {
-            self.add_exact(secret);
-        }
+    /// The process's secrets: the sink every output passes through (stdout, stderr, report files, the GitHub
+    /// step summary, panic messages) redacts with these.
+    pub fn global() -> &'static Secrets {
+        static GLOBAL: OnceLock<Secrets> = OnceLock::new();
+        GLOBAL.get_or_init(Secrets::default)
     }
 
-    /// Registers a secret the user handed over (password, shared secret, tokens), whatever its length, in
-    /// the forms it can take in output: as is, escaped inside a JSON string, and form-encoded in a URL.
-    pub fn add_exact(&self, secret: &str) {
+    /// Registers a secret, whatever its length.
+    pub fn add(&self, secret: &str) {
         if secret.is_empty() {
             return;
         }
-        let json = serde_json::to_string(secret).expect("a string serializes");
-        let json = json[1..json.len() - 1].to_owned();
-        let url: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
-        for form in [secret.to_owned(), json, url] {
-            known.insert(form);
+        let mut known = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if known.secrets.insert(secret.to_owned()) {
+            known.matcher = None;
+        }
+    }
+
+    /// Registers a secret the user handed over; the same as [`Secrets::add`].
+    pub fn add_exact(&self, secret: &str) {
+        self.add(secret);
+    }
+
+    /// Registers a password and the HTTP Basic credentials `base64(user:password)` that could carry it.
+    pub fn add_credentials(&self, user: &str, password: &str) {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        self.add(password);
+        let pair = format!("{user}:{password}");
+        for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+            self.add(&engine.encode(&pair));
         }
     }
 
     /// Registers the values of secret-bearing keys anywhere inside a JSON document.
     pub fn add_from_json(&self, value: &Value) {
-        // Values found in JSON are registered in all their forms, like the user's own secrets.
         match value {
             Value::Object(map) => {
                 for (key, value) in map {
                     match value {
-                        Value::String(s) if SECRET_KEYS.contains(&key.as_str()) => {
-                            if s.len() >= MIN_SECRET_LEN {
-                                self.add_exact(s);
-                            }
-                        }
+                        Value::String(s) if SECRET_KEYS.contains(&key.as_str()) => self.add(s),
                         other => self.add_from_json(other),
                     }
                 }
@@ -71,21 +94,173 @@ impl Secrets {
         }
     }
 
-    /// Replaces every known secret in `text` by `‹secret:1a2b3c›`. Longer secrets go first so that a secret
-    /// containing another is replaced whole.
+    fn matcher(&self) -> Option<Arc<(AhoCorasick, Vec<String>)>> {
+        if let Some(matcher) = &self.inner.read().unwrap_or_else(|e| e.into_inner()).matcher {
+            return Some(matcher.clone());
+        }
+        let mut known = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if known.secrets.is_empty() {
+            return None;
+        }
+        let patterns: Vec<String> = known.secrets.iter().cloned().collect();
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .expect("literal patterns build");
+        let matcher = Arc::new((automaton, patterns));
+        known.matcher = Some(matcher.clone());
+        Some(matcher)
+    }
+
+    /// Replaces every known secret in `text`, in any of the encodings above, by `‹secret:1a2b3c›`. Where
+    /// matches overlap, the longest wins.
     pub fn redact(&self, text: &str) -> String {
-        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
-        let mut secrets: Vec<&String> =
-            known.iter().filter(|s| text.contains(s.as_str())).collect();
-        if secrets.is_empty() {
+        let Some(matcher) = self.matcher() else {
+            return text.to_owned();
+        };
+        let (automaton, patterns) = &*matcher;
+        let mut found: Vec<(usize, usize, usize)> = Vec::new();
+        for view in [
+            View::raw(text),
+            View::decoded(text, false),
+            View::decoded(text, true),
+        ] {
+            for m in automaton.find_iter(&view.bytes) {
+                let secret = &patterns[m.pattern().as_usize()];
+                if secret.len() < SHORT_SECRET && !view.stands_alone(m.start(), m.end()) {
+                    continue;
+                }
+                let start = view.spans[m.start()].0;
+                let end = view.spans[m.end() - 1].1;
+                found.push((start, end, m.pattern().as_usize()));
+            }
+        }
+        if found.is_empty() {
             return text.to_owned();
         }
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let mut out = text.to_owned();
-        for secret in secrets {
-            out = out.replace(secret.as_str(), &fingerprint(secret));
+        // Longest first at each start, then drop what an earlier replacement already covers.
+        found.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (start, end, pattern) in found {
+            if start < at {
+                continue;
+            }
+            // Spans come from whole encoded units, so they are on character boundaries of `text`.
+            out.push_str(&text[at..start]);
+            out.push_str(&fingerprint(&patterns[pattern]));
+            at = end;
         }
+        out.push_str(&text[at..]);
         out
+    }
+}
+
+/// A text as bytes, each with the byte range of the original text it came from.
+struct View {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl View {
+    fn raw(text: &str) -> View {
+        View {
+            bytes: text.as_bytes().to_vec(),
+            spans: (0..text.len()).map(|i| (i, i + 1)).collect(),
+        }
+    }
+
+    /// Every escape decoded where it stands (JSON, percent, XML, and `+` as a space if `plus_is_space`).
+    /// Anything that is not a complete escape stays as it is.
+    fn decoded(text: &str, plus_is_space: bool) -> View {
+        let raw = text.as_bytes();
+        let mut view = View {
+            bytes: Vec::with_capacity(raw.len()),
+            spans: Vec::with_capacity(raw.len()),
+        };
+        let mut i = 0;
+        while i < raw.len() {
+            let (decoded, used) = decode_at(text, i, plus_is_space).unwrap_or_else(|| {
+                // One whole character, so that spans stay on character boundaries.
+                let len = text[i..].chars().next().map_or(1, char::len_utf8);
+                (raw[i..i + len].to_vec(), len)
+            });
+            for byte in decoded {
+                view.bytes.push(byte);
+                view.spans.push((i, i + used));
+            }
+            i += used;
+        }
+        view
+    }
+
+    /// Whether the bytes `start..end` are not part of a longer word.
+    fn stands_alone(&self, start: usize, end: usize) -> bool {
+        let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        !word(start.checked_sub(1).and_then(|i| self.bytes.get(i))) && !word(self.bytes.get(end))
+    }
+}
+
+/// The bytes an escape at `i` stands for and its length in `text`, if one starts there.
+fn decode_at(text: &str, i: usize, plus_is_space: bool) -> Option<(Vec<u8>, usize)> {
+    let rest = &text[i..];
+    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+    let utf8 = |c: char| c.to_string().into_bytes();
+    match rest.as_bytes()[0] {
+        b'+' if plus_is_space => Some((vec![b' '], 1)),
+        b'%' => {
+            let byte = rest.get(1..3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+            Some((vec![hex(byte)? as u8], 3))
+        }
+        b'\\' => {
+            let next = *rest.as_bytes().get(1)?;
+            let simple = match next {
+                b'"' | b'\\' | b'/' | b'\'' => Some(next),
+                b'n' => Some(b'\n'),
+                b't' => Some(b'\t'),
+                b'r' => Some(b'\r'),
+                b'b' => Some(8),
+                b'f' => Some(12),
+                _ => None,
+            };
+            if let Some(byte) = simple {
+                return Some((vec![byte], 2));
+            }
+            let unit = |at: usize| {
+                rest.get(at..at + 6)
+                    .filter(|u| u.starts_with("\\u") && u[2..].bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|u| hex(&u[2..]))
+            };
+            let high = unit(0)?;
+            if (0xD800..0xDC00).contains(&high)
+                && let Some(low) = unit(6).filter(|low| (0xDC00..0xE000).contains(low))
+            {
+                let c = char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))?;
+                return Some((utf8(c), 12));
+            }
+            Some((utf8(char::from_u32(high)?), 6))
+        }
+        b'&' => {
+            let (end, _) = rest.char_indices().take(12).find(|(_, c)| *c == ';')?;
+            let entity = &rest[1..end];
+            let c = match entity {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                _ => {
+                    let number = entity.strip_prefix('#')?;
+                    let code = match number.strip_prefix(['x', 'X']) {
+                        Some(h) => hex(h)?,
+                        None => number.parse().ok()?,
+                    };
+                    char::from_u32(code)?
+                }
+            };
+            Some((utf8(c), end + 1))
+        }
+        _ => None,
     }
 }
 
@@ -115,26 +290,86 @@ mod tests {
         assert!(out.contains(&fingerprint("syt_abcdefgh")));
     }
 
+    const TILDE_KEPT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'~').remove(b'-');
+
+    /// Every encoding of one secret a server or a serializer may produce; none may survive.
+    pub fn encodings(secret: &str) -> Vec<String> {
+        let percent = |set: &'static percent_encoding::AsciiSet| {
+            percent_encoding::utf8_percent_encode(secret, set).to_string()
+        };
+        let upper = percent(percent_encoding::NON_ALPHANUMERIC);
+        let json = serde_json::to_string(secret).unwrap();
+        vec![
+            secret.to_owned(),
+            json[1..json.len() - 1].to_owned(),
+            json[1..json.len() - 1].replace('/', "\\/"),
+            secret.encode_utf16().map(|u| format!("\\u{u:04x}")).collect(),
+            secret.encode_utf16().map(|u| format!("\\u{u:04X}")).collect(),
+            upper.clone(),
+            upper.to_lowercase(),
+            percent(TILDE_KEPT),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+            secret.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;"),
+        ]
+    }
+
     #[test]
-    fn escaped_forms_and_short_user_secrets_are_redacted() {
+    fn every_encoding_of_a_secret_is_redacted() {
+        for secret in ["syt_ab/cd+e~f g", "p\"w&<d/~", "s\u{e9}cr\u{1F600}t/x"] {
+            let secrets = Secrets::default();
+            secrets.add(secret);
+            for form in encodings(secret) {
+                let out = secrets.redact(&format!("error: {{\"echo\":\"{form}\"}} end"));
+                assert!(
+                    out.contains(&fingerprint(secret)) && !out.contains(&form),
+                    "{secret:?} as {form:?}: {out}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn basic_credentials_are_redacted() {
         let secrets = Secrets::default();
-        secrets.add_exact("ab\"c/+=");
-        secrets.add_exact("tok1");
-        let text = r#"{"password":"ab\"c/+="} ?t=ab%22c%2F%2B%3D token=tok1"#;
-        let out = secrets.redact(text);
-        assert!(
-            !out.contains("ab\\\"c") && !out.contains("ab%22c") && !out.contains("tok1"),
-            "{out}"
+        secrets.add_credentials("alice", "hunter22");
+        let out = secrets.redact("Authorization: Basic YWxpY2U6aHVudGVyMjI=");
+        assert!(!out.contains("YWxpY2U6aHVudGVyMjI"), "{out}");
+    }
+
+    #[test]
+    fn short_secrets_are_redacted_where_they_stand_alone() {
+        let secrets = Secrets::default();
+        secrets.add("tok1");
+        secrets.add("a");
+        let out = secrets.redact(r#"{"token":"tok1"} ?t=tok1 stok1s and a cat"#);
+        assert_eq!(
+            out,
+            format!(
+                r#"{{"token":"{0}"}} ?t={0} stok1s and {1} cat"#,
+                fingerprint("tok1"),
+                fingerprint("a")
+            )
         );
     }
 
     #[test]
-    fn longer_secret_wins_and_short_strings_are_ignored() {
+    fn longer_secret_wins() {
         let secrets = Secrets::default();
         secrets.add("abcdefgh");
         secrets.add("abcdefghijkl");
-        secrets.add("abc");
-        let out = secrets.redact("x abcdefghijkl abc");
-        assert_eq!(out, format!("x {} abc", fingerprint("abcdefghijkl")));
+        let out = secrets.redact("x abcdefghijkl abcdefgh");
+        assert_eq!(
+            out,
+            format!("x {} {}", fingerprint("abcdefghijkl"), fingerprint("abcdefgh"))
+        );
+    }
+
+    #[test]
+    fn broken_escapes_and_multibyte_text_are_left_alone() {
+        let secrets = Secrets::default();
+        secrets.add("secret1");
+        let text = "é%zz\\u12 &#xZZ; &amp \\ud800 ü%";
+        assert_eq!(secrets.redact(text), text);
     }
 }

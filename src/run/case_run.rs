@@ -7,7 +7,7 @@ use crate::run::RunContext;
 use crate::run::http::Transcript;
 use crate::run::scope::Scope;
 use crate::run::step::{Findings, StepRunner, Stop};
-use crate::target::Capabilities;
+use crate::target::{Capabilities, GateStatus};
 use crate::verdict::{CaseRecord, Outcome};
 
 /// The record of a case the harness itself could not run to its end.
@@ -39,24 +39,26 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
             "the server advertises no spec version in {range}"
         )));
     }
-    let unmet = |gate: Gate, reason: String| {
-        if capabilities.unmet_by_settings.contains(&gate) {
-            Stop::NotRun(reason)
-        } else {
-            Stop::Skip(reason)
+    let unmet = |gate: Gate, status: GateStatus, context: String| match status {
+        GateStatus::Met => None,
+        GateStatus::Undecided(reason) => Some(Stop::Error(format!(
+            "{context}: the probe could not decide it: {reason}"
+        ))),
+        GateStatus::Unmet(reason) if capabilities.unmet_by_settings.contains(&gate) => {
+            Some(Stop::NotRun(format!("{context}: {reason}")))
         }
+        GateStatus::Unmet(reason) => Some(Stop::Skip(format!("{context}: {reason}"))),
     };
     for gate in &case.requires {
-        if let Err(reason) = capabilities.gate(*gate) {
-            return Some(unmet(*gate, format!("gate {}: {reason}", gate.as_str())));
+        let context = format!("gate {}", gate.as_str());
+        if let Some(stop) = unmet(*gate, capabilities.gate(*gate), context) {
+            return Some(stop);
         }
     }
     // Several accounts in one case need fresh ones, declared or not: one --user account cannot be two.
-    if case.users.len() > 1
-        && let Err(reason) = capabilities.gate(Gate::FreshUsers)
-    {
-        let reason = format!("{} accounts needed: {reason}", case.users.len());
-        return Some(unmet(Gate::FreshUsers, reason));
+    if case.users.len() > 1 {
+        let context = format!("{} accounts needed", case.users.len());
+        return unmet(Gate::FreshUsers, capabilities.gate(Gate::FreshUsers), context);
     }
     None
 }
