@@ -8,6 +8,8 @@ use crate::run::http::HttpError;
 pub const EXIT_OK: u8 = 0;
 /// A MUST-level clause failed (with `--strict`, a SHOULD-level clause too).
 pub const EXIT_NONCONFORMANT: u8 = 1;
+/// The run was interrupted (Ctrl-C); the reports hold what finished.
+pub const EXIT_INTERRUPTED: u8 = 130;
 /// The harness could not do its job: bad arguments, invalid case files, an unreachable target, a target that
 /// is not a Matrix homeserver, or cases that could not reach their checks.
 pub const EXIT_HARNESS: u8 = 2;
@@ -39,6 +41,10 @@ pub enum Error {
     NotMatrix { url: String, reason: String },
     #[error("cannot provision test accounts on {url}: {reason}")]
     Accounts { url: String, reason: String },
+    #[error("the run deadline passed: {0}")]
+    Deadline(String),
+    #[error("interrupted (Ctrl-C) before any case ran")]
+    Interrupted,
     #[error("cannot write reports to {path}: {source}")]
     Report {
         path: String,
@@ -64,6 +70,13 @@ impl Error {
     }
 
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(EXIT_HARNESS)
+        ExitCode::from(self.code())
+    }
+
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::Interrupted => EXIT_INTERRUPTED,
+            _ => EXIT_HARNESS,
+        }
     }
 }

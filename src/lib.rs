@@ -18,6 +18,7 @@ pub mod error;
 pub mod expected;
 pub mod redact;
 pub mod reference;
+pub mod output;
 pub mod report;
 pub mod run;
 pub mod source;

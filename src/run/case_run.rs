@@ -78,15 +78,36 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
     if let Some(stop) = gate_reason(case, &ctx.capabilities) {
         return finish(ctx, case, runner, Some(stop), started);
     }
-    let stop = match tokio::time::timeout(ctx.case_timeout, steps(&mut runner)).await {
-        Ok(stop) => stop,
-        Err(_) => Some(Stop::Error(format!(
-            "the case did not finish within {:?}",
-            ctx.case_timeout
-        ))),
+    if ctx.interrupt.is_fired() {
+        return finish(ctx, case, runner, Some(Stop::NotRun(INTERRUPTED.to_owned())), started);
+    }
+    let now = tokio::time::Instant::now();
+    let Some(left) = tokio::time::Instant::from(ctx.deadline).checked_duration_since(now) else {
+        let stop = Stop::Error("the run deadline passed before the case started".to_owned());
+        return finish(ctx, case, runner, Some(stop), started);
     };
-    // Clean-up gets a budget of its own, so that a case never overruns its timeout by much.
+    let (limit, cut) = if left < ctx.case_timeout {
+        (left, "the run deadline passed while the case ran".to_owned())
+    } else {
+        (
+            ctx.case_timeout,
+            format!("the case did not finish within {:?}", ctx.case_timeout),
+        )
+    };
+    let stop = tokio::select! {
+        finished = tokio::time::timeout(limit, steps(&mut runner)) => {
+            finished.unwrap_or(Some(Stop::Error(cut)))
+        }
+        () = ctx.interrupt.fired() => Some(Stop::NotRun(INTERRUPTED.to_owned())),
+    };
+    let interrupted = ctx.interrupt.is_fired();
+    // Clean-up gets a budget of its own, so that a case never overruns its timeout by much; after Ctrl-C
+    // only the sessions the case holds are ended, within a few seconds.
     let cleanup = async {
+        if interrupted {
+            runner.log_out_everything().await;
+            return;
+        }
         for step in &case.finally {
             if let Err(Stop::Error(e) | Stop::Skip(e) | Stop::NotRun(e)) =
                 runner.run(step, true).await
@@ -97,13 +118,22 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
             }
         }
     };
-    if tokio::time::timeout(CLEANUP_BUDGET, cleanup).await.is_err() {
+    let budget = if interrupted {
+        INTERRUPTED_CLEANUP_BUDGET
+    } else {
+        CLEANUP_BUDGET
+    };
+    if tokio::time::timeout(budget, cleanup).await.is_err() {
         runner
             .transcript
-            .note(&format!("clean-up stopped after {CLEANUP_BUDGET:?}"));
+            .note(&format!("clean-up stopped after {budget:?}"));
     }
     finish(ctx, case, runner, stop, started)
 }
+
+const INTERRUPTED: &str = "not run: the run was interrupted (Ctrl-C)";
+/// How long an interrupted case may spend logging out the sessions it holds.
+const INTERRUPTED_CLEANUP_BUDGET: Duration = Duration::from_secs(3);
 
 async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
     for user in &runner.case.users {
