@@ -120,11 +120,13 @@ impl Secrets {
         };
         let (automaton, patterns) = &*matcher;
         let mut found: Vec<(usize, usize, usize)> = Vec::new();
-        for view in [
-            View::raw(text),
-            View::decoded(text, false),
-            View::decoded(text, true),
-        ] {
+        let raw = View::raw(text);
+        // Twice decoded: a JSON-escaped secret quoted again (a Rust `{:?}`, JSON inside JSON) is still found.
+        let json = raw.decoded(false);
+        let json_twice = json.decoded(false);
+        let form = raw.decoded(true);
+        let form_twice = form.decoded(true);
+        for view in [raw, json, json_twice, form, form_twice] {
             for m in automaton.find_iter(&view.bytes) {
                 let secret = &patterns[m.pattern().as_usize()];
                 if secret.len() < SHORT_SECRET && !view.stands_alone(m.start(), m.end()) {
@@ -156,7 +158,7 @@ impl Secrets {
     }
 }
 
-/// A text as bytes, each with the byte range of the original text it came from.
+/// A text as bytes, each with the byte range of the original text it came from (always whole characters).
 struct View {
     bytes: Vec<u8>,
     spans: Vec<(usize, usize)>,
@@ -164,30 +166,32 @@ struct View {
 
 impl View {
     fn raw(text: &str) -> View {
+        let mut spans = Vec::with_capacity(text.len());
+        for (at, c) in text.char_indices() {
+            spans.extend(std::iter::repeat_n((at, at + c.len_utf8()), c.len_utf8()));
+        }
         View {
             bytes: text.as_bytes().to_vec(),
-            spans: (0..text.len()).map(|i| (i, i + 1)).collect(),
+            spans,
         }
     }
 
     /// Every escape decoded where it stands (JSON, percent, XML, and `+` as a space if `plus_is_space`).
     /// Anything that is not a complete escape stays as it is.
-    fn decoded(text: &str, plus_is_space: bool) -> View {
-        let raw = text.as_bytes();
+    fn decoded(&self, plus_is_space: bool) -> View {
+        let raw = &self.bytes;
         let mut view = View {
             bytes: Vec::with_capacity(raw.len()),
             spans: Vec::with_capacity(raw.len()),
         };
         let mut i = 0;
         while i < raw.len() {
-            let (decoded, used) = decode_at(text, i, plus_is_space).unwrap_or_else(|| {
-                // One whole character, so that spans stay on character boundaries.
-                let len = text[i..].chars().next().map_or(1, char::len_utf8);
-                (raw[i..i + len].to_vec(), len)
-            });
+            let (decoded, used) =
+                decode_at(&raw[i..], plus_is_space).unwrap_or_else(|| (vec![raw[i]], 1));
+            let span = (self.spans[i].0, self.spans[i + used - 1].1);
             for byte in decoded {
                 view.bytes.push(byte);
-                view.spans.push((i, i + used));
+                view.spans.push(span);
             }
             i += used;
         }
@@ -201,19 +205,20 @@ impl View {
     }
 }
 
-/// The bytes an escape at `i` stands for and its length in `text`, if one starts there.
-fn decode_at(text: &str, i: usize, plus_is_space: bool) -> Option<(Vec<u8>, usize)> {
-    let rest = &text[i..];
-    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+/// The bytes an escape at the start of `rest` stands for and its length, if one starts there.
+fn decode_at(rest: &[u8], plus_is_space: bool) -> Option<(Vec<u8>, usize)> {
+    let hex = |s: &[u8]| {
+        s.iter()
+            .all(u8::is_ascii_hexdigit)
+            .then(|| u32::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok())
+            .flatten()
+    };
     let utf8 = |c: char| c.to_string().into_bytes();
-    match rest.as_bytes()[0] {
+    match rest[0] {
         b'+' if plus_is_space => Some((vec![b' '], 1)),
-        b'%' => {
-            let byte = rest.get(1..3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
-            Some((vec![hex(byte)? as u8], 3))
-        }
+        b'%' => Some((vec![hex(rest.get(1..3)?)? as u8], 3)),
         b'\\' => {
-            let next = *rest.as_bytes().get(1)?;
+            let next = *rest.get(1)?;
             let simple = match next {
                 b'"' | b'\\' | b'/' | b'\'' => Some(next),
                 b'n' => Some(b'\n'),
@@ -228,7 +233,7 @@ fn decode_at(text: &str, i: usize, plus_is_space: bool) -> Option<(Vec<u8>, usiz
             }
             let unit = |at: usize| {
                 rest.get(at..at + 6)
-                    .filter(|u| u.starts_with("\\u") && u[2..].bytes().all(|b| b.is_ascii_hexdigit()))
+                    .filter(|u| u.starts_with(b"\\u"))
                     .and_then(|u| hex(&u[2..]))
             };
             let high = unit(0)?;
@@ -241,8 +246,8 @@ fn decode_at(text: &str, i: usize, plus_is_space: bool) -> Option<(Vec<u8>, usiz
             Some((utf8(char::from_u32(high)?), 6))
         }
         b'&' => {
-            let (end, _) = rest.char_indices().take(12).find(|(_, c)| *c == ';')?;
-            let entity = &rest[1..end];
+            let end = rest.iter().take(12).position(|b| *b == b';')?;
+            let entity = std::str::from_utf8(&rest[1..end]).ok()?;
             let c = match entity {
                 "amp" => '&',
                 "lt" => '<',
@@ -252,7 +257,7 @@ fn decode_at(text: &str, i: usize, plus_is_space: bool) -> Option<(Vec<u8>, usiz
                 _ => {
                     let number = entity.strip_prefix('#')?;
                     let code = match number.strip_prefix(['x', 'X']) {
-                        Some(h) => hex(h)?,
+                        Some(h) => hex(h.as_bytes())?,
                         None => number.parse().ok()?,
                     };
                     char::from_u32(code)?
@@ -320,11 +325,15 @@ mod tests {
             let secrets = Secrets::default();
             secrets.add(secret);
             for form in encodings(secret) {
-                let out = secrets.redact(&format!("error: {{\"echo\":\"{form}\"}} end"));
-                assert!(
-                    out.contains(&fingerprint(secret)) && !out.contains(&form),
-                    "{secret:?} as {form:?}: {out}"
-                );
+                let text = format!("error: {{\"echo\":\"{form}\"}} end");
+                // And once more quoted, as `{:?}` of a server's error text does.
+                for text in [text.clone(), format!("{text:?}")] {
+                    let out = secrets.redact(&text);
+                    assert!(
+                        out.contains(&fingerprint(secret)) && !out.contains(&form),
+                        "{secret:?} as {form:?}: {out}"
+                    );
+                }
             }
         }
     }

@@ -406,3 +406,33 @@ fn clip(text: &str) -> String {
         format!("{head}… ({} bytes)", text.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate_limited(retry_after: &str) -> Response {
+        Response {
+            status: 429,
+            headers: vec![("retry-after".to_owned(), retry_after.to_owned())],
+            body: Vec::new(),
+            json: None,
+        }
+    }
+
+    #[test]
+    fn retry_after_may_be_an_http_date() {
+        let in_five = std::time::SystemTime::now() + Duration::from_secs(5);
+        let wait = retry_after(&rate_limited(&httpdate::fmt_http_date(in_five))).unwrap();
+        assert!(
+            wait > Duration::from_secs(3) && wait <= Duration::from_secs(5),
+            "{wait:?}"
+        );
+        let past = rate_limited("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(retry_after(&past), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&rate_limited("7")),
+            Some(Duration::from_secs(7))
+        );
+    }
+}
