@@ -11,9 +11,9 @@ use crate::cli::Cli;
 use crate::colour;
 use crate::error::{EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_NONCONFORMANT, EXIT_OK, Error};
 use crate::expected;
+use crate::output;
 use crate::redact::Secrets;
 use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
-use crate::output;
 use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals};
 use crate::run::{self, Interrupt, Privileges, RunContext, Settings};
 use crate::target::accounts::Provisioning;
@@ -77,12 +77,22 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         );
         return Ok(EXIT_OK);
     }
-    let selected = run::trials(cases.clone(), None, runtime.handle().clone(), records.clone())
-        .iter()
-        .filter(|trial| !libtest.is_filtered_out(trial))
-        .count();
+    let selected = run::trials(
+        cases.clone(),
+        None,
+        runtime.handle().clone(),
+        records.clone(),
+    )
+    .iter()
+    .filter(|trial| !libtest.is_filtered_out(trial))
+    .count();
     if selected == 0 {
-        return Err(nothing_selected(&cli, &libtest, &known_ids, &suite.catalogue));
+        return Err(nothing_selected(
+            &cli,
+            &libtest,
+            &known_ids,
+            &suite.catalogue,
+        ));
     }
     let threads = *libtest
         .test_threads
@@ -228,7 +238,9 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         bless(path, &report)?;
     }
     if interrupt.is_fired() {
-        output::err_line("interrupted: the reports hold the cases that finished; the others are marked not run");
+        output::err_line(
+            "interrupted: the reports hold the cases that finished; the others are marked not run",
+        );
     }
     output::err_line(&format!(
         "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
@@ -331,19 +343,23 @@ fn nothing_selected(
         let candidates: Vec<String> = case_ids.iter().chain(&clause_ids).cloned().collect();
         lines.push(close_matches("the name filter", filter, &candidates));
     }
-    Error::Usage(format!(
-        "no case matches the selection{}",
-        lines.concat()
-    ))
+    Error::Usage(format!("no case matches the selection{}", lines.concat()))
 }
 
 fn close_matches(what: &str, given: &str, candidates: &[String]) -> String {
     let mut scored: Vec<(f64, &String)> = candidates
         .iter()
         .map(|c| {
-            // A prefix is compared with the candidate's beginning as well as with all of it.
+            // A prefix is compared with the candidate's beginning, and a name filter with every tail of
+            // the candidate after a `/` or `.` (`retry-windw` is close to `rotation/retry-window`).
             let head: String = c.chars().take(given.chars().count()).collect();
-            let score = strsim::jaro_winkler(given, c).max(strsim::jaro_winkler(given, &head));
+            let tails = c
+                .match_indices(['/', '.'])
+                .map(|(at, _)| &c[at + 1..])
+                .chain([c.as_str(), head.as_str()]);
+            let score = tails
+                .map(|tail| strsim::jaro_winkler(given, tail))
+                .fold(0.0, f64::max);
             (score, c)
         })
         .filter(|(score, _)| *score >= 0.8)
@@ -368,12 +384,12 @@ fn bless(path: &std::path::Path, report: &RunReport) -> Result<(), Error> {
         .unwrap_or_else(|| report.target.clone());
     expected::write(path, &server, &report.clauses).map_err(Error::Usage)?;
     let summary = path.with_extension("md");
-    output::write_file(&summary, &report::markdown::render(report)).map_err(
-        |source| Error::Report {
+    output::write_file(&summary, &report::markdown::render(report)).map_err(|source| {
+        Error::Report {
             path: summary.display().to_string(),
             source,
-        },
-    )?;
+        }
+    })?;
     output::err_line(&format!(
         "wrote the expected verdicts to {} and the summary to {}",
         path.display(),

@@ -70,7 +70,9 @@ impl Secrets {
     /// Registers a password and the HTTP Basic credentials `base64(user:password)` that could carry it.
     pub fn add_credentials(&self, user: &str, password: &str) {
         use base64::Engine;
-        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
         self.add(password);
         let pair = format!("{user}:{password}");
         for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
@@ -295,6 +297,24 @@ mod tests {
         assert!(out.contains(&fingerprint("syt_abcdefgh")));
     }
 
+    /// `%2F` as `%2f`: the hex digits in lower case, the rest as it is.
+    fn lower_hex(encoded: &str) -> String {
+        let mut out = String::new();
+        let mut hex_left = 0;
+        for c in encoded.chars() {
+            if c == '%' {
+                hex_left = 2;
+                out.push(c);
+            } else if hex_left > 0 {
+                hex_left -= 1;
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
     const TILDE_KEPT: &percent_encoding::AsciiSet =
         &percent_encoding::NON_ALPHANUMERIC.remove(b'~').remove(b'-');
 
@@ -309,13 +329,22 @@ mod tests {
             secret.to_owned(),
             json[1..json.len() - 1].to_owned(),
             json[1..json.len() - 1].replace('/', "\\/"),
-            secret.encode_utf16().map(|u| format!("\\u{u:04x}")).collect(),
-            secret.encode_utf16().map(|u| format!("\\u{u:04X}")).collect(),
+            secret
+                .encode_utf16()
+                .map(|u| format!("\\u{u:04x}"))
+                .collect(),
+            secret
+                .encode_utf16()
+                .map(|u| format!("\\u{u:04X}"))
+                .collect(),
             upper.clone(),
-            upper.to_lowercase(),
+            lower_hex(&upper),
             percent(TILDE_KEPT),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-            secret.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;"),
+            secret
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('"', "&quot;"),
         ]
     }
 
@@ -370,7 +399,11 @@ mod tests {
         let out = secrets.redact("x abcdefghijkl abcdefgh");
         assert_eq!(
             out,
-            format!("x {} {}", fingerprint("abcdefghijkl"), fingerprint("abcdefgh"))
+            format!(
+                "x {} {}",
+                fingerprint("abcdefghijkl"),
+                fingerprint("abcdefgh")
+            )
         );
     }
 

@@ -58,7 +58,11 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
     // Several accounts in one case need fresh ones, declared or not: one --user account cannot be two.
     if case.users.len() > 1 {
         let context = format!("{} accounts needed", case.users.len());
-        return unmet(Gate::FreshUsers, capabilities.gate(Gate::FreshUsers), context);
+        return unmet(
+            Gate::FreshUsers,
+            capabilities.gate(Gate::FreshUsers),
+            context,
+        );
     }
     None
 }
@@ -79,7 +83,13 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         return finish(ctx, case, runner, Some(stop), started);
     }
     if ctx.interrupt.is_fired() {
-        return finish(ctx, case, runner, Some(Stop::NotRun(INTERRUPTED.to_owned())), started);
+        return finish(
+            ctx,
+            case,
+            runner,
+            Some(Stop::NotRun(INTERRUPTED.to_owned())),
+            started,
+        );
     }
     let now = tokio::time::Instant::now();
     let Some(left) = tokio::time::Instant::from(ctx.deadline).checked_duration_since(now) else {
@@ -87,7 +97,10 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         return finish(ctx, case, runner, Some(stop), started);
     };
     let (limit, cut) = if left < ctx.case_timeout {
-        (left, "the run deadline passed while the case ran".to_owned())
+        (
+            left,
+            "the run deadline passed while the case ran".to_owned(),
+        )
     } else {
         (
             ctx.case_timeout,

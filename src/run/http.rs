@@ -127,7 +127,9 @@ pub enum HttpError {
     TooLarge,
     #[error("rate-limited beyond --max-wait: 429, and the server asks to wait {0:?} more")]
     RateLimited(Duration),
-    #[error("TLS failure: {0} (for a self-signed development server, use --insecure)")]
+    #[error(
+        "TLS failure: {0} (a self-signed certificate needs --insecure; a server that speaks plain HTTP needs an http:// URL)"
+    )]
     Tls(String),
     #[error("bad request path `{0}`: paths start with a single `/` and stay on the target")]
     BadPath(String),
@@ -307,9 +309,16 @@ impl Http {
 /// rustls reports certificate and handshake problems inside a connect error; only its words tell them apart.
 fn is_tls_failure(chain: &str) -> bool {
     let chain = chain.to_ascii_lowercase();
-    ["certificate", "tls handshake", "invalidcertificate", "unknownissuer", "peer sent"]
-        .iter()
-        .any(|word| chain.contains(word))
+    [
+        "certificate",
+        "handshake",
+        "unknownissuer",
+        "received corrupt message",
+        "peer sent",
+        "alert",
+    ]
+    .iter()
+    .any(|word| chain.contains(word))
 }
 
 fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {

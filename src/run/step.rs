@@ -77,11 +77,17 @@ impl StepRunner<'_> {
             .collect();
         tokens.sort();
         tokens.dedup();
+        self.transcript
+            .note("interrupted: logging out the sessions this case holds");
         for token in tokens {
             let request = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
                 .json(json!({}))
                 .bearer(token);
-            let _ = self.ctx.http.send_once(&request, &mut self.transcript).await;
+            let _ = self
+                .ctx
+                .http
+                .send_once(&request, &mut self.transcript)
+                .await;
         }
     }
 

@@ -126,7 +126,7 @@ impl Accounts {
         }
         let localpart = self.fresh_localpart(hint);
         let password = Alphanumeric.sample_string(&mut rand::rng(), 24);
-        http.secrets.add(&password);
+        http.secrets.add_credentials(&localpart, &password);
         let user_id = match &self.provisioning {
             Provisioning::SharedSecret(secret) => {
                 shared_secret_register(http, secret, &localpart, &password, transcript).await?

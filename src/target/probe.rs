@@ -33,10 +33,7 @@ pub async fn probe(
     let url = http.base().to_string();
     let mut transcript = Transcript::default();
     let versions_response = http
-        .send(
-            &Outgoing::new(Method::Get, VERSIONS_PATH),
-            &mut transcript,
-        )
+        .send(&Outgoing::new(Method::Get, VERSIONS_PATH), &mut transcript)
         .await
         .map_err(|error| Error::from_http(&url, &format!("GET {VERSIONS_PATH}"), error))?;
     let advertised =
@@ -234,10 +231,13 @@ async fn refresh_support(
     login: &Response,
     transcript: &mut Transcript,
 ) -> (GateStatus, GateStatus) {
-    if login.pointer("/access_token").and_then(Value::as_str).is_none() {
-        let reason = format!(
-            "POST {LOGIN_PATH} answered 200 without an access_token: not a login response"
-        );
+    if login
+        .pointer("/access_token")
+        .and_then(Value::as_str)
+        .is_none()
+    {
+        let reason =
+            format!("POST {LOGIN_PATH} answered 200 without an access_token: not a login response");
         return (
             GateStatus::Undecided(reason.clone()),
             GateStatus::Undecided(reason),
