@@ -212,7 +212,8 @@ fn a_429_storm_ends_at_the_run_deadline() {
 /// Transport failures in plain words: what happened, not "unreachable" for everything.
 #[test]
 fn transport_failures_are_named_for_what_they_are() {
-    let cases: [(&str, fn(std::net::TcpStream), &str); 5] = [
+    type Answer = fn(std::net::TcpStream);
+    let cases: [(&str, Answer, &str); 5] = [
         ("hang", hostile::hang, "timed out"),
         ("dribble", hostile::dribble, "timed out"),
         ("endless body", hostile::endless, "oversized body"),
