@@ -39,8 +39,31 @@ pub struct Secrets {
 #[derive(Debug, Default)]
 struct Known {
     secrets: BTreeSet<String>,
-    /// Built on first use after a change; secrets are many (every token of the run) and outputs few.
-    matcher: Option<Arc<(AhoCorasick, Vec<String>)>>,
+    /// Secrets not yet in an automaton.
+    pending: Vec<String>,
+    /// Automata over disjoint sets of secrets, each at least twice the size of the next. Secrets arrive one
+    /// by one between redactions (every token of the run), so one automaton rebuilt on each arrival would
+    /// cost the square of their number; merging like a binary counter keeps it near-linear.
+    matchers: Vec<Arc<Matcher>>,
+}
+
+#[derive(Debug)]
+struct Matcher {
+    automaton: AhoCorasick,
+    patterns: Vec<String>,
+}
+
+impl Matcher {
+    fn new(patterns: Vec<String>) -> Matcher {
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .expect("literal patterns build");
+        Matcher {
+            automaton,
+            patterns,
+        }
+    }
 }
 
 impl Secrets {
@@ -58,7 +81,7 @@ impl Secrets {
         }
         let mut known = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if known.secrets.insert(secret.to_owned()) {
-            known.matcher = None;
+            known.pending.push(secret.to_owned());
         }
     }
 
@@ -96,32 +119,36 @@ impl Secrets {
         }
     }
 
-    fn matcher(&self) -> Option<Arc<(AhoCorasick, Vec<String>)>> {
-        if let Some(matcher) = &self.inner.read().unwrap_or_else(|e| e.into_inner()).matcher {
-            return Some(matcher.clone());
+    fn matchers(&self) -> Vec<Arc<Matcher>> {
+        {
+            let known = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            if known.pending.is_empty() {
+                return known.matchers.clone();
+            }
         }
         let mut known = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if known.secrets.is_empty() {
-            return None;
+        if !known.pending.is_empty() {
+            let mut patterns = std::mem::take(&mut known.pending);
+            while let Some(last) = known.matchers.last() {
+                if last.patterns.len() > 2 * patterns.len() {
+                    break;
+                }
+                patterns.extend(last.patterns.iter().cloned());
+                known.matchers.pop();
+            }
+            known.matchers.push(Arc::new(Matcher::new(patterns)));
         }
-        let patterns: Vec<String> = known.secrets.iter().cloned().collect();
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
-            .expect("literal patterns build");
-        let matcher = Arc::new((automaton, patterns));
-        known.matcher = Some(matcher.clone());
-        Some(matcher)
+        known.matchers.clone()
     }
 
     /// Replaces every known secret in `text`, in any of the encodings above, by `‹secret:1a2b3c›`. Where
     /// matches overlap, the longest wins.
     pub fn redact(&self, text: &str) -> String {
-        let Some(matcher) = self.matcher() else {
+        let matchers = self.matchers();
+        if matchers.is_empty() {
             return text.to_owned();
-        };
-        let (automaton, patterns) = &*matcher;
-        let mut found: Vec<(usize, usize, usize)> = Vec::new();
+        }
+        let mut found: Vec<(usize, usize, &str)> = Vec::new();
         let raw = View::raw(text);
         // Twice decoded: a JSON-escaped secret quoted again (a Rust `{:?}`, JSON inside JSON) is still found.
         let json = raw.decoded(false);
@@ -129,14 +156,16 @@ impl Secrets {
         let form = raw.decoded(true);
         let form_twice = form.decoded(true);
         for view in [raw, json, json_twice, form, form_twice] {
-            for m in automaton.find_iter(&view.bytes) {
-                let secret = &patterns[m.pattern().as_usize()];
-                if secret.len() < SHORT_SECRET && !view.stands_alone(m.start(), m.end()) {
-                    continue;
+            for matcher in &matchers {
+                for m in matcher.automaton.find_iter(&view.bytes) {
+                    let secret = matcher.patterns[m.pattern().as_usize()].as_str();
+                    if secret.len() < SHORT_SECRET && !view.stands_alone(m.start(), m.end()) {
+                        continue;
+                    }
+                    let start = view.spans[m.start()].0;
+                    let end = view.spans[m.end() - 1].1;
+                    found.push((start, end, secret));
                 }
-                let start = view.spans[m.start()].0;
-                let end = view.spans[m.end() - 1].1;
-                found.push((start, end, m.pattern().as_usize()));
             }
         }
         if found.is_empty() {
@@ -146,13 +175,13 @@ impl Secrets {
         found.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
-        for (start, end, pattern) in found {
+        for (start, end, secret) in found {
             if start < at {
                 continue;
             }
             // Spans come from whole encoded units, so they are on character boundaries of `text`.
             out.push_str(&text[at..start]);
-            out.push_str(&fingerprint(&patterns[pattern]));
+            out.push_str(&fingerprint(secret));
             at = end;
         }
         out.push_str(&text[at..]);
@@ -389,6 +418,19 @@ mod tests {
                 fingerprint("a")
             )
         );
+    }
+
+    #[test]
+    fn secrets_added_between_redactions_are_all_found() {
+        let secrets = Secrets::default();
+        let all: Vec<String> = (0..300).map(|i| format!("tok{i:04}xyz")).collect();
+        for (i, secret) in all.iter().enumerate() {
+            secrets.add(secret);
+            let _ = secrets.redact(&all[i / 2]);
+        }
+        let text = all.join(" ");
+        let out = secrets.redact(&text);
+        assert!(!out.contains("xyz"), "{out}");
     }
 
     #[test]
