@@ -33,6 +33,13 @@ pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    // Reports are for everyone who can read the folder (a temporary file starts private).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     file.write_all(redacted(text).as_bytes())?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -39,6 +39,8 @@ pub struct Secrets {
 #[derive(Debug, Default)]
 struct Known {
     secrets: BTreeSet<String>,
+    /// Whether a secret holds a space: only then can form encoding (`+`) hide one.
+    has_space: bool,
     /// Secrets not yet in an automaton.
     pending: Vec<String>,
     /// Automata over disjoint sets of secrets, each at least twice the size of the next. Secrets arrive one
@@ -81,6 +83,7 @@ impl Secrets {
         }
         let mut known = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if known.secrets.insert(secret.to_owned()) {
+            known.has_space |= secret.contains(' ');
             known.pending.push(secret.to_owned());
         }
     }
@@ -119,6 +122,13 @@ impl Secrets {
         }
     }
 
+    fn any_secret_has_space(&self) -> bool {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .has_space
+    }
+
     fn matchers(&self) -> Vec<Arc<Matcher>> {
         {
             let known = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -149,21 +159,34 @@ impl Secrets {
             return text.to_owned();
         }
         let mut found: Vec<(usize, usize, &str)> = Vec::new();
-        let raw = View::raw(text);
-        // Twice decoded: a JSON-escaped secret quoted again (a Rust `{:?}`, JSON inside JSON) is still found.
-        let json = raw.decoded(false);
-        let json_twice = json.decoded(false);
-        let form = raw.decoded(true);
-        let form_twice = form.decoded(true);
-        for view in [raw, json, json_twice, form, form_twice] {
+        // Decoded views only where an escape may stand, and twice where the first decoding left one (a
+        // JSON-escaped secret quoted again: a Rust `{:?}`, JSON inside JSON). Most text needs none.
+        let mut views = vec![View::raw(text)];
+        for plus_is_space in [false, true] {
+            if plus_is_space && !(text.contains('+') && self.any_secret_has_space()) {
+                continue;
+            }
+            let mut view = &views[0];
+            for _ in 0..2 {
+                if !view.may_hold_escapes(plus_is_space) {
+                    break;
+                }
+                let next = view.decoded(plus_is_space);
+                if next.bytes == view.bytes {
+                    break;
+                }
+                views.push(next);
+                view = views.last().expect("just pushed");
+            }
+        }
+        for view in &views {
             for matcher in &matchers {
                 for m in matcher.automaton.find_iter(&view.bytes) {
                     let secret = matcher.patterns[m.pattern().as_usize()].as_str();
                     if secret.len() < SHORT_SECRET && !view.stands_alone(m.start(), m.end()) {
                         continue;
                     }
-                    let start = view.spans[m.start()].0;
-                    let end = view.spans[m.end() - 1].1;
+                    let (start, end) = (view.span(m.start()).0, view.span(m.end() - 1).1);
                     found.push((start, end, secret));
                 }
             }
@@ -175,7 +198,14 @@ impl Secrets {
         found.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
-        for (start, end, secret) in found {
+        for (mut start, mut end, secret) in found {
+            // Whole characters only, should a match start or end inside one.
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
             if start < at {
                 continue;
             }
@@ -189,44 +219,56 @@ impl Secrets {
     }
 }
 
-/// A text as bytes, each with the byte range of the original text it came from (always whole characters).
+/// A text as bytes, each with the byte range of the original text it came from.
 struct View {
     bytes: Vec<u8>,
-    spans: Vec<(usize, usize)>,
+    /// `None`: the text itself, each byte its own range.
+    spans: Option<Vec<(usize, usize)>>,
 }
 
 impl View {
     fn raw(text: &str) -> View {
-        let mut spans = Vec::with_capacity(text.len());
-        for (at, c) in text.char_indices() {
-            spans.extend(std::iter::repeat_n((at, at + c.len_utf8()), c.len_utf8()));
-        }
         View {
             bytes: text.as_bytes().to_vec(),
-            spans,
+            spans: None,
         }
+    }
+
+    fn span(&self, i: usize) -> (usize, usize) {
+        self.spans.as_ref().map_or((i, i + 1), |spans| spans[i])
+    }
+
+    fn may_hold_escapes(&self, plus_is_space: bool) -> bool {
+        self.bytes
+            .iter()
+            .any(|b| matches!(b, b'%' | b'\\' | b'&') || (plus_is_space && *b == b'+'))
     }
 
     /// Every escape decoded where it stands (JSON, percent, XML, and `+` as a space if `plus_is_space`).
     /// Anything that is not a complete escape stays as it is.
     fn decoded(&self, plus_is_space: bool) -> View {
         let raw = &self.bytes;
-        let mut view = View {
-            bytes: Vec::with_capacity(raw.len()),
-            spans: Vec::with_capacity(raw.len()),
-        };
+        let mut bytes = Vec::with_capacity(raw.len());
+        let mut spans = Vec::with_capacity(raw.len());
         let mut i = 0;
         while i < raw.len() {
-            let (decoded, used) =
-                decode_at(&raw[i..], plus_is_space).unwrap_or_else(|| (vec![raw[i]], 1));
-            let span = (self.spans[i].0, self.spans[i + used - 1].1);
+            let Some((decoded, used)) = decode_at(&raw[i..], plus_is_space) else {
+                bytes.push(raw[i]);
+                spans.push(self.span(i));
+                i += 1;
+                continue;
+            };
+            let span = (self.span(i).0, self.span(i + used - 1).1);
             for byte in decoded {
-                view.bytes.push(byte);
-                view.spans.push(span);
+                bytes.push(byte);
+                spans.push(span);
             }
             i += used;
         }
-        view
+        View {
+            bytes,
+            spans: Some(spans),
+        }
     }
 
     /// Whether the bytes `start..end` are not part of a longer word.
