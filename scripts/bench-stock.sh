@@ -9,12 +9,14 @@
 #
 # Usage: scripts/bench-stock.sh [SUITE OPTIONS...]   e.g. scripts/bench-stock.sh --clause expiry
 # Environment: SYNAPSE_PORT, SYNAPSE_VENV as for scripts/synapse.sh; MAX_WAIT (default 10m), WAIT_BUDGET
-# (default 8h); REPORT_DIR (default a temporary directory, removed afterwards).
+# (default 8h), DEADLINE (default 9h); REPORT_DIR (default a temporary directory, removed afterwards).
 set -euo pipefail
 
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.."
 max_wait=${MAX_WAIT:-10m}
 wait_budget=${WAIT_BUDGET:-8h}
+# The run deadline must leave room for the whole wait budget.
+deadline=${DEADLINE:-9h}
 
 # A debug build: the wall time here is the server's rate limits and waits, not the suite's own work.
 cargo build --quiet
@@ -35,7 +37,7 @@ eval "$synapse_env"
 started=$(date +%s%N)
 status=0
 target/debug/refresh-conformance --target "$SYNAPSE_URL" --register "shared-secret=$SYNAPSE_SHARED_SECRET" \
-    --as-token "$SYNAPSE_AS_TOKEN" --max-wait "$max_wait" --wait-budget "$wait_budget" \
+    --as-token "$SYNAPSE_AS_TOKEN" --max-wait "$max_wait" --wait-budget "$wait_budget" --deadline "$deadline" \
     --report-dir "$dir" "$@" || status=$?
 wall_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 python3 - "$dir/report.json" "$wall_ms" "$status" <<'PY'

@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::case::model::Gate;
 use crate::cause::{Cause, Limit, option_value};
 use crate::run::pacer::LimitStats;
-use crate::target::Capabilities;
 use crate::target::probe::NO_REFRESH_TOKEN;
+use crate::target::{Capabilities, GateStatus};
 use crate::verdict::CaseRecord;
 
 /// What the advice is about, for report.json and tests.
@@ -195,7 +195,7 @@ fn timeouts(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
 fn refresh_tokens_off(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
     let off = matches!(
         inputs.capabilities.gates.get(&Gate::RefreshTokens),
-        Some(Err(reason)) if reason == NO_REFRESH_TOKEN
+        Some(GateStatus::Unmet(reason)) if reason == NO_REFRESH_TOKEN
     );
     if !off {
         return;
@@ -231,7 +231,7 @@ mod tests {
     use crate::target::ServerInfo;
     use crate::verdict::Outcome;
 
-    fn capabilities(refresh: Result<(), String>) -> Capabilities {
+    fn capabilities(refresh: GateStatus) -> Capabilities {
         Capabilities {
             server: ServerInfo {
                 base_url: "http://127.0.0.1:1/".into(),
@@ -267,7 +267,7 @@ mod tests {
 
     fn advise_on(
         cases: &[CaseRecord],
-        refresh: Result<(), String>,
+        refresh: GateStatus,
         pacing: BTreeMap<Limit, LimitStats>,
     ) -> Vec<Advice> {
         let capabilities = capabilities(refresh);
@@ -299,7 +299,7 @@ mod tests {
             asked: Duration::from_secs(333),
         };
         let cases = [case(Some(stopped.clone()), ""), case(Some(stopped), "")];
-        let advice = advise_on(&cases, Ok(()), login_stats());
+        let advice = advise_on(&cases, GateStatus::Met, login_stats());
         assert_eq!(advice.len(), 1, "{advice:?}");
         assert_eq!(advice[0].topic, Topic::RateLimit);
         let text = &advice[0].text;
@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn waits_alone_advise_relaxing_the_limit() {
-        let advice = advise_on(&[], Ok(()), login_stats());
+        let advice = advise_on(&[], GateStatus::Met, login_stats());
         assert_eq!(advice.len(), 1);
         assert!(advice[0].text.contains("waited their turn 2 time(s)"));
         assert!(advice[0].text.contains("to make the run faster"));
@@ -324,7 +324,7 @@ mod tests {
             }),
             "",
         )];
-        let advice = advise_on(&cases, Ok(()), login_stats());
+        let advice = advise_on(&cases, GateStatus::Met, login_stats());
         let budget = advice.iter().find(|a| a.topic == Topic::WaitBudget);
         let text = &budget.expect("wait-budget advice").text;
         assert!(text.contains("`--wait-budget 2h`"), "{text}");
@@ -338,7 +338,7 @@ mod tests {
             }),
             "",
         )];
-        let advice = advise_on(&cases, Ok(()), BTreeMap::new());
+        let advice = advise_on(&cases, GateStatus::Met, BTreeMap::new());
         assert_eq!(advice.len(), 1);
         assert_eq!(advice[0].topic, Topic::Expiry);
         assert!(
@@ -362,7 +362,7 @@ mod tests {
             },
         );
         let cases = [case(Some(Cause::Timeout), "")];
-        let advice = advise_on(&cases, Ok(()), pacing);
+        let advice = advise_on(&cases, GateStatus::Met, pacing);
         assert_eq!(advice.len(), 1);
         assert_eq!(advice[0].topic, Topic::Timeout);
         let text = &advice[0].text;
@@ -376,7 +376,11 @@ mod tests {
             None,
             &format!("gate refresh-tokens: {NO_REFRESH_TOKEN}"),
         )];
-        let advice = advise_on(&cases, Err(NO_REFRESH_TOKEN.to_owned()), BTreeMap::new());
+        let advice = advise_on(
+            &cases,
+            GateStatus::Unmet(NO_REFRESH_TOKEN.to_owned()),
+            BTreeMap::new(),
+        );
         assert_eq!(advice.len(), 1);
         assert_eq!(advice[0].topic, Topic::RefreshTokensOff);
         assert!(advice[0].text.contains("switched off (1 case(s)"));
@@ -385,6 +389,6 @@ mod tests {
 
     #[test]
     fn a_clean_run_gets_no_advice() {
-        assert!(advise_on(&[], Ok(()), BTreeMap::new()).is_empty());
+        assert!(advise_on(&[], GateStatus::Met, BTreeMap::new()).is_empty());
     }
 }

@@ -8,9 +8,9 @@ use crate::run::RunContext;
 use crate::run::http::Transcript;
 use crate::run::scope::Scope;
 use crate::run::step::{self, Findings, StepRunner, Stop};
-use crate::target::Capabilities;
 use crate::target::accounts::AccountError;
 use crate::target::probe::expiry_margin;
+use crate::target::{Capabilities, GateStatus};
 use crate::verdict::{CaseRecord, Outcome, Unreached};
 
 /// The record of a case the harness itself could not run to its end.
@@ -44,31 +44,39 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
             "the server advertises no spec version in {range}"
         )));
     }
-    let unmet = |gate: Gate, reason: String| {
-        if !capabilities.unmet_by_settings.contains(&gate) {
-            return Stop::Skip(reason);
+    let unmet = |gate: Gate, status: GateStatus, context: String| match status {
+        GateStatus::Met => None,
+        GateStatus::Undecided(reason) => Some(Stop::Error(format!(
+            "{context}: the probe could not decide it: {reason}"
+        ))),
+        GateStatus::Unmet(reason) if capabilities.unmet_by_settings.contains(&gate) => {
+            let reason = format!("{context}: {reason}");
+            // A lifetime over --max-wait: the same cause as an expiry wait over it within a case.
+            Some(match (gate, capabilities.access_token_lifetime_ms) {
+                (Gate::Expiry, Some(ms)) => {
+                    let lifetime = Duration::from_millis(ms);
+                    let needed = lifetime + expiry_margin(lifetime);
+                    Stop::Timing(Cause::Expiry { needed }, reason)
+                }
+                _ => Stop::NotRun(reason),
+            })
         }
-        // A lifetime over --max-wait: the same cause as an expiry wait over it within a case.
-        match (gate, capabilities.access_token_lifetime_ms) {
-            (Gate::Expiry, Some(ms)) => {
-                let lifetime = Duration::from_millis(ms);
-                let needed = lifetime + expiry_margin(lifetime);
-                Stop::Timing(Cause::Expiry { needed }, reason)
-            }
-            _ => Stop::NotRun(reason),
-        }
+        GateStatus::Unmet(reason) => Some(Stop::Skip(format!("{context}: {reason}"))),
     };
     for gate in &case.requires {
-        if let Err(reason) = capabilities.gate(*gate) {
-            return Some(unmet(*gate, format!("gate {}: {reason}", gate.as_str())));
+        let context = format!("gate {}", gate.as_str());
+        if let Some(stop) = unmet(*gate, capabilities.gate(*gate), context) {
+            return Some(stop);
         }
     }
     // Several accounts in one case need fresh ones, declared or not: one --user account cannot be two.
-    if case.users.len() > 1
-        && let Err(reason) = capabilities.gate(Gate::FreshUsers)
-    {
-        let reason = format!("{} accounts needed: {reason}", case.users.len());
-        return Some(unmet(Gate::FreshUsers, reason));
+    if case.users.len() > 1 {
+        let context = format!("{} accounts needed", case.users.len());
+        return unmet(
+            Gate::FreshUsers,
+            capabilities.gate(Gate::FreshUsers),
+            context,
+        );
     }
     None
 }
@@ -126,11 +134,31 @@ fn runner<'a>(ctx: &'a RunContext, case: &'a Case) -> StepRunner<'a> {
 /// One run of the case's steps and clean-up; the runner comes back with its reservation released.
 async fn attempt<'a>(ctx: &'a RunContext, case: &'a Case) -> (StepRunner<'a>, Option<Stop>) {
     let mut runner = runner(ctx, case);
-    let stop = within_case_timeout(ctx.case_timeout, &mut runner).await;
+    if ctx.interrupt.is_fired() {
+        return (runner, Some(Stop::NotRun(INTERRUPTED.to_owned())));
+    }
+    let now = tokio::time::Instant::now();
+    let Some(left) = tokio::time::Instant::from(ctx.deadline).checked_duration_since(now) else {
+        let stop = Stop::Error("the run deadline passed before the case started".to_owned());
+        return (runner, Some(stop));
+    };
+    let stop = tokio::select! {
+        stop = within_case_timeout(ctx.case_timeout, &mut runner) => stop,
+        () = tokio::time::sleep(left) => {
+            Some(Stop::Error("the run deadline passed while the case ran".to_owned()))
+        }
+        () = ctx.interrupt.fired() => Some(Stop::NotRun(INTERRUPTED.to_owned())),
+    };
     runner.logins = None;
     runner.transcript.reserved = None;
-    // Clean-up gets a budget of its own, so that a case never overruns its timeout by much.
+    let interrupted = ctx.interrupt.is_fired();
+    // Clean-up gets a budget of its own, so that a case never overruns its timeout by much; after Ctrl-C
+    // only the sessions the case holds are ended, within a few seconds.
     let cleanup = async {
+        if interrupted {
+            runner.log_out_everything().await;
+            return;
+        }
         for step in &case.finally {
             if let Err(stop) = runner.run(step, true).await {
                 runner
@@ -139,10 +167,15 @@ async fn attempt<'a>(ctx: &'a RunContext, case: &'a Case) -> (StepRunner<'a>, Op
             }
         }
     };
-    if tokio::time::timeout(CLEANUP_BUDGET, cleanup).await.is_err() {
+    let budget = if interrupted {
+        INTERRUPTED_CLEANUP_BUDGET
+    } else {
+        CLEANUP_BUDGET
+    };
+    if tokio::time::timeout(budget, cleanup).await.is_err() {
         runner
             .transcript
-            .note(&format!("clean-up stopped after {CLEANUP_BUDGET:?}"));
+            .note(&format!("clean-up stopped after {budget:?}"));
     }
     (runner, stop)
 }
@@ -169,6 +202,10 @@ async fn within_case_timeout(limit: Duration, runner: &mut StepRunner<'_>) -> Op
         }
     }
 }
+
+const INTERRUPTED: &str = "not run: the run was interrupted (Ctrl-C)";
+/// How long an interrupted case may spend logging out the sessions it holds.
+const INTERRUPTED_CLEANUP_BUDGET: Duration = Duration::from_secs(3);
 
 async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
     for user in &runner.case.users {

@@ -15,7 +15,6 @@
 //! could expire while it waits for its second login, and the case would judge an access token the wait killed.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -63,15 +62,45 @@ fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S:
 
 /// The time a case spent waiting (for expiry, for its turn): the case timeout does not count it.
 #[derive(Debug, Clone, Default)]
-pub struct WaitClock(Arc<AtomicU64>);
+pub struct WaitClock(Arc<Mutex<ClockState>>);
+
+#[derive(Debug, Default)]
+struct ClockState {
+    total: Duration,
+    /// A wait under way, counted as it goes (the case timeout looks while the case waits).
+    since: Option<Instant>,
+}
 
 impl WaitClock {
+    fn state(&self) -> MutexGuard<'_, ClockState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn add(&self, wait: Duration) {
-        self.0.fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+        self.state().total += wait;
+    }
+
+    /// Counts the time until the returned guard is dropped.
+    pub fn waiting(&self) -> Waiting {
+        self.state().since = Some(Instant::now());
+        Waiting(self.clone())
     }
 
     pub fn total(&self) -> Duration {
-        Duration::from_millis(self.0.load(Ordering::Relaxed))
+        let state = self.state();
+        state.total + state.since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+}
+
+/// A wait under way on a [`WaitClock`].
+pub struct Waiting(WaitClock);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        if let Some(since) = state.since.take() {
+            state.total += since.elapsed();
+        }
     }
 }
 
@@ -226,9 +255,9 @@ impl Pacer {
         let lane = self
             .lane(limit, "", true)
             .expect("a lane is created on demand");
-        let queued = Instant::now();
+        let queued = transcript.clock().waiting();
         let guard = lane.exclusive.clone().write_owned().await;
-        transcript.clock().add(queued.elapsed());
+        drop(queued);
         let until = {
             let state = lane.state();
             let extra = state.interval * (count as u32 - 1);
@@ -242,11 +271,11 @@ impl Pacer {
                 limit.what()
             ));
             if self.progress && wait >= ANNOUNCE_FROM {
-                eprintln!(
+                crate::output::err_line(&format!(
                     "waiting {} for {} to admit one case's {count} requests together",
                     crate::cause::shown(wait),
                     limit.what()
-                );
+                ));
             }
             transcript.clock().add(wait);
             self.record(limit, |s| {
@@ -365,12 +394,12 @@ impl Turn<'_> {
                     .synapse_setting()
                     .map(|s| format!("; Synapse's `{s}`"))
                     .unwrap_or_default();
-                eprintln!(
+                crate::output::err_line(&format!(
                     "waiting {} for {} ({} more request(s) queued behind it{setting})",
                     crate::cause::shown(wait),
                     self.limit.what(),
                     queued
-                );
+                ));
             }
             transcript.note(&format!(
                 "waiting {wait:?} for {} (learned from a 429)",

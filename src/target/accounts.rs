@@ -10,6 +10,7 @@ use sha1::Sha1;
 use crate::case::model::Method;
 use crate::cause::Limit;
 use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
+use crate::target::GateStatus;
 
 /// Why an account could not be made: the transport (typed, so that a 429 or a timeout gets the same outcome
 /// here as anywhere else in a case), or the server's refusal.
@@ -136,7 +137,7 @@ impl Accounts {
         }
         let localpart = self.fresh_localpart(hint);
         let password = Alphanumeric.sample_string(&mut rand::rng(), 24);
-        http.secrets.add(&password);
+        http.secrets.add_credentials(&localpart, &password);
         let user_id = match &self.provisioning {
             Provisioning::SharedSecret(secret) => {
                 shared_secret_register(http, secret, &localpart, &password, transcript).await?
@@ -263,17 +264,19 @@ impl Accounts {
         &self,
         http: &Http,
         transcript: &mut Transcript,
-    ) -> Result<(), String> {
-        let request =
-            Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=user").json(json!({}));
-        let response = http
-            .send(&request, transcript)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> GateStatus {
+        let path = "/_matrix/client/v3/register?kind=user";
+        let request = Outgoing::new(Method::Post, path).json(json!({}));
+        let response = match http.send(&request, transcript).await {
+            Ok(response) => response,
+            Err(e) => return GateStatus::Undecided(format!("POST {path}: {e}")),
+        };
         if response.status == 401 && self.next_stage(&response, &[]).is_some() {
-            Ok(())
+            GateStatus::Met
+        } else if response.status >= 500 || response.status == 429 {
+            GateStatus::Undecided(format!("POST {path} answered {}", response.describe()))
         } else {
-            Err(format!(
+            GateStatus::Unmet(format!(
                 "client-API registration is not open to the harness ({})",
                 response.describe()
             ))
@@ -294,9 +297,9 @@ async fn shared_secret_register(
     // One turn for the nonce and the registration: Synapse forgets a nonce after a minute, which a queue of
     // registrations at bcrypt cost 12 can take.
     let reserved = transcript.reserved == Some(Limit::Registration);
-    let queued = std::time::Instant::now();
+    let queued = transcript.clock().waiting();
     let mut turn = http.pacer.turn(Limit::Registration, path, reserved).await;
-    transcript.clock().add(queued.elapsed());
+    drop(queued);
     let nonce_response = http
         .send_in_turn(&mut turn, &Outgoing::new(Method::Get, path), transcript)
         .await?;
