@@ -136,7 +136,9 @@ async fn a_429_over_max_wait_gets_one_outcome_wherever_it_strikes() {
         );
         assert!(record.skipped_by_settings, "{}", record.id);
         assert!(
-            record.message.contains("rate-limited beyond --max-wait: 429"),
+            record
+                .message
+                .contains("rate-limited beyond --max-wait: 429"),
             "{}",
             record.message
         );

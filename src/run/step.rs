@@ -26,6 +26,9 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
     .remove(b'_')
     .remove(b'~');
 
+/// A step that waited at least this long for its turn, and outlived a session meanwhile, restarts its case.
+const RESTART_AFTER_WAIT: Duration = Duration::from_secs(1);
+
 /// Why a case stops before its last step.
 #[derive(Debug)]
 pub enum Stop {
@@ -157,7 +160,8 @@ impl StepRunner<'_> {
                 }
                 let response =
                     response.map_err(|e| Stop::from_http(&format!("step `{}`", step.name), e))?;
-                if self.transcript.clock().total() > waited
+                // A real wait (a turn behind a rate limit), not the moment any request spends in its lane.
+                if self.transcript.clock().total() >= waited + RESTART_AFTER_WAIT
                     && let Some(name) = self.scope.expired_since(sent)
                 {
                     return Err(Stop::Restart(format!(
