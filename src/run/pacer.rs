@@ -191,14 +191,6 @@ impl Pacer {
         }
     }
 
-    pub fn max_wait(&self) -> Duration {
-        self.max_wait
-    }
-
-    pub fn wait_budget(&self) -> Option<Duration> {
-        self.wait_budget
-    }
-
     /// What each kind of request cost so far.
     pub fn stats(&self) -> BTreeMap<Limit, LimitStats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
