@@ -7,12 +7,13 @@ use std::time::{Instant, SystemTime};
 use url::Url;
 
 use crate::case::{self, Case};
-use crate::cli::Cli;
+use crate::cli::{Cli, ServeCli};
+use crate::client;
 use crate::colour;
 use crate::error::{EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, Error};
 use crate::expected;
 use crate::redact::Secrets;
-use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
+use crate::reference::{self, Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, RunReport, SCHEMA_VERSION, Totals};
 use crate::run::{self, Privileges, RunContext, Settings};
 use crate::target::accounts::Provisioning;
@@ -177,6 +178,120 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         cli.report_dir.display()
     );
     Ok(exit_code)
+}
+
+/// `refresh-conformance serve`: client mode, from the announcement to the reports.
+pub fn serve(cli: ServeCli) -> Result<u8, Error> {
+    let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
+    let full = case::load(&cases_dir)?.catalogue;
+    let catalogue = client::catalogue(&full);
+    let secrets = Secrets::default();
+    secrets.add_exact(&cli.password);
+    let profile = client::Profile {
+        listen: cli.listen,
+        duration: cli.duration,
+        lifetime: cli.lifetime,
+        user: cli.user.clone(),
+        password: cli.password.clone(),
+        windows: client::Windows {
+            reaction: cli.reaction_window,
+            ..client::Windows::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let started = Instant::now();
+    let session = runtime
+        .block_on(client::Session::start(&profile, secrets.clone()))
+        .map_err(|e| Error::Usage(format!("cannot serve on {}: {e}", cli.listen)))?;
+    let url = session.base_url().to_owned();
+    println!(
+        "client mode: the reference homeserver serves {} at {url} for {} (access tokens live {})",
+        cli.client,
+        humantime::format_duration(cli.duration),
+        humantime::format_duration(cli.lifetime)
+    );
+    println!("homeserver: {url}");
+    println!(
+        "user: {} (password: the one given with --password or MRC_PASSWORD)",
+        reference::user_id(&cli.user)
+    );
+    println!(
+        "contract: log in with refresh_token: true, make authenticated requests until the time is up, then log out"
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let recording = runtime.block_on(session.finish());
+    let duration = started.elapsed();
+    let (records, verdicts) = client::verdicts(&catalogue, &recording, profile.windows);
+    let judged_wrong = match (&cli.expected, cli.bless) {
+        (Some(path), false) => moved_from(path, &verdicts)?,
+        (Some(_), true) => false,
+        (None, _) => verdict::nonconformant(&verdicts, cli.strict),
+    };
+    let never_came = recording.schedule.logins == 0;
+    let exit_code = if judged_wrong {
+        EXIT_NONCONFORMANT
+    } else if never_came {
+        EXIT_HARNESS
+    } else {
+        EXIT_OK
+    };
+    let report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        suite_version: env!("CARGO_PKG_VERSION"),
+        target: cli.client.clone(),
+        reference_fault: None,
+        server: client_capabilities(&cli, &url),
+        spec_version: catalogue.spec_version.to_string(),
+        started_at,
+        duration_ms: duration.as_millis() as u64,
+        strict: cli.strict,
+        exit_code,
+        totals: Totals::of(&records, &verdicts),
+        clauses: verdicts,
+        cases: records,
+    };
+    print!("{}", secrets.redact(&report::terminal::render(&report)));
+    report::write_all(&report, &cli.report_dir, &secrets)?;
+    if let (Some(path), true) = (&cli.expected, cli.bless) {
+        bless(path, &report, &secrets)?;
+    }
+    if never_came {
+        eprintln!("error: no client logged in within {}", humantime::format_duration(cli.duration));
+    } else if recording.schedule.logins_with_refresh_token == 0 {
+        eprintln!("finding: {} never asked for a refresh token (no refresh-token support)", cli.client);
+    }
+    eprintln!(
+        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
+        cli.report_dir.display()
+    );
+    Ok(exit_code)
+}
+
+/// What the reports say about the server side of a client-mode run: the reference homeserver.
+fn client_capabilities(cli: &ServeCli, url: &str) -> crate::target::Capabilities {
+    crate::target::Capabilities {
+        server: crate::target::ServerInfo {
+            base_url: url.to_owned(),
+            software: Some(cli.client.clone()),
+            versions: Vec::new(),
+            provisioning: format!(
+                "client mode: user {}, access tokens live {}",
+                reference::user_id(&cli.user),
+                humantime::format_duration(cli.lifetime)
+            ),
+            server_name: None,
+        },
+        versions: Vec::new(),
+        gates: Default::default(),
+        unmet_by_settings: Default::default(),
+        access_token_lifetime_ms: Some(cli.lifetime.as_millis() as u64),
+    }
 }
 
 /// `--bless`: the verdicts of this run become the expected ones, and its summary goes beside them.

@@ -13,6 +13,7 @@ pub mod app;
 pub mod case;
 pub mod clause;
 pub mod cli;
+pub mod client;
 pub mod colour;
 pub mod error;
 pub mod expected;

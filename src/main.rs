@@ -1,11 +1,12 @@
 use std::process::ExitCode;
 
-use refresh_conformance::{app, cli::Cli, error::EXIT_HARNESS};
+use refresh_conformance::cli::Invocation;
+use refresh_conformance::{app, error::EXIT_HARNESS};
 
 fn main() -> ExitCode {
     restore_sigpipe();
-    let cli = match Cli::parse_args() {
-        Ok(cli) => cli,
+    let invocation = match Invocation::parse_args() {
+        Ok(invocation) => invocation,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -15,7 +16,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    match app::run(cli) {
+    let result = match invocation {
+        Invocation::Run(cli) => app::run(*cli),
+        Invocation::Serve(cli) => app::serve(cli),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
