@@ -114,11 +114,12 @@ pub fn verdicts(
             v.reason = "defines what M_UNKNOWN_TOKEN covers; how the client reacts to each meaning is judged under token.use.client-reaction".into();
             continue;
         }
-        let reasons: Vec<&str> = records
-            .iter()
-            .filter(|r| r.clauses.contains(&v.id) && !r.message.is_empty())
-            .map(|r| r.message.as_str())
-            .collect();
+        let mut reasons: Vec<&str> = Vec::new();
+        for record in records.iter().filter(|r| r.clauses.contains(&v.id)) {
+            if !record.message.is_empty() && !reasons.contains(&record.message.as_str()) {
+                reasons.push(&record.message);
+            }
+        }
         v.verdict = Verdict::Untested;
         v.reason = if reasons.is_empty() {
             "no event of the run called for this clause".into()

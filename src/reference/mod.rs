@@ -140,10 +140,13 @@ impl ReferenceServer {
             // A name given twice keeps its first password.
             let _ = app.store().register(&user, Some(password.clone()), false);
         }
-        let mut router = routes::router(app);
+        let mut router = routes::router(app.clone());
         if let Some(hook) = served.hook {
-            // Outermost: the hook sees what the client sent and what it would get.
-            router = router.layer(axum::middleware::from_fn_with_state(hook, hook::layer));
+            // Around everything but CORS: the hook sees what the client sent and what it would
+            // get, and its own answers carry the CORS headers too.
+            router = router
+                .layer(axum::middleware::from_fn_with_state(hook, hook::layer))
+                .layer(axum::middleware::from_fn_with_state(app, cors::layer));
         }
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
