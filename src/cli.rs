@@ -7,7 +7,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Runs the Matrix refresh-token conformance cases against a homeserver and reports a verdict per spec clause.
 ///
-/// Without --target, the cases run against the built-in reference homeserver.
+/// Without --target, the cases run against the built-in reference homeserver. To judge a Matrix client
+/// instead: `refresh-conformance serve --help`.
 #[derive(Debug, Parser)]
 #[command(name = "refresh-conformance", version)]
 pub struct Cli {

@@ -2,7 +2,10 @@
 //! the clauses it breaks, pass a faithful one on every clause it judges, and fail nothing for the
 //! behaviours the spec allows (refreshing ahead of expiry, or only after a 401).
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,6 +14,8 @@ use refresh_conformance::client::{self, Profile, Session, Windows};
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::verdict::Verdict;
 use serde_json::{Value, json};
+
+use support::{RunOutput, binary};
 
 const LIFETIME: Duration = Duration::from_millis(1000);
 const CLIENT_RUNS: Duration = Duration::from_secs(11);
@@ -299,4 +304,58 @@ async fn each_flawed_client_is_caught_by_exactly_its_clauses() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The binary end to end: the announcement, a faithful client, the reports, and no token or password
+/// anywhere in what it wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_judges_a_client_and_writes_redacted_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = binary()
+        .args(["serve", "--listen", "127.0.0.1:0", "--duration", "30s", "--lifetime", "1s"])
+        .args(["--reaction-window", "2s", "--client", "test client 1.0", "--report-dir"])
+        .arg(dir.path())
+        .env("MRC_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut announced = String::new();
+    let base = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "serve ended early: {announced}");
+        announced.push_str(&line);
+        if let Some(url) = line.strip_prefix("homeserver: ") {
+            break url.trim().to_owned();
+        }
+    };
+    let client = TestClient {
+        http: reqwest::Client::new(),
+        base,
+        flaw: Flaw::None,
+        session: None,
+    };
+    client.run().await;
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    let output = std::process::Output {
+        status,
+        stdout: format!("{announced}{rest}").into_bytes(),
+        stderr: stderr.into_bytes(),
+    };
+    let run = RunOutput::collect(output, dir.path());
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("user: @client:localhost"), "{}", run.stdout);
+    run.assert_free_of(&[PASSWORD, "mrc_at_", "mrc_rt_"]);
+    let clauses = run.json["clauses"].as_array().unwrap();
+    for clause in clauses {
+        let verdict = clause["verdict"].as_str().unwrap();
+        assert!(matches!(verdict, "pass" | "not-applicable"), "{clause}");
+    }
+    assert_eq!(run.json["target"], "test client 1.0");
+    assert!(run.summary.contains("rotation.client.retry-lost-refresh"), "{}", run.summary);
 }
