@@ -262,9 +262,15 @@ pub fn serve(cli: ServeCli) -> Result<u8, Error> {
         bless(path, &report, &secrets)?;
     }
     if never_came {
-        eprintln!("error: no client logged in within {}", humantime::format_duration(cli.duration));
+        eprintln!(
+            "error: no client logged in within {}",
+            humantime::format_duration(cli.duration)
+        );
     } else if recording.schedule.logins_with_refresh_token == 0 {
-        eprintln!("finding: {} never asked for a refresh token (no refresh-token support)", cli.client);
+        eprintln!(
+            "finding: {} never asked for a refresh token (no refresh-token support)",
+            cli.client
+        );
     }
     eprintln!(
         "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",

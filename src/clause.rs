@@ -134,7 +134,7 @@ impl Catalogue {
             .map(|(i, c)| (c.id.clone(), i))
             .collect();
         Catalogue {
-            spec_version: self.spec_version.clone(),
+            spec_version: self.spec_version,
             clauses,
             index,
         }

@@ -121,7 +121,7 @@ pub struct Cli {
 #[derive(Debug)]
 pub enum Invocation {
     Run(Box<Cli>),
-    Serve(ServeCli),
+    Serve(Box<ServeCli>),
 }
 
 /// The word that selects client mode. A libtest filter with this exact text goes after `--`.
@@ -139,7 +139,7 @@ impl Invocation {
         if args.get(1).is_some_and(|a| a == SERVE) {
             let rest = std::iter::once(format!("refresh-conformance {SERVE}").into())
                 .chain(args.into_iter().skip(2));
-            return ServeCli::try_parse_from(rest).map(Invocation::Serve);
+            return ServeCli::try_parse_from(rest).map(|cli| Invocation::Serve(Box::new(cli)));
         }
         Cli::parse_from_iter(args).map(|cli| Invocation::Run(Box::new(cli)))
     }
@@ -175,7 +175,12 @@ pub struct ServeCli {
     pub user: String,
 
     /// Password of that account (never printed: give the client the same one).
-    #[arg(long, env = "MRC_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MRC_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub password: String,
 
     /// The client's name and version, for the reports and --bless (e.g. "matrix-js-sdk 37.5.0").

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     };
     let result = match invocation {
         Invocation::Run(cli) => app::run(*cli),
-        Invocation::Serve(cli) => app::serve(cli),
+        Invocation::Serve(cli) => app::serve(*cli),
     };
     match result {
         Ok(code) => ExitCode::from(code),

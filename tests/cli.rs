@@ -156,14 +156,21 @@ fn serve_is_a_subcommand_that_needs_a_password() {
     let help = binary().args(["serve", "--help"]).output().unwrap();
     assert_eq!(help.status.code(), Some(0), "{}", stderr(&help));
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("--listen") && text.contains("--duration"), "{text}");
+    assert!(
+        text.contains("--listen") && text.contains("--duration"),
+        "{text}"
+    );
     let output = binary()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("MRC_PASSWORD")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--password"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--password"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -187,9 +187,13 @@ impl TestClient {
                 continue;
             }
             if self.flaw == Flaw::RefreshesAhead
-                && self.session.as_ref().and_then(|t| t.expires).is_some_and(|at| {
-                    at.saturating_duration_since(Instant::now()) < Duration::from_millis(300)
-                })
+                && self
+                    .session
+                    .as_ref()
+                    .and_then(|t| t.expires)
+                    .is_some_and(|at| {
+                        at.saturating_duration_since(Instant::now()) < Duration::from_millis(300)
+                    })
             {
                 self.refresh_or_drop().await;
                 continue;
@@ -273,9 +277,9 @@ async fn each_flawed_client_is_caught_by_exactly_its_clauses() {
         Flaw::NeverRetriesLostResponse,
         Flaw::IgnoresRefreshFailure,
     ];
-    let runs = futures_util::future::join_all(flaws.map(|flaw| async move {
-        (flaw, verdicts_for(flaw).await)
-    }))
+    let runs = futures_util::future::join_all(
+        flaws.map(|flaw| async move { (flaw, verdicts_for(flaw).await) }),
+    )
     .await;
     let mut problems = Vec::new();
     for (flaw, verdicts) in &runs {
@@ -312,8 +316,22 @@ async fn each_flawed_client_is_caught_by_exactly_its_clauses() {
 async fn serve_judges_a_client_and_writes_redacted_reports() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = binary()
-        .args(["serve", "--listen", "127.0.0.1:0", "--duration", "30s", "--lifetime", "1s"])
-        .args(["--reaction-window", "2s", "--client", "test client 1.0", "--report-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--duration",
+            "30s",
+            "--lifetime",
+            "1s",
+        ])
+        .args([
+            "--reaction-window",
+            "2s",
+            "--client",
+            "test client 1.0",
+            "--report-dir",
+        ])
         .arg(dir.path())
         .env("MRC_PASSWORD", PASSWORD)
         .stdout(std::process::Stdio::piped())
@@ -324,7 +342,10 @@ async fn serve_judges_a_client_and_writes_redacted_reports() {
     let mut announced = String::new();
     let base = loop {
         let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "serve ended early: {announced}");
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "serve ended early: {announced}"
+        );
         announced.push_str(&line);
         if let Some(url) = line.strip_prefix("homeserver: ") {
             break url.trim().to_owned();
@@ -349,7 +370,11 @@ async fn serve_judges_a_client_and_writes_redacted_reports() {
     };
     let run = RunOutput::collect(output, dir.path());
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("user: @client:localhost"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("user: @client:localhost"),
+        "{}",
+        run.stdout
+    );
     run.assert_free_of(&[PASSWORD, "mrc_at_", "mrc_rt_"]);
     let clauses = run.json["clauses"].as_array().unwrap();
     for clause in clauses {
@@ -357,5 +382,9 @@ async fn serve_judges_a_client_and_writes_redacted_reports() {
         assert!(matches!(verdict, "pass" | "not-applicable"), "{clause}");
     }
     assert_eq!(run.json["target"], "test client 1.0");
-    assert!(run.summary.contains("rotation.client.retry-lost-refresh"), "{}", run.summary);
+    assert!(
+        run.summary.contains("rotation.client.retry-lost-refresh"),
+        "{}",
+        run.summary
+    );
 }

@@ -162,7 +162,9 @@ impl<'a> Judge<'a> {
     fn refreshes_after(&self, event: &Exchange, session: usize) -> Finding {
         for x in self.after(event) {
             let since = x.at.saturating_sub(event.done);
-            if x.endpoint == Endpoint::Refresh && x.refresh_token().is_some_and(|t| t.session == session) {
+            if x.endpoint == Endpoint::Refresh
+                && x.refresh_token().is_some_and(|t| t.session == session)
+            {
                 return Finding::Held(format!("refreshed {} after the 401", secs(since)));
             }
             if matches!(x.endpoint, Endpoint::Login | Endpoint::Register) {
@@ -177,7 +179,8 @@ impl<'a> Judge<'a> {
                     secs(since)
                 ));
             }
-            if x.access_token().is_some_and(|t| t.session == session) && since > self.windows.grace {
+            if x.access_token().is_some_and(|t| t.session == session) && since > self.windows.grace
+            {
                 return Finding::Violated(format!(
                     "sent an access token of the session again ({} {}, {} after the 401) without refreshing first",
                     x.method,
@@ -232,7 +235,9 @@ impl<'a> Judge<'a> {
                 what.push(format!("tried /refresh {refreshes} time(s)"));
             }
             if late_uses > 0 {
-                what.push(format!("sent {late_uses} request(s) with its access tokens"));
+                what.push(format!(
+                    "sent {late_uses} request(s) with its access tokens"
+                ));
             }
             return Finding::Violated(format!(
                 "kept using the ended session: {}, the first {} after",
@@ -304,9 +309,7 @@ impl<'a> Judge<'a> {
             .enumerate()
             .skip(token.generation + 1)
             .any(|(_, g)| {
-                g.delivered
-                    && g.done <= at
-                    && (token.kind == Kind::Access || g.has_refresh_token)
+                g.delivered && g.done <= at && (token.kind == Kind::Access || g.has_refresh_token)
             })
     }
 
@@ -331,7 +334,9 @@ impl<'a> Judge<'a> {
                             secs(since)
                         ));
                     }
-                    Kind::Access if since > self.windows.grace && x.endpoint != Endpoint::Logout => {
+                    Kind::Access
+                        if since > self.windows.grace && x.endpoint != Endpoint::Logout =>
+                    {
                         return Finding::Violated(format!(
                             "sent a superseded access token (generation {}) to {} {} {} after the refresh that replaced it",
                             u.token.generation,
@@ -345,7 +350,10 @@ impl<'a> Judge<'a> {
             }
         }
         match picked_up {
-            Some(since) => Finding::Held(format!("used the new tokens from {} after the refresh", secs(since))),
+            Some(since) => Finding::Held(format!(
+                "used the new tokens from {} after the refresh",
+                secs(since)
+            )),
             None => Finding::Open(format!(
                 "no request with the session's tokens followed (the run ended {} later)",
                 secs(self.silence(event))
@@ -374,7 +382,8 @@ impl<'a> Judge<'a> {
             return None;
         }
         let in_body = refresh_uses.contains(&&Place::Body("refresh_token".into()));
-        let right_endpoint = x.endpoint == Endpoint::Refresh && x.path == "/_matrix/client/v3/refresh";
+        let right_endpoint =
+            x.endpoint == Endpoint::Refresh && x.path == "/_matrix/client/v3/refresh";
         let elsewhere: Vec<String> = refresh_uses
             .iter()
             .filter(|p| ***p != Place::Body("refresh_token".into()))
@@ -460,19 +469,34 @@ pub fn judge(rec: &Recording, windows: Windows) -> Vec<CaseRecord> {
     for &i in &judge.order {
         let x = &rec.exchanges[i];
         if let Some((level, finding)) = Judge::placement(x) {
-            placement.note(&[REFRESH_ENDPOINT], level, step(x, "refresh token sent"), finding);
+            placement.note(
+                &[REFRESH_ENDPOINT],
+                level,
+                step(x, "refresh token sent"),
+                finding,
+            );
         }
         let session = x.uses.first().map(|u| u.token.session);
         match (&x.reply, x.adversity) {
             (_, Some(Adversity::SoftLogoutTrue)) => {
                 let s = session.expect("applied to a known token");
                 let finding = judge.refreshes_after(x, s);
-                soft_true.note(soft_true.clauses, Level::Should, step(x, "401 soft_logout true"), finding);
+                soft_true.note(
+                    soft_true.clauses,
+                    Level::Should,
+                    step(x, "401 soft_logout true"),
+                    finding,
+                );
             }
             (_, Some(Adversity::SoftLogoutFalse)) => {
                 let s = session.expect("applied to a known token");
                 let finding = judge.stops_after(x, s, 1);
-                soft_false.note(soft_false.clauses, Level::Should, step(x, "401 soft_logout false"), finding);
+                soft_false.note(
+                    soft_false.clauses,
+                    Level::Should,
+                    step(x, "401 soft_logout false"),
+                    finding,
+                );
             }
             (_, Some(adversity @ (Adversity::LostRefreshClosed | Adversity::LostRefresh5xx))) => {
                 let presented = x.refresh_token().expect("applied to a known refresh token");
@@ -484,28 +508,54 @@ pub fn judge(rec: &Recording, windows: Windows) -> Vec<CaseRecord> {
                 };
                 case.note(&[RETRY_LOST], Level::Should, step(x, what), finding);
             }
-            (Reply::Delivered { status: 401, soft_logout: Some(true), .. }, None)
-                if !x.refused_dead && x.endpoint == Endpoint::Other =>
-            {
+            (
+                Reply::Delivered {
+                    status: 401,
+                    soft_logout: Some(true),
+                    ..
+                },
+                None,
+            ) if !x.refused_dead && x.endpoint == Endpoint::Other => {
                 if let Some(token) = x.access_token() {
                     let finding = judge.refreshes_after(x, token.session);
-                    expiry.note(expiry.clauses, Level::Should, step(x, "expired access token refused"), finding);
+                    expiry.note(
+                        expiry.clauses,
+                        Level::Should,
+                        step(x, "expired access token refused"),
+                        finding,
+                    );
                 }
             }
             _ => {}
         }
         if x.endpoint == Endpoint::Refresh {
-            if let (Reply::Delivered { status: 400..=499, soft_logout, .. }, Some(token)) =
-                (&x.reply, x.refresh_token())
+            if let (
+                Reply::Delivered {
+                    status: 400..=499,
+                    soft_logout,
+                    ..
+                },
+                Some(token),
+            ) = (&x.reply, x.refresh_token())
                 && *soft_logout != Some(true)
             {
                 let finding = judge.stops_after(x, token.session, 0);
                 let status = x.status().unwrap_or_default();
-                refresh_failed.note(&[REFRESH_FAILURE], Level::Should, step(x, &format!("/refresh failed with {status}")), finding);
+                refresh_failed.note(
+                    &[REFRESH_FAILURE],
+                    Level::Should,
+                    step(x, &format!("/refresh failed with {status}")),
+                    finding,
+                );
             }
             if let (Some((s, g)), Some(200)) = (x.issued, x.status()) {
                 let finding = judge.uses_new_tokens(x, s, g);
-                rotation.note(&[USE_NEW_TOKENS], Level::Should, step(x, "tokens rotated"), finding);
+                rotation.note(
+                    &[USE_NEW_TOKENS],
+                    Level::Should,
+                    step(x, "tokens rotated"),
+                    finding,
+                );
             }
         }
     }
@@ -516,7 +566,8 @@ pub fn judge(rec: &Recording, windows: Windows) -> Vec<CaseRecord> {
     vec![
         expiry.into_record(|| {
             if schedule.refreshes > 0 {
-                "the client never used an expired access token (it refreshed ahead of expiry)".into()
+                "the client never used an expired access token (it refreshed ahead of expiry)"
+                    .into()
             } else {
                 never_refreshed()
             }

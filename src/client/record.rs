@@ -378,7 +378,10 @@ impl Hook for Recorder {
         let endpoint = Endpoint::of(&request.method, request.uri.path());
         let fresh_login = matches!(endpoint, Endpoint::Login | Endpoint::Register);
         let dead = (!fresh_login)
-            .then(|| uses.iter().find_map(|(raw, _)| state.dead.get(raw).copied()))
+            .then(|| {
+                uses.iter()
+                    .find_map(|(raw, _)| state.dead.get(raw).copied())
+            })
             .flatten();
         let mut adversity = None;
         let answer = if let Some(soft_logout) = dead {
@@ -388,12 +391,12 @@ impl Hook for Recorder {
             ))
         } else {
             let token = match endpoint {
-                Endpoint::Refresh => uses
-                    .iter()
-                    .find(|(_, u)| u.token.kind == Kind::Refresh && u.place == Place::Body("refresh_token".into())),
-                Endpoint::Other => uses
-                    .iter()
-                    .find(|(_, u)| u.token.kind == Kind::Access && u.place == Place::AuthorizationHeader),
+                Endpoint::Refresh => uses.iter().find(|(_, u)| {
+                    u.token.kind == Kind::Refresh && u.place == Place::Body("refresh_token".into())
+                }),
+                Endpoint::Other => uses.iter().find(|(_, u)| {
+                    u.token.kind == Kind::Access && u.place == Place::AuthorizationHeader
+                }),
                 _ => None,
             };
             let eligible = token.filter(|(_, u)| state.is_current(u.token)).cloned();
@@ -403,7 +406,10 @@ impl Hook for Recorder {
                     state.dead.insert(raw, true);
                     Some(unknown_token("Access token has expired", true))
                 }
-                (Some(due @ (Adversity::SoftLogoutFalse | Adversity::Refresh4xx)), Some((_, u))) => {
+                (
+                    Some(due @ (Adversity::SoftLogoutFalse | Adversity::Refresh4xx)),
+                    Some((_, u)),
+                ) => {
                     adversity = Some(due);
                     state.destroy(u.token.session);
                     Some(unknown_token("The session has been logged out", false))
@@ -452,7 +458,9 @@ impl Hook for Recorder {
         let ok = response.status == StatusCode::OK;
         let presented = uses
             .iter()
-            .find(|(_, u)| u.token.kind == Kind::Refresh && u.place == Place::Body("refresh_token".into()))
+            .find(|(_, u)| {
+                u.token.kind == Kind::Refresh && u.place == Place::Body("refresh_token".into())
+            })
             .map(|(_, u)| u.token);
         let mut adversity = None;
         let mut delivery = Delivery::Deliver;
@@ -486,8 +494,9 @@ impl Hook for Recorder {
             match endpoint {
                 Endpoint::Refresh => state.recording.schedule.refreshed(),
                 Endpoint::Login | Endpoint::Register if issued.is_some() => {
-                    let with_refresh = issued
-                        .is_some_and(|(s, g)| state.recording.sessions[s].generations[g].has_refresh_token);
+                    let with_refresh = issued.is_some_and(|(s, g)| {
+                        state.recording.sessions[s].generations[g].has_refresh_token
+                    });
                     state.recording.schedule.logged_in(with_refresh);
                 }
                 Endpoint::Logout => {
@@ -501,7 +510,11 @@ impl Hook for Recorder {
             Delivery::Lose => Reply::Lost,
             Delivery::Replace(answer) => Reply::Delivered {
                 status: answer.status.as_u16(),
-                errcode: answer.body.get("errcode").and_then(Value::as_str).map(str::to_owned),
+                errcode: answer
+                    .body
+                    .get("errcode")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 soft_logout: None,
             },
             Delivery::Deliver => Reply::Delivered {
@@ -517,13 +530,14 @@ impl Hook for Recorder {
                     .and_then(Value::as_bool),
             },
         };
-        let asked_refresh_token = matches!(endpoint, Endpoint::Login | Endpoint::Register).then(|| {
-            request_body
-                .as_ref()
-                .and_then(|b| b.get("refresh_token"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        });
+        let asked_refresh_token =
+            matches!(endpoint, Endpoint::Login | Endpoint::Register).then(|| {
+                request_body
+                    .as_ref()
+                    .and_then(|b| b.get("refresh_token"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            });
         state.recording.exchanges.push(Exchange {
             at: self.since_start(request.received),
             done,

@@ -146,15 +146,29 @@ impl Schedule {
                 self.stuck_reason(stuck)
             );
         }
-        format!("the client never got to {}: {}", adversity.name(), self.stuck_reason(adversity))
+        format!(
+            "the client never got to {}: {}",
+            adversity.name(),
+            self.stuck_reason(adversity)
+        )
     }
 
     fn stuck_reason(&self, adversity: Adversity) -> &'static str {
-        match (self.armed, self.previous_ended_session(), adversity.at_refresh()) {
-            (false, true, _) => "waiting for the client to log in again after its session was ended",
-            (false, false, _) => "waiting for the client to refresh successfully after the previous adversity",
+        match (
+            self.armed,
+            self.previous_ended_session(),
+            adversity.at_refresh(),
+        ) {
+            (false, true, _) => {
+                "waiting for the client to log in again after its session was ended"
+            }
+            (false, false, _) => {
+                "waiting for the client to refresh successfully after the previous adversity"
+            }
             (true, _, true) => "waiting for the client's next /refresh, which never came",
-            (true, _, false) => "waiting for the client's next authenticated request, which never came",
+            (true, _, false) => {
+                "waiting for the client's next authenticated request, which never came"
+            }
         }
     }
 }

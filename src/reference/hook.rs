@@ -76,7 +76,11 @@ fn answer(answer: Answer) -> Response {
     (answer.status, axum::Json(answer.body)).into_response()
 }
 
-pub(crate) async fn layer(State(hook): State<SharedHook>, request: Request, next: Next) -> Response {
+pub(crate) async fn layer(
+    State(hook): State<SharedHook>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         // Too large or broken: let the server give its own error, unrecorded.

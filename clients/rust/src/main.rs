@@ -44,7 +44,11 @@ async fn login(homeserver: &str, user: &str, password: &str) -> Result<Session, 
         .send()
         .await
         .map_err(|e| format!("login: {e}"))?;
-    let received = if response.refresh_token.is_some() { "received" } else { "not received" };
+    let received = if response.refresh_token.is_some() {
+        "received"
+    } else {
+        "not received"
+    };
     log(&format!("logged in (refresh token {received})"));
     Ok(Session { client, changes })
 }
@@ -54,7 +58,10 @@ async fn main() {
     let homeserver = env("MRC_HOMESERVER");
     let user = env("MRC_USER");
     let password = env("MRC_PASSWORD");
-    let seconds: u64 = std::env::var("MRC_DURATION_S").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let seconds: u64 = std::env::var("MRC_DURATION_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut session: Option<Session> = None;
     let (mut requests, mut failures) = (0u32, 0u32);
@@ -72,14 +79,22 @@ async fn main() {
             Err(e) => {
                 failures += 1;
                 if failures <= 20 {
-                    log(&format!("request failed: {}", e.as_client_api_error().and_then(|e| e.error_kind().map(|k| k.errcode().to_string())).unwrap_or_else(|| "transport or other error".into())));
+                    log(&format!(
+                        "request failed: {}",
+                        e.as_client_api_error()
+                            .and_then(|e| e.error_kind().map(|k| k.errcode().to_string()))
+                            .unwrap_or_else(|| "transport or other error".into())
+                    ));
                 }
             }
         }
         let mut logged_out = false;
         while let Ok(change) = current.changes.try_recv() {
             if let SessionChange::UnknownToken(data) = change {
-                log(&format!("the library reported an unknown token (soft_logout: {}); logging in again", data.soft_logout));
+                log(&format!(
+                    "the library reported an unknown token (soft_logout: {}); logging in again",
+                    data.soft_logout
+                ));
                 logged_out = true;
             }
         }
@@ -93,5 +108,7 @@ async fn main() {
             Err(_) => log("logout failed"),
         }
     }
-    log(&format!("done: {requests} successful requests, {failures} failed"));
+    log(&format!(
+        "done: {requests} successful requests, {failures} failed"
+    ));
 }
