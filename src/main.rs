@@ -1,10 +1,11 @@
 use std::process::ExitCode;
 
 use refresh_conformance::cli::Invocation;
-use refresh_conformance::{app, error::EXIT_HARNESS};
+use refresh_conformance::{app, error::EXIT_HARNESS, output};
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    output::redact_panics();
     let invocation = match Invocation::parse_args() {
         Ok(invocation) => invocation,
         Err(e) => {
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            output::err_line(&format!("error: {e}"));
             e.exit_code()
         }
     }
