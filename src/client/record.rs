@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode, header};
-use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -19,8 +18,7 @@ use crate::redact::Secrets;
 use crate::reference::{Answer, Delivery, Hook, SeenRequest, SeenResponse};
 
 /// Which endpoint a request went to, as far as judging cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Login,
     Register,
@@ -43,8 +41,7 @@ impl Endpoint {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Access,
     Refresh,
@@ -52,7 +49,7 @@ pub enum Kind {
 
 /// A token by what it is, never by its value: generation 0 comes from the login, generation n
 /// from the n-th processed `/refresh` of the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenRef {
     pub session: usize,
     pub generation: usize,
@@ -60,23 +57,21 @@ pub struct TokenRef {
 }
 
 /// Where a token appeared in a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
     AuthorizationHeader,
     Query(String),
     Body(String),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Use {
     pub token: TokenRef,
     pub place: Place,
 }
 
 /// What the client got back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     Delivered {
         status: u16,
@@ -97,13 +92,11 @@ impl Reply {
 }
 
 /// One request and its fate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Exchange {
     /// Arrival, from the start of the run.
-    #[serde(serialize_with = "millis")]
     pub at: Duration,
     /// When the reply was handed over (or lost).
-    #[serde(serialize_with = "millis")]
     pub done: Duration,
     pub method: String,
     pub path: String,
@@ -118,10 +111,6 @@ pub struct Exchange {
     pub adversity: Option<Adversity>,
     /// Answered by the recorder for a token of a session it had destroyed (or killed).
     pub refused_dead: bool,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 impl Exchange {
@@ -150,18 +139,17 @@ impl Exchange {
 }
 
 /// Tokens minted together: by a login, a registration or a refresh.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Generation {
     pub has_refresh_token: bool,
     /// Whether the client received the tokens.
     pub delivered: bool,
     /// When the response carrying them was handed over.
-    #[serde(serialize_with = "millis")]
     pub done: Duration,
 }
 
 /// One device's session, as seen in the traffic.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SessionLog {
     pub generations: Vec<Generation>,
     /// Destroyed by an adversity (soft_logout false).
@@ -169,13 +157,12 @@ pub struct SessionLog {
 }
 
 /// Everything recorded, for the judge.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Recording {
     pub exchanges: Vec<Exchange>,
     pub sessions: Vec<SessionLog>,
     /// Where the schedule stood at the end, for the reasons of untested clauses.
     pub schedule: Schedule,
-    #[serde(serialize_with = "millis")]
     pub ended_at: Duration,
     /// The client logged out (the regular end of a run).
     pub logged_out: bool,

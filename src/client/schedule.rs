@@ -6,10 +6,7 @@
 //! recovered from the previous one: a successful refresh, or for the two that end a session, a new
 //! login with a refresh token.
 
-use serde::Serialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adversity {
     /// An authenticated request gets `401 M_UNKNOWN_TOKEN`, `soft_logout: true` before the access
     /// token's announced expiry (that token stays refused; the session lives on).
@@ -60,7 +57,7 @@ impl Adversity {
 }
 
 /// Where the schedule stands.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Schedule {
     /// Index into [`SCHEDULE`] of the next adversity.
     pub next: usize,
