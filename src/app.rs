@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use url::Url;
 
-use crate::case::{self, Case};
+use crate::case;
 use crate::cli::{Cli, ServeCli};
 use crate::client;
 use crate::colour;
@@ -17,6 +17,7 @@ use crate::redact::Secrets;
 use crate::reference::{self, Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals};
 use crate::run::{self, Interrupt, Privileges, RunContext, Settings};
+use crate::selection;
 use crate::target::accounts::Provisioning;
 use crate::verdict::{self, Outcome};
 
@@ -50,7 +51,7 @@ fn write_aborted_reports(dir: &Path, error: &Error) {
 fn run_checked(cli: Cli) -> Result<u8, Error> {
     // The user's secrets are known to the sink before anything can echo them, a parse error included.
     let secrets = Secrets::global().clone();
-    user_secrets(&cli).for_each(|s| secrets.add(s));
+    register_user_secrets(&cli, &secrets);
     let options = Options::check(&cli)?;
     let mut libtest = cli.libtest.clone();
     libtest.color = Some(colour::apply(libtest.color));
@@ -61,7 +62,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
     let suite = case::load(&cases_dir)?;
     let known_ids: Vec<String> = suite.cases.iter().map(|c| c.id.clone()).collect();
-    let mut cases = select(suite.cases, &cli.clauses);
+    let mut cases = selection::by_clause(suite.cases, &cli.clauses);
     // Cases that wait for expiry are the longest: start them first so that the run lasts little more than
     // the longest case.
     cases.sort_by_key(|case| !case.waits());
@@ -88,7 +89,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     .filter(|trial| !libtest.is_filtered_out(trial))
     .count();
     if selected == 0 {
-        return Err(nothing_selected(
+        return Err(selection::nothing_selected(
             &cli,
             &libtest,
             &known_ids,
@@ -287,16 +288,13 @@ impl Options {
 }
 
 /// Every secret on the command line, as given (`--register shared-secret=S` and `token=T` hold one after
-/// the `=`), and HTTP Basic credentials of the `--user` account, should anything build them.
-fn user_secrets(cli: &Cli) -> impl Iterator<Item = &str> {
+/// the `=`), and the HTTP Basic credentials of the `--user` account, should anything build them.
+fn register_user_secrets(cli: &Cli, secrets: &Secrets) {
     let register = cli
         .register
         .as_deref()
         .and_then(|mode| mode.split_once('='))
         .map(|(_, secret)| secret);
-    if let (Some(user), Some(password)) = (&cli.user, &cli.password) {
-        Secrets::global().add_credentials(user, password);
-    }
     [
         cli.password.as_deref(),
         cli.admin_token.as_deref(),
@@ -305,6 +303,10 @@ fn user_secrets(cli: &Cli) -> impl Iterator<Item = &str> {
     ]
     .into_iter()
     .flatten()
+    .for_each(|s| secrets.add(s));
+    if let (Some(user), Some(password)) = (&cli.user, &cli.password) {
+        secrets.add_credentials(user, password);
+    }
 }
 
 /// Without `--deadline`: every wave of cases may take its whole `--case-timeout`, plus one more for the
@@ -328,59 +330,12 @@ async fn stop_on_ctrl_c(interrupt: Interrupt) {
     }
 }
 
-/// A filter (`--clause`, the name filter, `--skip`, `--exact`) that selects no case: a typo must not pass CI.
-fn nothing_selected(
-    cli: &Cli,
-    libtest: &libtest_mimic::Arguments,
-    case_ids: &[String],
-    catalogue: &crate::clause::Catalogue,
-) -> Error {
-    let clause_ids: Vec<String> = catalogue.iter().map(|c| c.id.clone()).collect();
-    let mut lines = Vec::new();
-    for prefix in &cli.clauses {
-        lines.push(close_matches("--clause", prefix, &clause_ids));
-    }
-    if let Some(filter) = &libtest.filter {
-        let candidates: Vec<String> = case_ids.iter().chain(&clause_ids).cloned().collect();
-        lines.push(close_matches("the name filter", filter, &candidates));
-    }
-    Error::Usage(format!("no case matches the selection{}", lines.concat()))
-}
-
-fn close_matches(what: &str, given: &str, candidates: &[String]) -> String {
-    let mut scored: Vec<(f64, &String)> = candidates
-        .iter()
-        .map(|c| {
-            // A prefix is compared with the candidate's beginning, and a name filter with every tail of
-            // the candidate after a `/` or `.` (`retry-windw` is close to `rotation/retry-window`).
-            let head: String = c.chars().take(given.chars().count()).collect();
-            let tails = c
-                .match_indices(['/', '.'])
-                .map(|(at, _)| &c[at + 1..])
-                .chain([c.as_str(), head.as_str()]);
-            let score = tails
-                .map(|tail| strsim::jaro_winkler(given, tail))
-                .fold(0.0, f64::max);
-            (score, c)
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.dedup_by(|a, b| a.1 == b.1);
-    let shown: Vec<&str> = scored.iter().take(5).map(|(_, c)| c.as_str()).collect();
-    if shown.is_empty() {
-        format!("\n  {what} {given:?}: nothing close (see --list)")
-    } else {
-        format!("\n  {what} {given:?}: did you mean {}?", shown.join(", "))
-    }
-}
-
 /// `refresh-conformance serve`: client mode, from the announcement to the reports.
 pub fn serve(cli: ServeCli) -> Result<u8, Error> {
     let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
     let catalogue = client::catalogue(&case::load(&cases_dir)?.catalogue);
     let secrets = Secrets::global().clone();
-    secrets.add_exact(&cli.password);
+    secrets.add_credentials(&cli.user, &cli.password);
     let reports = ReportDir::prepare(&cli.report_dir)?;
     let profile = client::Profile {
         listen: cli.listen,
@@ -543,21 +498,6 @@ fn default_cases_dir() -> PathBuf {
     } else {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
     }
-}
-
-/// `--clause PREFIX`: keep the cases citing a clause with one of the prefixes.
-fn select(cases: Vec<Case>, prefixes: &[String]) -> Vec<Case> {
-    if prefixes.is_empty() {
-        return cases;
-    }
-    cases
-        .into_iter()
-        .filter(|case| {
-            case.clauses
-                .iter()
-                .any(|c| prefixes.iter().any(|p| c.starts_with(p.as_str())))
-        })
-        .collect()
 }
 
 fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {

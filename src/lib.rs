@@ -22,6 +22,7 @@ pub mod redact;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod selection;
 pub mod source;
 pub mod spec_version;
 pub mod target;

@@ -50,15 +50,6 @@ impl Provisioning {
     pub fn fresh_users(&self) -> bool {
         !matches!(self, Provisioning::Fixed { .. })
     }
-
-    /// The secrets the user handed over, to be redacted from every output.
-    pub fn secrets(&self) -> Vec<&str> {
-        match self {
-            Provisioning::Open => vec![],
-            Provisioning::SharedSecret(s) | Provisioning::Token(s) => vec![s],
-            Provisioning::Fixed { password, .. } => vec![password],
-        }
-    }
 }
 
 /// An account a case can log in with.
