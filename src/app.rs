@@ -24,8 +24,12 @@ const DEFAULT_THREADS: usize = 64;
 pub fn run(cli: Cli) -> Result<u8, Error> {
     let mut libtest = cli.libtest.clone();
     libtest.color = Some(colour::apply(libtest.color));
-    let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
-    let suite = case::load(&cases_dir)?;
+    let case_root = cli
+        .cases
+        .clone()
+        .map_or(case::CaseRoot::BuiltIn, case::CaseRoot::Dir);
+    let suite = case::load_from(&case_root)?;
+    let suite_digest = suite.digest;
     let mut cases = select(suite.cases, &cli.clauses);
     // Cases that wait for expiry are the longest: start them first so that the run lasts little more than
     // the longest case.
@@ -150,6 +154,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         reference_fault: reference_fault.map(|f| f.name().to_owned()),
         server: ctx.capabilities.clone(),
         spec_version: ctx.catalogue.spec_version.to_string(),
+        case_root,
+        case_set: suite_digest,
         started_at,
         duration_ms: duration.as_millis() as u64,
         strict: cli.strict,
@@ -224,15 +230,6 @@ fn moved_from(path: &std::path::Path, verdicts: &[verdict::ClauseVerdict]) -> Re
         }
     }
     Ok(!moved.is_empty())
-}
-
-fn default_cases_dir() -> PathBuf {
-    let local = PathBuf::from("cases");
-    if local.join(case::load::CATALOGUE_FILE).is_file() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
-    }
 }
 
 /// `--clause PREFIX`: keep the cases citing a clause with one of the prefixes.

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::case::CaseRoot;
 use crate::error::Error;
 use crate::redact::Secrets;
 use crate::target::Capabilities;
@@ -29,6 +30,9 @@ pub struct RunReport {
     pub reference_fault: Option<String>,
     pub server: Capabilities,
     pub spec_version: String,
+    /// Where the cases came from, and the hash of their files (as `--version` shows it for the built-in set).
+    pub case_root: CaseRoot,
+    pub case_set: String,
     pub started_at: String,
     pub duration_ms: u64,
     pub strict: bool,

@@ -15,7 +15,7 @@ pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
     CaseRecord {
         id: case.id.clone(),
         title: case.title.clone(),
-        file: case.source.path.display().to_string(),
+        file: case.source.relative.clone(),
         clauses: case.clauses.clone(),
         outcome: Outcome::Error,
         skipped_by_settings: false,
@@ -145,7 +145,7 @@ fn finish(
         .map(|c| {
             format!(
                 "{}:{}:{}: [{} {}] {}: {}",
-                case.source.path.display(),
+                case.source.relative,
                 c.pos.line,
                 c.pos.column,
                 c.level,
@@ -179,7 +179,7 @@ fn finish(
     CaseRecord {
         id: case.id.clone(),
         title: case.title.clone(),
-        file: case.source.path.display().to_string(),
+        file: case.source.relative.clone(),
         clauses,
         outcome,
         skipped_by_settings: outcome == Outcome::Skipped && matches!(stop, Some(Stop::NotRun(_))),
