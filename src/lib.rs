@@ -23,4 +23,5 @@ pub mod run;
 pub mod source;
 pub mod spec_version;
 pub mod target;
+pub mod transcript;
 pub mod verdict;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::clause::{Catalogue, Clause, Level, Tag, TestKind};
 use crate::source::Pos;
+use crate::transcript::Transcript;
 
 /// One expectation evaluated against the server, attributed to one clause.
 #[derive(Debug, Clone, Serialize)]
@@ -72,7 +73,7 @@ pub struct CaseRecord {
     pub observations: Vec<Observation>,
     /// The requests and responses, redacted.
     #[serde(skip)]
-    pub transcript: String,
+    pub transcript: Transcript,
 }
 
 fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

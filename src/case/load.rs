@@ -95,7 +95,10 @@ pub fn built_in_description() -> String {
             };
             Catalogue::parse(&source).ok()
         })
-        .map_or_else(|| "no catalogue".to_owned(), |c| format!("catalogue {}", c.spec_version));
+        .map_or_else(
+            || "no catalogue".to_owned(),
+            |c| format!("catalogue {}", c.spec_version),
+        );
     format!("{catalogue}, {cases} cases, case set {digest}")
 }
 
@@ -104,7 +107,10 @@ fn built_in_files() -> Files {
         for file in dir.files() {
             if is_yaml(file.path()) {
                 let text = file.contents_utf8().unwrap_or_else(|| {
-                    panic!("{} is not UTF-8 (checked by the tests)", file.path().display())
+                    panic!(
+                        "{} is not UTF-8 (checked by the tests)",
+                        file.path().display()
+                    )
                 });
                 out.push((slashed(file.path()), text.to_owned()));
             }

@@ -1,6 +1,7 @@
 //! Reports of a run: the terminal table, JUnit XML, `report.json` and `summary.md`. They all render one
 //! [`RunReport`]; every byte they write passes through the redactor.
 
+pub mod failure;
 pub mod github;
 pub mod json;
 pub mod junit;

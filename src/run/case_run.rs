@@ -4,10 +4,10 @@ use std::time::{Duration, Instant};
 
 use crate::case::model::{Case, Gate};
 use crate::run::RunContext;
-use crate::run::http::Transcript;
 use crate::run::scope::Scope;
 use crate::run::step::{Findings, StepRunner, Stop};
 use crate::target::Capabilities;
+use crate::transcript::Transcript;
 use crate::verdict::{CaseRecord, Outcome};
 
 /// The record of a case the harness itself could not run to its end.
@@ -23,7 +23,7 @@ pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
         message: message.to_owned(),
         checks: Vec::new(),
         observations: Vec::new(),
-        transcript: String::new(),
+        transcript: Transcript::default(),
     }
 }
 
@@ -145,13 +145,7 @@ fn finish(
         .map(|c| {
             format!(
                 "{}:{}:{}: [{} {}] {}: {}",
-                case.source.relative,
-                c.pos.line,
-                c.pos.column,
-                c.level,
-                c.clause,
-                c.step,
-                c.detail
+                case.source.relative, c.pos.line, c.pos.column, c.level, c.clause, c.step, c.detail
             )
         })
         .collect();
@@ -200,6 +194,6 @@ fn finish(
                 o
             })
             .collect(),
-        transcript: secrets.redact(&runner.transcript.text()),
+        transcript: runner.transcript.redacted(secrets),
     }
 }
