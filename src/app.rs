@@ -179,7 +179,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         bless(path, &report, &secrets)?;
     }
     eprintln!(
-        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
+        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md, {0}/report.html (exit code {exit_code})",
         cli.report_dir.display()
     );
     Ok(exit_code)

@@ -1,8 +1,9 @@
-//! Reports of a run: the terminal table, JUnit XML, `report.json` and `summary.md`. They all render one
+//! Reports of a run: the terminal table, JUnit XML, `report.json`, `summary.md` and `report.html`. They all render one
 //! [`RunReport`]; every byte they write passes through the redactor.
 
 pub mod failure;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -77,7 +78,7 @@ impl Totals {
     }
 }
 
-/// Writes junit.xml, report.json and summary.md into `dir`.
+/// Writes junit.xml, report.json, summary.md and report.html into `dir`.
 pub fn write_all(report: &RunReport, dir: &Path, secrets: &Secrets) -> Result<(), Error> {
     let failed = |path: &Path, source| Error::Report {
         path: path.display().to_string(),
@@ -88,6 +89,7 @@ pub fn write_all(report: &RunReport, dir: &Path, secrets: &Secrets) -> Result<()
         ("junit.xml", junit::render(report)),
         ("report.json", json::render(report)),
         ("summary.md", markdown::render(report)),
+        ("report.html", html::render(report)),
     ];
     for (name, text) in files {
         let path = dir.join(name);
