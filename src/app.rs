@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use libtest_mimic::FormatSetting;
 use url::Url;
 
 use crate::case::{self, Case};
@@ -11,6 +12,7 @@ use crate::cli::Cli;
 use crate::colour;
 use crate::error::{EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, Error};
 use crate::expected;
+use crate::listing;
 use crate::redact::Secrets;
 use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, RunReport, SCHEMA_VERSION, Totals};
@@ -31,6 +33,13 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     let suite = case::load_from(&case_root)?;
     let suite_digest = suite.digest;
     let mut cases = select(suite.cases, &cli.clauses);
+    if libtest.list && libtest.format == Some(FormatSetting::Json) {
+        print!(
+            "{}",
+            listing::render(&suite.catalogue, &cases, &case_root, &suite_digest)
+        );
+        return Ok(EXIT_OK);
+    }
     // Cases that wait for expiry are the longest: start them first so that the run lasts little more than
     // the longest case.
     cases.sort_by_key(|case| !case.waits());
