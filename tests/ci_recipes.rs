@@ -187,14 +187,14 @@ fn the_composite_action_runs_as_written() {
         assert!(inputs.contains_key(name.as_str()), "input {name} is tested");
     }
     let github_output = stage.work.path().join("github-output");
+    let expression = regex::Regex::new(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}").unwrap();
     let steps = action["runs"]["steps"].as_array().unwrap();
     assert!(!steps.is_empty());
     for step in steps {
         let mut env: BTreeMap<String, String> = strings(&step["env"])
             .into_iter()
             .map(|(k, v)| {
-                let value = regex::Regex::new(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}")
-                    .unwrap()
+                let value = expression
                     .replace_all(&v, |c: &regex::Captures| inputs[&c[1]].clone())
                     .into_owned();
                 (k, value)

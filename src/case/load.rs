@@ -46,7 +46,7 @@ impl serde::Serialize for CaseRoot {
 impl CaseRoot {
     /// A case file's path as shown in diagnostics and annotations: the built-in ones as they are in the
     /// suite's repository.
-    fn display_path(&self, relative: &str) -> PathBuf {
+    pub fn display_path(&self, relative: &str) -> PathBuf {
         match self {
             CaseRoot::BuiltIn => Path::new("cases").join(relative),
             CaseRoot::Dir(dir) => dir.join(relative),
