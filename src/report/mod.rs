@@ -1,5 +1,5 @@
-//! Reports of a run: the terminal table, JUnit XML, `report.json`, `summary.md` and `report.html`. They all render one
-//! [`RunReport`]; every byte they write passes through the redactor.
+//! Reports of a run: the terminal table, JUnit XML, `report.json`, `summary.md` and `report.html`. They all
+//! render one [`RunReport`]; every byte they write passes through the redactor.
 
 pub mod failure;
 pub mod github;

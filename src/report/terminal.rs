@@ -1,4 +1,5 @@
-//! The per-clause table printed after libtest's case lines.
+//! What the terminal shows after libtest's case lines: a block per failed step (file and line, the clause's spec
+//! sentence and link, the exchange), one per erroring case, then the per-clause table.
 
 use std::fmt::Write;
 

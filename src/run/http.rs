@@ -8,7 +8,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::case::model::Method;
-use crate::redact::Secrets;
+use crate::redact::{Secrets, fingerprint};
 use crate::transcript::{SentRequest, Transcript};
 
 /// Responses larger than this are an error, not something to buffer.
@@ -232,9 +232,12 @@ impl Http {
         }
         if let Some(token) = &request.bearer {
             self.secrets.add(token);
-            let value = format!("Bearer {token}");
-            builder = builder.header(AUTHORIZATION, &value);
-            shown_headers.push((AUTHORIZATION.as_str().to_owned(), value));
+            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+            // Shown as its fingerprint whatever its length (short strings are not registered as secrets).
+            shown_headers.push((
+                AUTHORIZATION.as_str().to_owned(),
+                format!("Bearer {}", fingerprint(token)),
+            ));
         }
         let shown_body = match &request.body {
             Some(OutBody::Json(value)) => {
