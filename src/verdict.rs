@@ -65,6 +65,9 @@ pub struct CaseRecord {
     /// Skipped because of this run's settings (a flag not given, `--max-wait`), not because of the server.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skipped_by_settings: bool,
+    /// The step at which the case stopped early (error or skip), when it had started its steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
     #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
     /// Why the case failed, errored or was skipped; empty when it passed.

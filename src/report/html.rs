@@ -213,11 +213,13 @@ fn section_block(section: &str, clauses: &[&ClauseVerdict], report: &RunReport) 
 }
 
 fn cases_block(report: &RunReport) -> Markup {
-    let troubled: Vec<&CaseRecord> = report
+    // Failures (the server is wrong) before errors (the case could not get to its checks).
+    let mut troubled: Vec<&CaseRecord> = report
         .cases
         .iter()
         .filter(|c| matches!(c.outcome, Outcome::Failed | Outcome::Error))
         .collect();
+    troubled.sort_by_key(|c| c.outcome != Outcome::Failed);
     html! {
         h2 { "Failed and erroring cases" }
         @if troubled.is_empty() {
@@ -280,13 +282,15 @@ fn transcript(case: &CaseRecord, failed_steps: &[&str]) -> Markup {
         @for (name, entries) in steps {
             @if name.is_some() || !entries.is_empty() {
                 @let failed = name.is_some_and(|n| failed_steps.contains(&n));
-                li.step.failed[failed] {
+                @let stopped = name.is_some() && name == case.stopped_at.as_deref();
+                li.step.failed[failed || stopped] {
                     div.step-name {
                         @match name {
                             Some(name) => { "step " q { (name) } }
                             None => { "set-up" }
                         }
                         @if failed { " " span.badge.fail { "failed here" } }
+                        @if stopped && !failed { " " span.badge.error { "stopped here" } }
                     }
                     @for entry in entries {
                         @match entry {

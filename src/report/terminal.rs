@@ -101,13 +101,22 @@ fn failure_block(out: &mut String, failure: &Failure) {
 fn error_block(out: &mut String, case: &CaseRecord) {
     let _ = writeln!(out, "\n{}: case {}", "error".red().bold(), case.id);
     let _ = writeln!(out, "  --> {}", case.file);
-    let _ = writeln!(out, "   | {}", one_line(&case.message, REASON_WIDTH));
-    let last = case.transcript.entries.iter().rev().find_map(|e| match e {
-        Entry::Exchange(exchange) => Some(exchange),
-        _ => None,
-    });
-    if let Some(exchange) = last {
+    for line in case.message.lines() {
+        let _ = writeln!(out, "   | {line}");
+    }
+    if let Some(exchange) = stopping_exchange(case) {
         exchange_lines(out, exchange, false);
+    }
+}
+
+/// The last exchange of the step where the case stopped, else its last exchange before clean-up.
+fn stopping_exchange(case: &CaseRecord) -> Option<&Exchange> {
+    match &case.stopped_at {
+        Some(step) => case.transcript.step_exchanges(step).last().copied(),
+        None => case.transcript.entries.iter().rev().find_map(|e| match e {
+            Entry::Exchange(exchange) => Some(exchange),
+            _ => None,
+        }),
     }
 }
 

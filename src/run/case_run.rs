@@ -19,6 +19,7 @@ pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
         clauses: case.clauses.clone(),
         outcome: Outcome::Error,
         skipped_by_settings: false,
+        stopped_at: None,
         duration: Duration::ZERO,
         message: message.to_owned(),
         checks: Vec::new(),
@@ -72,6 +73,7 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         ),
         transcript: Transcript::default(),
         findings: Findings::default(),
+        current_step: None,
     };
     if let Some(stop) = gate_reason(case, &ctx.capabilities) {
         return finish(ctx, case, runner, Some(stop), started);
@@ -177,6 +179,7 @@ fn finish(
         clauses,
         outcome,
         skipped_by_settings: outcome == Outcome::Skipped && matches!(stop, Some(Stop::NotRun(_))),
+        stopped_at: stop.as_ref().and(runner.current_step.clone()),
         duration: started.elapsed(),
         message: secrets.redact(&message),
         checks: checks

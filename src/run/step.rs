@@ -64,11 +64,16 @@ pub struct StepRunner<'a> {
     pub scope: Scope,
     pub transcript: Transcript,
     pub findings: Findings,
+    /// The step under way (clean-up aside): where the case stopped when it stops early.
+    pub current_step: Option<String>,
 }
 
 impl StepRunner<'_> {
     pub async fn run(&mut self, step: &Step, cleanup: bool) -> Result<(), Stop> {
         self.transcript.step(&step.name);
+        if !cleanup {
+            self.current_step = Some(step.name.clone());
+        }
         if let Action::Wait(wait) = &step.action {
             return self.wait(wait).await;
         }
