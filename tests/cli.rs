@@ -183,3 +183,20 @@ fn list_as_json_names_every_case_and_clause() {
         "{version}"
     );
 }
+
+#[test]
+fn a_cases_folder_without_a_catalogue_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary()
+        .arg("--cases")
+        .arg(dir.path())
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("clauses.yaml does not exist"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -137,10 +137,6 @@ fn folder_files(dir: &Path) -> Result<Files, Error> {
         let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
         files.push((slashed(path.strip_prefix(dir).unwrap_or(&path)), text));
     }
-    if !files.iter().any(|(relative, _)| relative == CATALOGUE_FILE) {
-        let path = dir.join(CATALOGUE_FILE);
-        return Err(io(&path, std::io::ErrorKind::NotFound.into()));
-    }
     files.sort();
     Ok(files)
 }
@@ -161,9 +157,11 @@ fn parse_all(root: &CaseRoot, files: Files) -> Result<Suite, Error> {
             case_sources.push(source(&relative, text));
         }
     }
-    let catalogue_source = catalogue_source.ok_or_else(|| Error::Io {
-        path: root.display_path(CATALOGUE_FILE).display().to_string(),
-        source: std::io::ErrorKind::NotFound.into(),
+    let catalogue_source = catalogue_source.ok_or_else(|| {
+        Error::Usage(format!(
+            "{} does not exist: a cases folder is a whole suite, catalogue included",
+            root.display_path(CATALOGUE_FILE).display()
+        ))
     })?;
     let catalogue = Catalogue::parse(&catalogue_source)
         .map_err(|rendered| Error::InvalidCases { count: 1, rendered })?;
