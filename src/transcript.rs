@@ -192,7 +192,7 @@ impl Transcript {
             match entry {
                 Entry::Step { name } => lines.push(format!("# step: {name}")),
                 Entry::Note { text } => lines.push(format!("# {text}")),
-                Entry::Exchange(exchange) => lines.extend(exchange.lines(&exchange.request.url)),
+                Entry::Exchange(exchange) => lines.extend(exchange.lines()),
             }
         }
         lines.join("\n")
@@ -200,10 +200,10 @@ impl Transcript {
 }
 
 impl Exchange {
-    /// `> METHOD target [headers] body` and `< status body`, with the request target as given.
-    pub fn lines(&self, target: &str) -> Vec<String> {
+    /// `> METHOD url [headers] body` and `< status body`.
+    pub fn lines(&self) -> Vec<String> {
         let request = &self.request;
-        let mut first = format!("> {} {target}", request.method);
+        let mut first = format!("> {} {}", request.method, request.url);
         for (name, value) in &request.headers {
             first.push_str(&format!(" [{name}: {value}]"));
         }
