@@ -17,6 +17,7 @@ pub mod colour;
 pub mod error;
 pub mod expected;
 pub mod listing;
+pub mod output;
 pub mod redact;
 pub mod reference;
 pub mod report;

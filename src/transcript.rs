@@ -3,7 +3,7 @@
 //!
 //! Every string is redacted when it is recorded (before bodies are clipped: a clipped token would no longer
 //! match) and again when the case ends, with every secret the case learnt by then. Response headers are left
-//! to that last pass: redaction scans every known secret, and a run knows thousands.
+//! to that last pass.
 
 use serde::Serialize;
 

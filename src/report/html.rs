@@ -2,7 +2,7 @@
 //! run: the header with the target and the counts, a bar of verdicts per spec section, every clause with
 //! its reason and spec link, and each failed or erroring case opening to its exchanges.
 //!
-//! Every string it shows was redacted when recorded; `report::write_all` redacts the page once more.
+//! Every string it shows was redacted when recorded; the output sink redacts the page once more.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -332,6 +332,28 @@ fn status_class(status: u16) -> &'static str {
         400..=499 => "s4",
         _ => "s5",
     }
+}
+
+/// The page for a run that ended before its cases ran, saying why.
+pub fn render_aborted(reason: &str, exit_code: u8) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Refresh-token conformance: no case ran" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    h1 { "Matrix refresh-token conformance" }
+                    p.run-verdict.fail { "No case ran (exit code " (exit_code) ")" }
+                }
+                main { pre { (reason) } }
+            }
+        }
+    }
+    .into_string()
 }
 
 #[cfg(test)]
