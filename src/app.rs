@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use libtest_mimic::FormatSetting;
 use url::Url;
 
 use crate::case;
@@ -12,6 +13,7 @@ use crate::client;
 use crate::colour;
 use crate::error::{EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_NONCONFORMANT, EXIT_OK, Error};
 use crate::expected;
+use crate::listing;
 use crate::output;
 use crate::redact::Secrets;
 use crate::reference::{self, Fault, ReferenceConfig, ReferenceServer};
@@ -59,10 +61,23 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         // libtest's own meaning of 0 would be "no thread at all", a run that never ends.
         libtest.test_threads = Some(std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
-    let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
-    let suite = case::load(&cases_dir)?;
+    let case_root = cli
+        .cases
+        .clone()
+        .map_or(case::CaseRoot::BuiltIn, case::CaseRoot::Dir);
+    let suite = case::load_from(&case_root)?;
+    let suite_digest = suite.digest;
     let known_ids: Vec<String> = suite.cases.iter().map(|c| c.id.clone()).collect();
     let mut cases = selection::by_clause(suite.cases, &cli.clauses);
+    if libtest.list && libtest.format == Some(FormatSetting::Json) {
+        output::out(&listing::render(
+            &suite.catalogue,
+            &cases,
+            &case_root,
+            &suite_digest,
+        ));
+        return Ok(EXIT_OK);
+    }
     // Cases that wait for expiry are the longest: start them first so that the run lasts little more than
     // the longest case.
     cases.sort_by_key(|case| !case.waits());
@@ -214,6 +229,8 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         reference_fault: options.reference_fault.map(|f| f.name().to_owned()),
         server: ctx.capabilities.clone(),
         spec_version: ctx.catalogue.spec_version.to_string(),
+        case_root,
+        case_set: suite_digest,
         started_at,
         duration_ms: duration.as_millis() as u64,
         strict: cli.strict,
@@ -245,7 +262,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         );
     }
     output::err_line(&format!(
-        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
+        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md, {0}/report.html (exit code {exit_code})",
         cli.report_dir.display()
     ));
     Ok(exit_code)
@@ -332,8 +349,12 @@ async fn stop_on_ctrl_c(interrupt: Interrupt) {
 
 /// `refresh-conformance serve`: client mode, from the announcement to the reports.
 pub fn serve(cli: ServeCli) -> Result<u8, Error> {
-    let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
-    let catalogue = client::catalogue(&case::load(&cases_dir)?.catalogue);
+    let case_root = cli
+        .cases
+        .clone()
+        .map_or(case::CaseRoot::BuiltIn, case::CaseRoot::Dir);
+    let suite = case::load_from(&case_root)?;
+    let catalogue = client::catalogue(&suite.catalogue);
     let secrets = Secrets::global().clone();
     secrets.add_credentials(&cli.user, &cli.password);
     let reports = ReportDir::prepare(&cli.report_dir)?;
@@ -392,6 +413,8 @@ pub fn serve(cli: ServeCli) -> Result<u8, Error> {
         reference_fault: None,
         server: client_capabilities(&cli, &url),
         spec_version: catalogue.spec_version.to_string(),
+        case_root,
+        case_set: suite.digest,
         started_at,
         duration_ms: duration.as_millis() as u64,
         strict: cli.strict,
@@ -489,15 +512,6 @@ fn moved_from(path: &std::path::Path, verdicts: &[verdict::ClauseVerdict]) -> Re
         }
     }
     Ok(!moved.is_empty())
-}
-
-fn default_cases_dir() -> PathBuf {
-    let local = PathBuf::from("cases");
-    if local.join(case::load::CATALOGUE_FILE).is_file() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
-    }
 }
 
 fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {

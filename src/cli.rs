@@ -70,7 +70,7 @@ pub struct Cli {
     )]
     pub as_token: Option<String>,
 
-    /// Folder of case files with clauses.yaml at its top.
+    /// Folder of case files with clauses.yaml at its top, run instead of the built-in cases.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
 
@@ -229,7 +229,14 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        // The version names the built-in case set: two runs with the same line ran the same cases.
+        let version = format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            crate::case::load::built_in_description()
+        );
         let command = Cli::command()
+            .version(&*Box::leak(version.into_boxed_str()))
             .help_template("{before-help}{name} {version}\n{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
             .disable_version_flag(false)
             .mut_arg("test_threads", |a| a.env("RUST_TEST_THREADS"));

@@ -125,7 +125,8 @@ impl Case {
             message,
             checks: self.checks,
             observations: Vec::new(),
-            transcript: String::new(),
+            transcript: Default::default(),
+            stopped_at: None,
         }
     }
 }

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 
 use crate::case::model::Method;
-use crate::run::http::{Http, Outgoing, Response, Transcript};
+use crate::run::http::{Http, Outgoing, Response};
 use crate::target::GateStatus;
+use crate::transcript::Transcript;
 
 /// How accounts are provisioned on the target.
 #[derive(Debug, Clone)]

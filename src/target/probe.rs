@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 use crate::case::model::{Gate, Method};
 use crate::error::Error;
 use crate::run::Privileges;
-use crate::run::http::{Http, Outgoing, Response, Transcript};
+use crate::run::http::{Http, Outgoing, Response};
 use crate::spec_version::SpecVersion;
 use crate::target::accounts::Accounts;
 use crate::target::{Capabilities, GateStatus, ServerInfo};
+use crate::transcript::Transcript;
 
 /// The waiting margin after a lifetime: max(2 s, 5 % of it) (clause catalogue §2.1, gate G-exp).
 pub fn expiry_margin(lifetime: Duration) -> Duration {
