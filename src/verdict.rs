@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::cause::Cause;
 use crate::clause::{Catalogue, Clause, Level, Tag, TestKind};
 use crate::source::Pos;
+use crate::transcript::Transcript;
 
 /// One expectation evaluated against the server, attributed to one clause.
 #[derive(Debug, Clone, Serialize)]
@@ -68,6 +69,9 @@ pub struct CaseRecord {
     /// The timing cause that stopped the case (a rate limit, a wait, a timeout), when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
+    /// The step at which the case stopped early (error or skip), when it had started its steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
     #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
     /// Why the case failed, errored or was skipped; empty when it passed.
@@ -79,7 +83,7 @@ pub struct CaseRecord {
     pub unreached: Vec<Unreached>,
     /// The requests and responses, redacted.
     #[serde(skip)]
-    pub transcript: String,
+    pub transcript: Transcript,
 }
 
 /// A check (or observation) of a clause in a step the case never got to.

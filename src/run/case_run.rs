@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 use crate::case::model::{Case, Gate};
 use crate::cause::{Cause, Limit};
 use crate::run::RunContext;
-use crate::run::http::Transcript;
 use crate::run::scope::Scope;
 use crate::run::step::{self, Findings, StepRunner, Stop};
 use crate::target::accounts::AccountError;
 use crate::target::probe::expiry_margin;
 use crate::target::{Capabilities, GateStatus};
+use crate::transcript::Transcript;
 use crate::verdict::{CaseRecord, Outcome, Unreached};
 
 /// The record of a case the harness itself could not run to its end.
@@ -18,17 +18,18 @@ pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
     CaseRecord {
         id: case.id.clone(),
         title: case.title.clone(),
-        file: case.source.path.display().to_string(),
+        file: case.source.relative.clone(),
         clauses: case.clauses.clone(),
         outcome: Outcome::Error,
         skipped_by_settings: false,
         cause: None,
+        stopped_at: None,
         duration: Duration::ZERO,
         message: message.to_owned(),
         checks: Vec::new(),
         unreached: Vec::new(),
         observations: Vec::new(),
-        transcript: String::new(),
+        transcript: Transcript::default(),
     }
 }
 
@@ -128,6 +129,7 @@ fn runner<'a>(ctx: &'a RunContext, case: &'a Case) -> StepRunner<'a> {
         findings: Findings::default(),
         judged: 0,
         logins: None,
+        current_step: None,
     }
 }
 
@@ -271,13 +273,7 @@ fn finish(
         .map(|c| {
             format!(
                 "{}:{}:{}: [{} {}] {}: {}",
-                case.source.path.display(),
-                c.pos.line,
-                c.pos.column,
-                c.level,
-                c.clause,
-                c.step,
-                c.detail
+                case.source.relative, c.pos.line, c.pos.column, c.level, c.clause, c.step, c.detail
             )
         })
         .collect();
@@ -313,11 +309,12 @@ fn finish(
     CaseRecord {
         id: case.id.clone(),
         title: case.title.clone(),
-        file: case.source.path.display().to_string(),
+        file: case.source.relative.clone(),
         clauses,
         outcome,
         skipped_by_settings: outcome == Outcome::Skipped && by_settings,
         cause,
+        stopped_at: stop.as_ref().and(runner.current_step.clone()),
         duration: started.elapsed(),
         message: secrets.redact(&message),
         checks: checks
@@ -335,7 +332,7 @@ fn finish(
                 o
             })
             .collect(),
-        transcript: secrets.redact(&runner.transcript.text()),
+        transcript: runner.transcript.redacted(secrets),
         unreached,
     }
 }

@@ -26,7 +26,8 @@ use tokio::sync::{
 use tokio::time::Instant;
 
 use crate::cause::Limit;
-use crate::run::http::{HttpError, Transcript};
+use crate::run::http::HttpError;
+use crate::transcript::Transcript;
 
 /// Requests of one expensive kind in flight at once: enough to overlap network and hashing, few enough that a
 /// two-core server hashing at bcrypt cost 12 answers each well within the default timeout.

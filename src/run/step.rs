@@ -12,11 +12,12 @@ use crate::cause::{Cause, Limit};
 use crate::clause::{Catalogue, Level};
 use crate::run::RunContext;
 use crate::run::ambient;
-use crate::run::http::{HttpError, OutBody, Outgoing, Response, Transcript};
+use crate::run::http::{HttpError, OutBody, Outgoing, Response};
 use crate::run::pacer::Reservation;
 use crate::run::scope::{Scope, Session};
 use crate::target::accounts::AccountError;
 use crate::target::probe::expiry_margin;
+use crate::transcript::Transcript;
 use crate::verdict::{CheckRecord, Observation};
 
 /// What must be escaped in a value put into a path segment: everything but RFC 3986's unreserved characters.
@@ -88,6 +89,8 @@ pub struct StepRunner<'a> {
     pub judged: usize,
     /// The case's hold on the login lane until its last login (see [`crate::run::pacer::Reservation`]).
     pub logins: Option<(Reservation, usize)>,
+    /// The step under way (clean-up aside): where the case stopped when it stops early.
+    pub current_step: Option<String>,
 }
 
 /// The logins a case sends (fixture steps and requests to `/login`; bursts provoke 429s and are not paced).
@@ -129,7 +132,10 @@ impl StepRunner<'_> {
     }
 
     pub async fn run(&mut self, step: &Step, cleanup: bool) -> Result<(), Stop> {
-        self.transcript.note(&format!("step: {}", step.name));
+        self.transcript.step(&step.name);
+        if !cleanup {
+            self.current_step = Some(step.name.clone());
+        }
         if let Action::Wait(wait) = &step.action {
             // Sessions opened before a deliberate wait are meant to expire: the logins after it need not go
             // out with those before, and other cases need not wait for this one.

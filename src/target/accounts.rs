@@ -9,8 +9,9 @@ use sha1::Sha1;
 
 use crate::case::model::Method;
 use crate::cause::Limit;
-use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
+use crate::run::http::{Http, HttpError, Outgoing, Response};
 use crate::target::GateStatus;
+use crate::transcript::Transcript;
 
 /// Why an account could not be made: the transport (typed, so that a 429 or a timeout gets the same outcome
 /// here as anywhere else in a case), or the server's refusal.
@@ -60,15 +61,6 @@ impl Provisioning {
 
     pub fn fresh_users(&self) -> bool {
         !matches!(self, Provisioning::Fixed { .. })
-    }
-
-    /// The secrets the user handed over, to be redacted from every output.
-    pub fn secrets(&self) -> Vec<&str> {
-        match self {
-            Provisioning::Open => vec![],
-            Provisioning::SharedSecret(s) | Provisioning::Token(s) => vec![s],
-            Provisioning::Fixed { password, .. } => vec![password],
-        }
     }
 }
 
