@@ -318,7 +318,8 @@ mod tests {
                 step: "log in after deactivation".into(),
                 clause: "deactivate.no-login".into(),
             }],
-            transcript: String::new(),
+            transcript: Default::default(),
+            stopped_at: None,
         };
         let verdict = verdict_for(&clause("deactivate.no-login"), &[&record]);
         assert_eq!(verdict.verdict, Verdict::Untested);

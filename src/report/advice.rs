@@ -261,7 +261,8 @@ mod tests {
             checks: vec![],
             observations: vec![],
             unreached: vec![],
-            transcript: String::new(),
+            transcript: Default::default(),
+            stopped_at: None,
         }
     }
 
