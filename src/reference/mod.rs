@@ -7,6 +7,11 @@
 //! target. With one named [`Fault`] switched on it misbehaves in one specific way, which proves
 //! that the suite's cases can fail (the mutation matrix).
 //!
+//! It offers both authentication APIs: the legacy one and the OAuth 2.0 API (metadata, dynamic
+//! client registration, the authorisation code grant with PKCE whose consent it gives at once,
+//! the refresh token grant and revocation). [`Fault::NoOauth`] and [`Fault::OauthOnly`] take one
+//! away.
+//!
 //! Choices the spec leaves open, and what this server does:
 //! - The old access token after a refresh (A1) stays valid until it expires.
 //! - Replaying a refresh token before its successors are used (A4) revokes the first, unused pair:
@@ -22,6 +27,7 @@ mod cors;
 mod error;
 mod fault;
 mod ids;
+mod oauth;
 mod present;
 mod ratelimit;
 mod request;

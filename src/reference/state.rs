@@ -258,11 +258,20 @@ impl Store {
     }
 
     pub(crate) fn refresh(&mut self, token: &str) -> Result<Issued, RefreshFailure> {
-        let rebind = self
-            .policy
-            .has(Fault::RefreshNewDevice)
-            .then(DeviceId::generate);
-        match self.tokens.refresh(token, Instant::now(), rebind) {
+        let rebind = self.policy.has(Fault::RefreshNewDevice);
+        self.refresh_on(token, rebind, true)
+    }
+
+    /// A refresh whose new tokens go to a newly made-up device when `rebind` (a fault), with a new
+    /// refresh token only when `rotate`.
+    pub(crate) fn refresh_on(
+        &mut self,
+        token: &str,
+        rebind: bool,
+        rotate: bool,
+    ) -> Result<Issued, RefreshFailure> {
+        let rebind = rebind.then(DeviceId::generate);
+        match self.tokens.refresh(token, Instant::now(), rebind, rotate) {
             Ok(issued) => {
                 self.ensure_device(&issued.session);
                 Ok(issued)
@@ -297,6 +306,22 @@ impl Store {
     pub(crate) fn revoke_other_access_tokens(&mut self, session: &Session, keep: &str) {
         self.tokens
             .revoke_where(|owner| owner == session, Spare::RefreshTokens, Some(keep));
+    }
+
+    /// Makes a live access token never expire (a fault).
+    pub(crate) fn never_expire(&mut self, access_token: &str) {
+        self.tokens.never_expire(access_token);
+    }
+
+    /// The session of a live access or refresh token, without using it.
+    pub(crate) fn owner(&self, token: &str) -> Option<Session> {
+        self.tokens.owner(token).cloned()
+    }
+
+    /// Revokes the tokens of a session (keeping the device), except what `spare` names.
+    pub(crate) fn revoke_session_tokens(&mut self, session: &Session, spare: Spare) {
+        self.tokens
+            .revoke_where(|owner| owner == session, spare, None);
     }
 
     pub(crate) fn revoke_token(&mut self, token: &str) {
