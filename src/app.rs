@@ -14,6 +14,7 @@ use crate::expected;
 use crate::redact::Secrets;
 use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, RunReport, SCHEMA_VERSION, Totals};
+use crate::run::oauth::Authoriser;
 use crate::run::{self, Privileges, RunContext, Settings};
 use crate::target::accounts::Provisioning;
 use crate::verdict::{self, Outcome};
@@ -61,13 +62,25 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         .map(str::parse::<Fault>)
         .transpose()
         .map_err(Error::Usage)?;
+    let oauth_issuer = cli
+        .oauth_issuer
+        .as_deref()
+        .map(|issuer| {
+            Url::parse(issuer)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    Error::Usage(format!("--oauth-issuer {issuer:?} is not an http(s) URL"))
+                })
+        })
+        .transpose()?;
     let _reference: Option<ReferenceServer>;
-    let target = match &cli.target {
-        Some(target) => {
+    let target = match (&cli.target, &cli.oauth_issuer) {
+        (Some(target), _) | (None, Some(target)) => {
             _reference = None;
             target.clone()
         }
-        None => {
+        (None, None) => {
             let mut config =
                 reference_fault.map_or_else(ReferenceConfig::default, ReferenceConfig::for_fault);
             if let Some(lifetime) = cli.reference_lifetime {
@@ -91,6 +104,12 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         }
     };
     let base = parse_target(&target)?;
+    // The reference server consents on its own; a real server needs the user's command.
+    let authoriser = match (&cli.oauth_authorize, &_reference) {
+        (Some(command), _) => Some(Authoriser::Command(command.clone())),
+        (None, Some(_)) => Some(Authoriser::Builtin),
+        (None, None) => None,
+    };
     let settings = Settings {
         request_timeout: cli.request_timeout,
         max_wait: cli.max_wait,
@@ -102,6 +121,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         },
         // Bursts are the user's to allow on their server; on our own reference server they always are.
         bursts: cli.bursts || cli.target.is_none(),
+        oauth_issuer,
+        authoriser,
     };
     let ctx = runtime.block_on(RunContext::connect(
         base,

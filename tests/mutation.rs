@@ -15,6 +15,7 @@ use refresh_conformance::case;
 use refresh_conformance::clause::{Level, TestKind};
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::reference::{Fault, ReferenceConfig, ReferenceServer};
+use refresh_conformance::run::oauth::Authoriser;
 use refresh_conformance::run::{self, RunContext, Settings};
 use refresh_conformance::target::accounts::Provisioning;
 use refresh_conformance::verdict::{self, ClauseVerdict, Outcome, Verdict};
@@ -46,6 +47,8 @@ async fn run_suite(config: ReferenceConfig) -> Run {
         insecure: false,
         privileges: Default::default(),
         bursts: true,
+        oauth_issuer: None,
+        authoriser: Some(Authoriser::Builtin),
     };
     let base = server.base_url().parse().unwrap();
     let ctx = RunContext::connect(

@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::reference::ids::{DeviceId, Session, random_alphanumeric};
+use crate::run::oauth::s256;
 
 /// The scope prefix that names the session's device (CS § Device ID allocation).
 pub(crate) const DEVICE_SCOPE: &str = "urn:matrix:client:device:";
@@ -50,12 +50,6 @@ pub(crate) struct OAuthState {
     session_clients: HashMap<Session, String>,
     /// When each rotated refresh token was exchanged (for the grace-window variation).
     rotated_at: HashMap<String, Instant>,
-}
-
-/// RFC 7636 §4.6: `S256` is `BASE64URL-ENCODE(SHA256(ASCII(code_verifier)))`.
-pub(crate) fn s256(verifier: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// A native client's loopback redirect URI matches whatever port the client listens on

@@ -46,7 +46,7 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
             Stop::Skip(reason)
         }
     };
-    for gate in &case.requires {
+    for gate in case.implied_gates().iter().chain(&case.requires) {
         if let Err(reason) = capabilities.gate(*gate) {
             return Some(unmet(*gate, format!("gate {}: {reason}", gate.as_str())));
         }

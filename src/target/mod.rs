@@ -1,6 +1,7 @@
 //! The server under test: what it advertises and offers (probed once before the run), and its accounts.
 
 pub mod accounts;
+pub mod oauth;
 pub mod probe;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +43,55 @@ pub struct ServerInfo {
 }
 
 impl Capabilities {
+    /// A target that is no Matrix homeserver (a plain `--oauth-issuer`): every gate but the OAuth ones is
+    /// unmet, for `reason`.
+    pub fn without_matrix(base_url: String, reason: String) -> Capabilities {
+        let gates = [
+            Gate::RefreshTokens,
+            Gate::Rotation,
+            Gate::Expiry,
+            Gate::Registration,
+            Gate::Guest,
+            Gate::Admin,
+            Gate::Appservice,
+            Gate::Bursts,
+            Gate::FreshUsers,
+            Gate::MatrixApi,
+            Gate::LegacyApi,
+        ]
+        .into_iter()
+        .map(|gate| (gate, Err(reason.clone())))
+        .collect();
+        Capabilities {
+            server: ServerInfo {
+                base_url,
+                software: None,
+                versions: Vec::new(),
+                provisioning: "none (no Matrix API)".to_owned(),
+                server_name: None,
+            },
+            versions: Vec::new(),
+            gates,
+            unmet_by_settings: BTreeSet::new(),
+            access_token_lifetime_ms: None,
+        }
+    }
+
+    /// The OAuth gates: `oauth` as discovery found it; `oauth-grant` also needs an authoriser, which is the
+    /// run's setting (without one the grant cases are untested, not "not applicable").
+    pub fn set_oauth(&mut self, offered: Result<(), String>, authoriser: bool) {
+        let grant = match (&offered, authoriser) {
+            (Err(reason), _) => Err(reason.clone()),
+            (Ok(()), true) => Ok(()),
+            (Ok(()), false) => {
+                self.unmet_by_settings.insert(Gate::OauthGrant);
+                Err("no --oauth-authorize command given: nothing can complete a user's login and consent".to_owned())
+            }
+        };
+        self.gates.insert(Gate::Oauth, offered);
+        self.gates.insert(Gate::OauthGrant, grant);
+    }
+
     pub fn gate(&self, gate: Gate) -> Result<(), String> {
         self.gates
             .get(&gate)

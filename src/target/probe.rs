@@ -96,7 +96,10 @@ pub async fn probe(
 
     let mut lifetime = None;
     let mut server_name = None;
-    let refresh = match password_login(http, &mut transcript).await {
+    gates.insert(Gate::MatrixApi, Ok(()));
+    let legacy = password_login(http, &mut transcript).await;
+    gates.insert(Gate::LegacyApi, legacy.clone());
+    let refresh = match legacy {
         Err(reason) => Err(reason),
         Ok(()) => {
             let account = accounts
