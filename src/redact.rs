@@ -18,6 +18,10 @@ const SECRET_KEYS: &[&str] = &[
     "new_password",
     "token",
     "mac",
+    // OAuth 2.0 (RFC 7591 registration responses, RFC 8628 device authorisation).
+    "client_secret",
+    "registration_access_token",
+    "device_code",
 ];
 /// Shorter strings are not registered: redacting them would mangle ordinary text.
 const MIN_SECRET_LEN: usize = 6;

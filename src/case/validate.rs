@@ -303,7 +303,9 @@ impl Validator<'_> {
             }
         }
         for (gate, pos) in needs {
-            if !self.case.requires.contains(&gate) {
+            // A grant needs the OAuth 2.0 API: `oauth-grant` is only met when `oauth` is.
+            let implied = gate == Gate::Oauth && self.case.requires.contains(&Gate::OauthGrant);
+            if !self.case.requires.contains(&gate) && !implied {
                 let message = format!(
                     "this step needs `requires: [{}]` on the case",
                     gate.as_str()
