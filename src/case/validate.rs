@@ -196,7 +196,9 @@ impl Validator<'_> {
             Action::Register(r) => out.extend(r.device_id.clone()),
             Action::Refresh(r) => out.extend(token(&r.token)),
             Action::Whoami(t) => out.extend(token(t)),
-            Action::OauthLogin(l) => out.extend(l.device_id.iter().chain(&l.code_verifier).cloned()),
+            Action::OauthLogin(l) => {
+                out.extend(l.device_id.iter().chain(&l.code_verifier).cloned())
+            }
             Action::OauthRefresh(r) => {
                 out.extend(token(&r.token));
                 out.extend(r.client_id.clone());

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::reference::ids::{DeviceId, Session, random_alphanumeric};
+use crate::reference::ids::{DeviceId, random_alphanumeric};
+use crate::reference::rotation::Issued;
 use crate::run::oauth::s256;
 
 /// The scope prefix that names the session's device (CS § Device ID allocation).
@@ -47,7 +48,8 @@ pub(crate) struct Grant {
 pub(crate) struct OAuthState {
     clients: HashMap<String, Client>,
     codes: HashMap<String, Grant>,
-    session_clients: HashMap<Session, String>,
+    /// The client each live OAuth token was issued to (a device may pass from one client to another).
+    token_clients: HashMap<String, String>,
     /// When each rotated refresh token was exchanged (for the grace-window variation).
     rotated_at: HashMap<String, Instant>,
 }
@@ -131,13 +133,18 @@ impl OAuthState {
             .then_some(grant)
     }
 
-    pub(crate) fn bind(&mut self, session: Session, client_id: &str) {
-        self.session_clients.insert(session, client_id.to_owned());
+    /// Records the client the tokens of `issued` belong to.
+    pub(crate) fn bind(&mut self, issued: &Issued, client_id: &str) {
+        let tokens = std::iter::once(&issued.access_token).chain(&issued.refresh_token);
+        for token in tokens {
+            self.token_clients
+                .insert(token.clone(), client_id.to_owned());
+        }
     }
 
-    /// The client an OAuth session belongs to; None for sessions of the legacy API.
-    pub(crate) fn client_of(&self, session: &Session) -> Option<&str> {
-        self.session_clients.get(session).map(String::as_str)
+    /// The client an OAuth token was issued to; None for tokens of the legacy API.
+    pub(crate) fn client_of(&self, token: &str) -> Option<&str> {
+        self.token_clients.get(token).map(String::as_str)
     }
 
     pub(crate) fn rotated(&mut self, token: &str) {

@@ -34,6 +34,15 @@ impl Policy {
         self.fault == Some(fault)
     }
 
+    /// The policy for tokens of the OAuth 2.0 API: the legacy faults concern `/login` and `/refresh` only,
+    /// so each fault breaks the clauses of one API.
+    fn for_oauth(self) -> Policy {
+        Policy {
+            fault: self.fault.filter(|f| f.is_oauth()),
+            ..self
+        }
+    }
+
     fn revokes_predecessor_on_access_use(&self) -> bool {
         !self.has(Fault::OldRefreshNeverRevoked) && !self.has(Fault::OldRefreshSurvivesAccessUse)
     }
@@ -437,6 +446,15 @@ impl Tokens {
         };
         self.access.insert(access.clone(), grant);
         access
+    }
+
+    /// Runs `f` under the OAuth 2.0 API's policy (see [`Policy::for_oauth`]).
+    pub(crate) fn as_oauth<T>(&mut self, f: impl FnOnce(&mut Tokens) -> T) -> T {
+        let legacy = self.policy;
+        self.policy = legacy.for_oauth();
+        let result = f(self);
+        self.policy = legacy;
+        result
     }
 
     /// Makes a live access token never expire ([`Fault::OauthNeverExpires`]).

@@ -21,8 +21,8 @@ use crate::error::Error;
 use crate::redact::Secrets;
 use crate::run::http::{Http, HttpConfig, Transcript};
 use crate::run::oauth::Authoriser;
-use crate::target::oauth::OauthServer;
 use crate::target::accounts::{Accounts, Provisioning};
+use crate::target::oauth::OauthServer;
 use crate::target::{Capabilities, probe};
 use crate::verdict::{CaseRecord, Outcome};
 
@@ -93,9 +93,12 @@ impl RunContext {
         let mut capabilities = match (probed, &settings.oauth_issuer) {
             (Ok(capabilities), _) => capabilities,
             // A plain OAuth 2.0 server: only the OAuth cases that call no Matrix endpoint apply.
-            (Err(Error::NotMatrix { url, reason }), Some(_)) => {
-                Capabilities::without_matrix(url, format!("the target is not a Matrix homeserver ({reason}); only its OAuth 2.0 server is tested"))
-            }
+            (Err(Error::NotMatrix { url, reason }), Some(_)) => Capabilities::without_matrix(
+                url,
+                format!(
+                    "the target is not a Matrix homeserver ({reason}); only its OAuth 2.0 server is tested"
+                ),
+            ),
             (Err(e), _) => return Err(e),
         };
         if let Some(issuer) = &settings.oauth_issuer {

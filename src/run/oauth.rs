@@ -171,10 +171,16 @@ async fn run_authoriser(
         .map_err(|e| format!("cannot run the --oauth-authorize command: {e}"))?;
     let output = tokio::time::timeout(AUTHORISER_TIMEOUT, child.wait_with_output())
         .await
-        .map_err(|_| format!("the --oauth-authorize command did not finish within {AUTHORISER_TIMEOUT:?}"))?
+        .map_err(|_| {
+            format!("the --oauth-authorize command did not finish within {AUTHORISER_TIMEOUT:?}")
+        })?
         .map_err(|e| format!("the --oauth-authorize command failed: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::trim);
     // Whatever the command printed may hold the code: registered before any message shows it.
     if let Some(line) = last
         && let Ok(url) = Url::parse(line)
@@ -206,7 +212,12 @@ fn code_from(redirected: &str, state: &str, secrets: &Secrets) -> Result<String,
     let url = Url::parse(redirected)
         .map_err(|e| format!("the authoriser's redirected URL is not a URL ({e})"))?;
     let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     if let Some(code) = get("code") {
         secrets.add(&code);
     }
@@ -274,7 +285,11 @@ mod tests {
         );
         assert_eq!(ok.unwrap(), "abcdefgh");
         assert!(secrets.redact("abcdefgh").contains("secret"));
-        let wrong_state = code_from("http://127.0.0.1/callback?code=abcdefgh&state=S2", "S1", &secrets);
+        let wrong_state = code_from(
+            "http://127.0.0.1/callback?code=abcdefgh&state=S2",
+            "S1",
+            &secrets,
+        );
         assert!(wrong_state.unwrap_err().contains("state"));
         let refused = code_from(
             "http://127.0.0.1/callback?error=access_denied&state=S1",
@@ -282,7 +297,11 @@ mod tests {
             &secrets,
         );
         assert!(refused.unwrap_err().contains("access_denied"));
-        let elsewhere = code_from("https://evil.example/callback?code=abcdefgh&state=S1", "S1", &secrets);
+        let elsewhere = code_from(
+            "https://evil.example/callback?code=abcdefgh&state=S1",
+            "S1",
+            &secrets,
+        );
         assert!(elsewhere.is_err());
     }
 }

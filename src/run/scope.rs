@@ -143,11 +143,11 @@ impl Scope {
                 .expires_in_ms
                 .clone()
                 .ok_or_else(|| missing("expires_in_ms")),
-            "client_id" => session
-                .client_id
-                .clone()
-                .map(Value::String)
-                .ok_or_else(|| format!("`{name}`: the session was not issued through OAuth 2.0")),
+            "client_id" => {
+                session.client_id.clone().map(Value::String).ok_or_else(|| {
+                    format!("`{name}`: the session was not issued through OAuth 2.0")
+                })
+            }
             _ => Err(format!("sessions have no `{field}`")),
         }
     }

@@ -90,9 +90,10 @@ impl StepRunner<'_> {
             Action::Register(spec) => self.register(spec).await?,
             Action::Burst { count, request } => self.burst(*count, request).await?,
             Action::OauthLogin(spec) => {
-                let grant = self.oauth_login(spec).await.map_err(|e| {
-                    Stop::Error(format!("step `{}`: {e}", step.name))
-                })?;
+                let grant = self
+                    .oauth_login(spec)
+                    .await
+                    .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?;
                 granted = Some((grant.client_id, grant.device_id));
                 grant.response
             }
@@ -260,7 +261,9 @@ impl StepRunner<'_> {
                 let token = self.token(&r.token, true)?;
                 let client_id = match (&r.client_id, &r.token) {
                     (Some(template), _) => Some(self.text(template)?),
-                    (None, TokenSource::Session(name)) => self.scope.session(name)?.client_id.clone(),
+                    (None, TokenSource::Session(name)) => {
+                        self.scope.session(name)?.client_id.clone()
+                    }
                     (None, TokenSource::Token(_)) => None,
                 };
                 let mut fields = vec![
@@ -270,7 +273,10 @@ impl StepRunner<'_> {
                 fields.extend(client_id.map(|id| ("client_id".to_owned(), id)));
                 Outgoing::to_url(Method::Post, self.endpoint("token_endpoint")?).form(fields)
             }
-            Action::Register(_) | Action::Wait(_) | Action::Burst { .. } | Action::OauthLogin(_) => {
+            Action::Register(_)
+            | Action::Wait(_)
+            | Action::Burst { .. }
+            | Action::OauthLogin(_) => {
                 unreachable!("handled by the caller")
             }
         })
@@ -278,7 +284,11 @@ impl StepRunner<'_> {
 
     /// The URL of an OAuth 2.0 endpoint of the server's metadata.
     fn endpoint(&self, field: &str) -> Result<url::Url, String> {
-        let server = self.ctx.oauth.as_ref().ok_or("the server offers no OAuth 2.0 API")?;
+        let server = self
+            .ctx
+            .oauth
+            .as_ref()
+            .ok_or("the server offers no OAuth 2.0 API")?;
         server.endpoint(field)
     }
 
@@ -295,9 +305,16 @@ impl StepRunner<'_> {
         };
         let device_id = match &spec.device_id {
             Some(template) => self.text(template)?,
-            None => format!("MRC{}", rand_password().to_uppercase().get(..10).unwrap_or("DEVICE")),
+            None => format!(
+                "MRC{}",
+                rand_password().to_uppercase().get(..10).unwrap_or("DEVICE")
+            ),
         };
-        let verifier = spec.code_verifier.as_ref().map(|t| self.text(t)).transpose()?;
+        let verifier = spec
+            .code_verifier
+            .as_ref()
+            .map(|t| self.text(t))
+            .transpose()?;
         oauth::authorization_code_grant(
             &self.ctx.http,
             server,

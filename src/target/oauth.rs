@@ -22,10 +22,12 @@ pub struct OauthServer {
 impl OauthServer {
     /// The absolute http(s) URL a metadata field (`token_endpoint`, ...) holds.
     pub fn endpoint(&self, field: &str) -> Result<Url, String> {
-        let value = self
-            .metadata
-            .get(field)
-            .ok_or_else(|| format!("the OAuth 2.0 server metadata ({}) has no `{field}`", self.source))?;
+        let value = self.metadata.get(field).ok_or_else(|| {
+            format!(
+                "the OAuth 2.0 server metadata ({}) has no `{field}`",
+                self.source
+            )
+        })?;
         let url = value
             .as_str()
             .and_then(|s| Url::parse(s).ok())

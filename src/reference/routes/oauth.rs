@@ -21,6 +21,7 @@ use crate::reference::app::App;
 use crate::reference::fault::Fault;
 use crate::reference::ids::{DeviceId, UserId};
 use crate::reference::oauth::{API_SCOPE, DEVICE_SCOPE, OAUTH_USER};
+use crate::reference::request::declares_json;
 use crate::reference::rotation::{Issued, RefreshFailure, Spare};
 
 pub(super) const REGISTRATION: &str = "/oauth2/registration";
@@ -246,13 +247,14 @@ pub(super) async fn authorize(State(app): State<App>, RawQuery(query): RawQuery)
 
 /// `POST token_endpoint`: the authorisation code grant and the refresh token grant, form-encoded.
 pub(super) async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    if app.has(Fault::OauthTokenJsonOnly) && !crate::reference::request::declares_json(&headers) {
+    let form = form(&body);
+    let json_only = app.has(Fault::OauthTokenJsonOnly) && !declares_json(&headers);
+    if json_only && param(&form, "grant_type") == Some("refresh_token") {
         return render(
             &app,
             oauth_error("invalid_request", "the body must be JSON"),
         );
     }
-    let form = form(&body);
     match param(&form, "grant_type") {
         Some("authorization_code") => authorization_code(&app, &form),
         Some("refresh_token") => refresh_token(&app, &form),
@@ -304,9 +306,9 @@ fn authorization_code(app: &App, form: &[(String, String)]) -> Response {
         if opened.reused && !app.has(Fault::OauthDeviceReuseKeepsTokens) {
             store.revoke_session_tokens(&opened.session, Spare::Nothing);
         }
-        store.issue(&opened.session, true)
+        store.issue_oauth(&opened.session)
     };
-    app.oauth().bind(issued.session.clone(), &grant.client_id);
+    app.oauth().bind(&issued, &grant.client_id);
     token_response(app, &issued, Some(&grant.scope), true)
 }
 
@@ -318,17 +320,15 @@ fn refresh_token(app: &App, form: &[(String, String)]) -> Response {
         );
     };
     let invalid_grant = || render(app, oauth_error("invalid_grant", "invalid refresh token"));
-    // RFC 6749 §5.2 invalid_grant: the refresh token «was issued to another client».
-    let owner = app.store().owner(token);
-    if let Some(session) = &owner {
-        let bound = app.oauth().client_of(session).map(str::to_owned);
-        if bound.is_none()
-            || (bound.as_deref() != client_id && !app.has(Fault::OauthRefreshAnyClient))
-        {
-            return invalid_grant();
-        }
+    // RFC 6749 §5.2 invalid_grant: the refresh token «was issued to another client». Tokens of the
+    // legacy API belong to no client: the grant does not take them.
+    let bound = app.oauth().client_of(token).map(str::to_owned);
+    let live = app.store().owner(token).is_some();
+    let foreign = bound.as_deref() != client_id && !app.has(Fault::OauthRefreshAnyClient);
+    if live && (bound.is_none() || foreign) {
+        return invalid_grant();
     }
-    let result = app.store().refresh_on(
+    let result = app.store().refresh_oauth(
         token,
         app.has(Fault::OauthRefreshNewDevice),
         !app.has(Fault::OauthNoRotation),
@@ -339,7 +339,7 @@ fn refresh_token(app: &App, form: &[(String, String)]) -> Response {
         Err(RefreshFailure::Superseded { session })
             if app.has(Fault::OauthGraceWindow) && app.oauth().within_grace(token) =>
         {
-            app.store().issue(&session, true)
+            app.store().issue_oauth(&session)
         }
         // «The homeserver SHOULD consider that the session is compromised if an old, invalidated
         // refresh token is used, and SHOULD revoke the session.»
@@ -351,15 +351,12 @@ fn refresh_token(app: &App, form: &[(String, String)]) -> Response {
         }
         Err(_) => return invalid_grant(),
     };
-    if let Some(session) = &owner {
-        let client = app.oauth().client_of(session).map(str::to_owned);
-        if let Some(client) = client {
-            app.oauth().bind(issued.session.clone(), &client);
-        }
+    if let Some(client) = &bound {
+        app.oauth().bind(&issued, client);
     }
     app.oauth().rotated(token);
     if app.has(Fault::OauthNoRetry) {
-        app.store().revoke_token(token);
+        app.store().supersede(token);
     }
     token_response(
         app,
@@ -423,7 +420,7 @@ pub(super) async fn revoke(State(app): State<App>, body: Bytes) -> Response {
         }
         return StatusCode::OK.into_response();
     };
-    if app.has(Fault::OauthRevokeRequiresClientId) && app.oauth().client_of(&session) != client_id {
+    if app.has(Fault::OauthRevokeRequiresClientId) && app.oauth().client_of(token) != client_id {
         return StatusCode::OK.into_response();
     }
     if app.has(Fault::OauthRevokeSparesRefresh) {
