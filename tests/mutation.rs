@@ -78,7 +78,7 @@ async fn run_suite(config: ReferenceConfig) -> Run {
 fn config_for(fault: Option<Fault>) -> ReferenceConfig {
     let mut config = fault.map_or_else(ReferenceConfig::default, ReferenceConfig::for_fault);
     if config.access_token_lifetime == ReferenceConfig::default().access_token_lifetime {
-        config.access_token_lifetime = Some(Duration::from_secs(10));
+        config.access_token_lifetime = Some(Duration::from_secs(20));
     }
     config
 }

@@ -32,6 +32,15 @@ const CLEANUP_BUDGET: Duration = Duration::from_secs(15);
 
 /// The first unmet gate of a case, as the reason it stops before its first step.
 pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
+    // A target without the Matrix API says so first: its versions are not the reason.
+    if case.implied_gates().contains(&Gate::MatrixApi)
+        && let Err(reason) = capabilities.gate(Gate::MatrixApi)
+    {
+        return Some(Stop::Skip(format!(
+            "gate {}: {reason}",
+            Gate::MatrixApi.as_str()
+        )));
+    }
     if let Some(range) = &case.spec
         && !range.any_advertised(&capabilities.versions)
     {

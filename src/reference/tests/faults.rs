@@ -235,8 +235,8 @@ impl Probe {
             F::RegisterIgnoresDeviceId => Probe::RegisterDeviceAssociation,
             F::VersionsWithoutVPrefix => Probe::VersionsForm,
             F::OauthMetadataWithoutRefreshGrant => Probe::OauthRefreshGrant,
-            // The OAuth faults are caught by cases/oauth through the suite's own mutation matrix
-            // (tests/mutation.rs); the server's OAuth flow is exercised in tests/oauth.rs.
+            // The OAuth faults are caught by the cases under cases/oauth, through the suite's own
+            // mutation matrix (tests/mutation.rs), which also drives the server's whole OAuth flow.
             F::NoOauthWrongErrcode
             | F::OauthMetadataWithoutRevocation
             | F::OauthMetadataPlainPkce
