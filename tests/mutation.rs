@@ -27,7 +27,7 @@ const UNCAUGHT: &[(&str, &str)] = &[(
 )];
 
 /// How many faulty servers run at once: enough to keep the run short, few enough for 2 cores.
-const PARALLEL_SERVERS: usize = 12;
+const PARALLEL_SERVERS: usize = 6;
 
 struct Run {
     verdicts: Vec<ClauseVerdict>,

@@ -75,10 +75,10 @@ impl Default for ReferenceConfig {
 impl ReferenceConfig {
     /// The default configuration with `fault` switched on, adjusted where the fault is only visible
     /// under a particular setting:
-    /// - [`Fault::ExpiresInSeconds`]: an 8 s lifetime, so that the advertised "8 ms" plus the
+    /// - [`Fault::ExpiresInSeconds`]: a 15 s lifetime, so that the advertised "15 ms" plus the
     ///   suite's margin (at least 2 s) ends well before the real expiry, even on a busy machine.
     /// - [`Fault::NoRetryAfterHeader`]: a rate limit of 10 logins/registrations per second, so 429s
-    ///   happen; and a 5 s lifetime, so that the suite's waits for those 429s (a second each) do
+    ///   happen; and a 20 s lifetime, so that the suite's waits for those 429s (a second each) do
     ///   not outlast access tokens a case means to use.
     pub fn for_fault(fault: Fault) -> Self {
         let mut config = ReferenceConfig {
@@ -86,10 +86,10 @@ impl ReferenceConfig {
             ..ReferenceConfig::default()
         };
         match fault {
-            Fault::ExpiresInSeconds => config.access_token_lifetime = Some(Duration::from_secs(8)),
+            Fault::ExpiresInSeconds => config.access_token_lifetime = Some(Duration::from_secs(15)),
             Fault::NoRetryAfterHeader => {
                 config.login_rate_limit = Some(10);
-                config.access_token_lifetime = Some(Duration::from_secs(5));
+                config.access_token_lifetime = Some(Duration::from_secs(20));
             }
             _ => {}
         }

@@ -305,10 +305,7 @@ impl StepRunner<'_> {
         };
         let device_id = match &spec.device_id {
             Some(template) => self.text(template)?,
-            None => format!(
-                "MRC{}",
-                rand_password().to_uppercase().get(..10).unwrap_or("DEVICE")
-            ),
+            None => format!("MRC{}", rand_password()[..10].to_uppercase()),
         };
         let verifier = spec
             .code_verifier
