@@ -122,7 +122,10 @@ fn an_oauth_only_server_gets_oauth_verdicts_and_the_legacy_clauses_not_applicabl
         run.clause_verdict("oauth.refresh.retry-on-lost-response"),
         "pass"
     );
-    assert_eq!(run.clause_verdict("refresh.endpoint.path"), "not-applicable");
+    assert_eq!(
+        run.clause_verdict("refresh.endpoint.path"),
+        "not-applicable"
+    );
     let legacy = run.json["clauses"]
         .as_array()
         .unwrap()

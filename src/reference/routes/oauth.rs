@@ -29,43 +29,17 @@ pub(super) const AUTHORIZATION: &str = "/oauth2/authorize";
 pub(super) const TOKEN: &str = "/oauth2/token";
 pub(super) const REVOCATION: &str = "/oauth2/revoke";
 
-/// An RFC 6749 §5.2 error (or, under [`Fault::OauthMatrixErrors`], a Matrix one).
-struct OAuthError {
-    status: StatusCode,
-    code: &'static str,
-    description: &'static str,
-}
-
-fn oauth_error(code: &'static str, description: &'static str) -> OAuthError {
-    OAuthError {
-        status: StatusCode::BAD_REQUEST,
-        code,
-        description,
-    }
-}
-
-/// Renders an error; carries the app so that a fault can change the form.
-struct Rendered(OAuthError, bool);
-
-impl IntoResponse for Rendered {
-    fn into_response(self) -> Response {
-        let Rendered(error, matrix_form) = self;
-        let body = if matrix_form {
-            json!({"errcode": "M_UNKNOWN_TOKEN", "error": error.description})
-        } else {
-            json!({"error": error.code, "error_description": error.description})
-        };
-        let status = if matrix_form {
-            StatusCode::UNAUTHORIZED
-        } else {
-            error.status
-        };
-        (status, no_store(), Json(body)).into_response()
-    }
-}
-
-fn render(app: &App, error: OAuthError) -> Response {
-    Rendered(error, app.has(Fault::OauthMatrixErrors)).into_response()
+/// An RFC 6749 §5.2 error: `400 {"error": code}` (under [`Fault::OauthMatrixErrors`], a Matrix `401
+/// {errcode, error}` instead).
+fn render(app: &App, code: &'static str, description: &'static str) -> Response {
+    let (status, body) = if app.has(Fault::OauthMatrixErrors) {
+        let body = json!({"errcode": "M_UNKNOWN_TOKEN", "error": description});
+        (StatusCode::UNAUTHORIZED, body)
+    } else {
+        let body = json!({"error": code, "error_description": description});
+        (StatusCode::BAD_REQUEST, body)
+    };
+    (status, no_store(), Json(body)).into_response()
 }
 
 /// RFC 6749 §5.1: «The authorization server MUST include the HTTP "Cache-Control" response header
@@ -136,10 +110,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 /// («The server MUST ignore values that it does not understand.»); the `none` authentication
 /// method is supported («The homeserver MUST support the `none` value»).
 pub(super) async fn register_client(State(app): State<App>, body: Bytes) -> Response {
-    let invalid = |description| {
-        let error = oauth_error("invalid_client_metadata", description);
-        render(&app, error)
-    };
+    let invalid = |description| render(&app, "invalid_client_metadata", description);
     let Ok(Value::Object(metadata)) = serde_json::from_slice::<Value>(&body) else {
         return invalid("the body must be a JSON object");
     };
@@ -250,22 +221,13 @@ pub(super) async fn token(State(app): State<App>, headers: HeaderMap, body: Byte
     let form = form(&body);
     let json_only = app.has(Fault::OauthTokenJsonOnly) && !declares_json(&headers);
     if json_only && param(&form, "grant_type") == Some("refresh_token") {
-        return render(
-            &app,
-            oauth_error("invalid_request", "the body must be JSON"),
-        );
+        return render(&app, "invalid_request", "the body must be JSON");
     }
     match param(&form, "grant_type") {
         Some("authorization_code") => authorization_code(&app, &form),
         Some("refresh_token") => refresh_token(&app, &form),
-        Some(_) => render(
-            &app,
-            oauth_error("unsupported_grant_type", "unsupported grant type"),
-        ),
-        None => render(
-            &app,
-            oauth_error("invalid_request", "grant_type is required"),
-        ),
+        Some(_) => render(&app, "unsupported_grant_type", "unsupported grant type"),
+        None => render(&app, "invalid_request", "grant_type is required"),
     }
 }
 
@@ -279,10 +241,8 @@ fn authorization_code(app: &App, form: &[(String, String)]) -> Response {
     ) else {
         return render(
             app,
-            oauth_error(
-                "invalid_request",
-                "code, client_id, redirect_uri and code_verifier are required",
-            ),
+            "invalid_request",
+            "code, client_id, redirect_uri and code_verifier are required",
         );
     };
     let check_pkce = !app.has(Fault::OauthPkceIgnored);
@@ -290,10 +250,7 @@ fn authorization_code(app: &App, form: &[(String, String)]) -> Response {
         .oauth()
         .redeem(code, client_id, redirect_uri, verifier, check_pkce);
     let Some(grant) = grant else {
-        return render(
-            app,
-            oauth_error("invalid_grant", "invalid authorisation code"),
-        );
+        return render(app, "invalid_grant", "invalid authorisation code");
     };
     let user = UserId::from_localpart(OAUTH_USER).expect("a valid localpart");
     let issued = {
@@ -314,12 +271,9 @@ fn authorization_code(app: &App, form: &[(String, String)]) -> Response {
 
 fn refresh_token(app: &App, form: &[(String, String)]) -> Response {
     let (Some(token), client_id) = (param(form, "refresh_token"), param(form, "client_id")) else {
-        return render(
-            app,
-            oauth_error("invalid_request", "refresh_token is required"),
-        );
+        return render(app, "invalid_request", "refresh_token is required");
     };
-    let invalid_grant = || render(app, oauth_error("invalid_grant", "invalid refresh token"));
+    let invalid_grant = || render(app, "invalid_grant", "invalid refresh token");
     // RFC 6749 §5.2 invalid_grant: the refresh token «was issued to another client». Tokens of the
     // legacy API belong to no client: the grant does not take them.
     let bound = app.oauth().client_of(token).map(str::to_owned);
@@ -402,21 +356,18 @@ fn token_response(app: &App, issued: &Issued, scope: Option<&str>, token_type: b
 pub(super) async fn revoke(State(app): State<App>, body: Bytes) -> Response {
     let form = form(&body);
     let Some(token) = param(&form, "token") else {
-        return render(&app, oauth_error("invalid_request", "token is required"));
+        return render(&app, "invalid_request", "token is required");
     };
     let client_id = param(&form, "client_id");
     if app.has(Fault::OauthRevokeRequiresClientId)
         && client_id.is_none_or(|c| !app.oauth().is_client(c))
     {
-        return render(
-            &app,
-            oauth_error("invalid_request", "client_id is required"),
-        );
+        return render(&app, "invalid_request", "client_id is required");
     }
     let owner = app.store().owner(token);
     let Some(session) = owner else {
         if app.has(Fault::OauthRevokeUnknown400) {
-            return render(&app, oauth_error("invalid_request", "unknown token"));
+            return render(&app, "invalid_request", "unknown token");
         }
         return StatusCode::OK.into_response();
     };
