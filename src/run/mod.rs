@@ -9,7 +9,7 @@ pub mod scope;
 pub mod step;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libtest_mimic::{Completion, Failed, Trial};
 
@@ -23,7 +23,7 @@ use crate::run::http::{Http, HttpConfig, Transcript};
 use crate::run::oauth::Authoriser;
 use crate::target::accounts::{Accounts, Provisioning};
 use crate::target::oauth::OauthServer;
-use crate::target::{Capabilities, probe};
+use crate::target::{Capabilities, GateStatus, probe};
 use crate::verdict::{CaseRecord, Outcome};
 
 /// Tokens the user hands over for the cases that need privileges; each enables a gate and a variable.
@@ -63,6 +63,36 @@ pub struct RunContext {
     /// The authorisation server, when one was found (gate `oauth`), and how to get grants from it.
     pub oauth: Option<OauthServer>,
     pub authoriser: Option<Authoriser>,
+    /// After this, cases still to run or running are errors (`--deadline`).
+    pub deadline: Instant,
+    /// Ctrl-C: cases stop, log out, and those not started are not run.
+    pub interrupt: Interrupt,
+}
+
+/// The run was asked to stop (Ctrl-C). Cheap to clone; every clone sees the same signal.
+#[derive(Debug, Clone)]
+pub struct Interrupt(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Interrupt {
+    fn default() -> Interrupt {
+        Interrupt(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Interrupt {
+    pub fn fire(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_fired(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes once the interrupt has fired (at once if it already has).
+    pub async fn fired(&self) {
+        let mut receiver = self.0.subscribe();
+        let _ = receiver.wait_for(|fired| *fired).await;
+    }
 }
 
 impl RunContext {
@@ -107,14 +137,15 @@ impl RunContext {
         let mut transcript = Transcript::default();
         let oauth =
             crate::target::oauth::discover(&http, settings.oauth_issuer.as_ref(), &mut transcript)
-                .await?;
-        if let Ok(server) = &oauth {
-            http.allow_origins(&server.endpoint_urls());
-        }
-        capabilities.set_oauth(
-            oauth.as_ref().map(|_| ()).map_err(Clone::clone),
-            settings.authoriser.is_some(),
-        );
+                .await;
+        let offered = match &oauth {
+            Ok(server) => {
+                http.allow_origins(&server.endpoint_urls());
+                GateStatus::Met
+            }
+            Err(status) => status.clone(),
+        };
+        capabilities.set_oauth(offered, settings.authoriser.is_some());
         Ok(RunContext {
             http,
             accounts,
@@ -125,6 +156,9 @@ impl RunContext {
             privileges: settings.privileges.clone(),
             oauth: oauth.ok(),
             authoriser: settings.authoriser.clone(),
+            // The embedding caller sets its own; a year is "no deadline" without overflowing Instant.
+            deadline: Instant::now() + Duration::from_secs(365 * 24 * 3600),
+            interrupt: Interrupt::default(),
         })
     }
 }

@@ -20,9 +20,9 @@ pub struct Capabilities {
     /// Advertised versions this suite understands, sorted.
     #[serde(skip)]
     pub versions: Vec<SpecVersion>,
-    /// Each gate: `Ok` when met, `Err(reason)` when not.
+    /// Each gate and what the probe found out about it.
     #[serde(serialize_with = "serialize_gates")]
-    pub gates: BTreeMap<Gate, Result<(), String>>,
+    pub gates: BTreeMap<Gate, GateStatus>,
     /// Unmet gates that the run's own settings decided (no --bursts, a lifetime over --max-wait, ...), as
     /// opposed to what the server offers: their cases are untested, not "not applicable".
     pub unmet_by_settings: BTreeSet<Gate>,
@@ -40,6 +40,29 @@ pub struct ServerInfo {
     pub provisioning: String,
     /// The part of user IDs after the colon, from the probe's account (`{{server_name}}` in cases).
     pub server_name: Option<String>,
+}
+
+/// What the probe learned about one gate. Only an answer from the server can show that it lacks a feature;
+/// a probe request that got no usable answer leaves the gate undecided, and the cases behind it are errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateStatus {
+    Met,
+    /// The server answered, correctly formed, that it does not offer the feature (or the run's settings
+    /// exclude it); the reason says which.
+    Unmet(String),
+    /// The probe could not find out: the reason names the request that failed and how.
+    Undecided(String),
+}
+
+impl GateStatus {
+    /// `met` or `unmet` from a condition the run's options decide.
+    pub fn given(met: bool, otherwise: &str) -> GateStatus {
+        if met {
+            GateStatus::Met
+        } else {
+            GateStatus::Unmet(otherwise.to_owned())
+        }
+    }
 }
 
 impl Capabilities {
@@ -60,7 +83,7 @@ impl Capabilities {
             Gate::LegacyApi,
         ]
         .into_iter()
-        .map(|gate| (gate, Err(reason.clone())))
+        .map(|gate| (gate, GateStatus::Unmet(reason.clone())))
         .collect();
         Capabilities {
             server: ServerInfo {
@@ -79,37 +102,41 @@ impl Capabilities {
 
     /// The OAuth gates: `oauth` as discovery found it; `oauth-grant` also needs an authoriser, which is the
     /// run's setting (without one the grant cases are untested, not "not applicable").
-    pub fn set_oauth(&mut self, offered: Result<(), String>, authoriser: bool) {
+    pub fn set_oauth(&mut self, offered: GateStatus, authoriser: bool) {
         let grant = match (&offered, authoriser) {
-            (Err(reason), _) => Err(reason.clone()),
-            (Ok(()), true) => Ok(()),
-            (Ok(()), false) => {
+            (GateStatus::Met, false) => {
                 self.unmet_by_settings.insert(Gate::OauthGrant);
-                Err("no --oauth-authorize command given: nothing can complete a user's login and consent".to_owned())
+                GateStatus::Unmet(
+                    "no --oauth-authorize command given: nothing can complete a user's login and consent"
+                        .to_owned(),
+                )
             }
+            (other, _) => other.clone(),
         };
         self.gates.insert(Gate::Oauth, offered);
         self.gates.insert(Gate::OauthGrant, grant);
     }
 
-    pub fn gate(&self, gate: Gate) -> Result<(), String> {
-        self.gates
-            .get(&gate)
-            .cloned()
-            .unwrap_or_else(|| Err(format!("gate {} was not probed", gate.as_str())))
+    pub fn gate(&self, gate: Gate) -> GateStatus {
+        self.gates.get(&gate).cloned().unwrap_or_else(|| {
+            GateStatus::Undecided(format!("gate {} was not probed", gate.as_str()))
+        })
     }
 }
 
 fn serialize_gates<S: serde::Serializer>(
-    gates: &BTreeMap<Gate, Result<(), String>>,
+    gates: &BTreeMap<Gate, GateStatus>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let shown: BTreeMap<&str, serde_json::Value> = gates
         .iter()
         .map(|(gate, status)| {
             let value = match status {
-                Ok(()) => serde_json::json!({"met": true}),
-                Err(reason) => serde_json::json!({"met": false, "reason": reason}),
+                GateStatus::Met => serde_json::json!({"met": true}),
+                GateStatus::Unmet(reason) => serde_json::json!({"met": false, "reason": reason}),
+                GateStatus::Undecided(reason) => {
+                    serde_json::json!({"met": false, "undecided": true, "reason": reason})
+                }
             };
             (gate.as_str(), value)
         })

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::case::model::Method;
-use crate::error::Error;
 use crate::run::http::{Http, Outgoing, Response, Transcript};
+use crate::target::GateStatus;
 
 const AUTH_METADATA: &str = "/_matrix/client/v1/auth_metadata";
 
@@ -50,48 +50,37 @@ impl OauthServer {
     }
 }
 
-/// `Ok(Ok(server))`: found; `Ok(Err(reason))`: the server offers no OAuth 2.0 API (the evidence in the
-/// reason); `Err`: the discovery request itself failed (an error of the run, never "not applicable").
+/// The server's metadata; or why not: [`GateStatus::Unmet`] when the server answered that it offers no
+/// OAuth 2.0 API (the evidence in the reason), [`GateStatus::Undecided`] when a discovery request got no
+/// answer (its cases are then errors, never "not applicable").
 pub async fn discover(
     http: &Http,
     issuer: Option<&Url>,
     transcript: &mut Transcript,
-) -> Result<Result<OauthServer, String>, Error> {
-    match issuer {
-        None => {
-            let request = Outgoing::new(Method::Get, AUTH_METADATA);
-            let response = send(http, &request, transcript).await?;
-            Ok(metadata_of(&response, &format!("GET {AUTH_METADATA}")))
-        }
-        Some(issuer) => {
-            let mut last = String::new();
-            for url in discovery_urls(issuer) {
-                let request = Outgoing::to_url(Method::Get, url.clone());
-                let response = send(http, &request, transcript).await?;
-                match metadata_of(&response, &format!("GET {url}")) {
-                    Ok(server) => return Ok(Ok(server)),
-                    Err(reason) => last = reason,
-                }
-            }
-            Ok(Err(last))
+) -> Result<OauthServer, GateStatus> {
+    let requests = match issuer {
+        None => vec![Outgoing::new(Method::Get, AUTH_METADATA)],
+        Some(issuer) => discovery_urls(issuer)
+            .into_iter()
+            .map(|url| Outgoing::to_url(Method::Get, url))
+            .collect(),
+    };
+    let mut outcome = GateStatus::Undecided("no discovery request".to_owned());
+    for request in requests {
+        let what = match &request.url {
+            Some(url) => format!("GET {url}"),
+            None => format!("GET {}", request.path),
+        };
+        let response = http
+            .send(&request, transcript)
+            .await
+            .map_err(|e| GateStatus::Undecided(format!("OAuth 2.0 discovery: {what}: {e}")))?;
+        match metadata_of(&response, &what) {
+            Ok(server) => return Ok(server),
+            Err(status) => outcome = status,
         }
     }
-}
-
-async fn send(
-    http: &Http,
-    request: &Outgoing,
-    transcript: &mut Transcript,
-) -> Result<Response, Error> {
-    http.send(request, transcript)
-        .await
-        .map_err(|e| Error::Unreachable {
-            url: request
-                .url
-                .as_ref()
-                .map_or_else(|| http.base().to_string(), Url::to_string),
-            reason: format!("OAuth 2.0 discovery: {e}"),
-        })
+    Err(outcome)
 }
 
 /// RFC 8414 §3.1 (the well-known suffix goes between the host and the issuer's path), then OpenID
@@ -105,17 +94,22 @@ fn discovery_urls(issuer: &Url) -> Vec<Url> {
     vec![rfc8414, oidc]
 }
 
-fn metadata_of(response: &Response, what: &str) -> Result<OauthServer, String> {
+/// Only a 4xx (`404 M_UNRECOGNIZED` for a homeserver) shows that there is no OAuth 2.0 API; any other
+/// answer leaves the question open.
+fn metadata_of(response: &Response, what: &str) -> Result<OauthServer, GateStatus> {
     match (&response.status, &response.json) {
         (200, Some(Value::Object(metadata))) => Ok(OauthServer {
             metadata: metadata.clone(),
             source: what.to_owned(),
         }),
-        (200, _) => Err(format!("{what} answered 200 without a JSON object")),
-        _ => Err(format!(
+        (400..=499, _) if response.status != 429 => Err(GateStatus::Unmet(format!(
             "the server offers no OAuth 2.0 API: {what} answered {}",
             response.describe()
-        )),
+        ))),
+        _ => Err(GateStatus::Undecided(format!(
+            "{what} answered {} (no JSON object)",
+            response.describe()
+        ))),
     }
 }
 
