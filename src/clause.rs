@@ -125,6 +125,21 @@ impl Catalogue {
         self.index.get(id).map(|&i| &self.clauses[i])
     }
 
+    /// The clauses of `ids` that exist, in the order of `ids` (client mode judges only these).
+    pub fn subset(&self, ids: &[&str]) -> Catalogue {
+        let clauses: Vec<Clause> = ids.iter().filter_map(|id| self.get(id)).cloned().collect();
+        let index = clauses
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        Catalogue {
+            spec_version: self.spec_version,
+            clauses,
+            index,
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Clause> {
         self.clauses.iter()
     }

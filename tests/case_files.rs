@@ -175,3 +175,19 @@ fn every_error_of_every_file_is_reported_at_once() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_built_in_cases_are_the_cases_folder() {
+    // build.rs makes a changed case file rebuild the binary; a stale embedded set would differ here.
+    let built_in = case::load_from(&case::CaseRoot::BuiltIn).expect("the built-in cases load");
+    let folder = case::load(&repo_cases()).unwrap();
+    assert_eq!(built_in.digest, folder.digest);
+    let ids = |suite: &case::Suite| suite.cases.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&built_in), ids(&folder));
+    assert!(
+        built_in
+            .cases
+            .iter()
+            .all(|c| !c.source.relative.starts_with('/'))
+    );
+}

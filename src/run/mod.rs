@@ -19,11 +19,12 @@ use url::Url;
 
 use crate::error::Error;
 use crate::redact::Secrets;
-use crate::run::http::{Http, HttpConfig, Transcript};
+use crate::run::http::{Http, HttpConfig};
 use crate::run::oauth::Authoriser;
 use crate::target::accounts::{Accounts, Provisioning};
 use crate::target::oauth::OauthServer;
 use crate::target::{Capabilities, GateStatus, probe};
+use crate::transcript::Transcript;
 use crate::verdict::{CaseRecord, Outcome};
 
 /// Tokens the user hands over for the cases that need privileges; each enables a gate and a variable.

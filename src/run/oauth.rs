@@ -12,8 +12,9 @@ use url::Url;
 
 use crate::case::model::Method;
 use crate::redact::Secrets;
-use crate::run::http::{Http, Outgoing, Response, Transcript};
+use crate::run::http::{Http, Outgoing, Response};
 use crate::target::oauth::OauthServer;
+use crate::transcript::Transcript;
 
 /// The redirect URI of the suite's client: a native client's loopback URI, without a port (the Matrix
 /// client metadata rules: the server accepts any port on it). Nothing listens there; the authoriser

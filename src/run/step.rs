@@ -11,10 +11,11 @@ use crate::case::template;
 use crate::clause::{Catalogue, Level};
 use crate::run::RunContext;
 use crate::run::ambient;
-use crate::run::http::{HttpError, OutBody, Outgoing, Response, Transcript};
+use crate::run::http::{HttpError, OutBody, Outgoing, Response};
 use crate::run::oauth;
 use crate::run::scope::{Scope, Session};
 use crate::target::probe::expiry_margin;
+use crate::transcript::Transcript;
 use crate::verdict::{CheckRecord, Observation};
 
 /// What must be escaped in a value put into a path segment: everything but RFC 3986's unreserved characters.
@@ -64,6 +65,8 @@ pub struct StepRunner<'a> {
     pub scope: Scope,
     pub transcript: Transcript,
     pub findings: Findings,
+    /// The step under way (clean-up aside): where the case stopped when it stops early.
+    pub current_step: Option<String>,
 }
 
 impl StepRunner<'_> {
@@ -93,7 +96,10 @@ impl StepRunner<'_> {
     }
 
     pub async fn run(&mut self, step: &Step, cleanup: bool) -> Result<(), Stop> {
-        self.transcript.note(&format!("step: {}", step.name));
+        self.transcript.step(&step.name);
+        if !cleanup {
+            self.current_step = Some(step.name.clone());
+        }
         if let Action::Wait(wait) = &step.action {
             return self.wait(wait).await;
         }
