@@ -18,6 +18,7 @@ use crate::output;
 use crate::redact::Secrets;
 use crate::reference::{self, Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals};
+use crate::run::oauth::Authoriser;
 use crate::run::{self, Interrupt, Privileges, RunContext, Settings};
 use crate::selection;
 use crate::target::accounts::Provisioning;
@@ -128,6 +129,13 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
             _reference = None;
             target.clone()
         }
+        // A plain OAuth 2.0 server is its own target.
+        None if options.oauth_issuer.is_some() => {
+            _reference = None;
+            let mut origin = options.oauth_issuer.clone().expect("checked");
+            origin.set_path("/");
+            origin
+        }
         None => {
             let mut config = options
                 .reference_fault
@@ -167,7 +175,14 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
             as_token: cli.as_token.clone(),
         },
         // Bursts are the user's to allow on their server; on our own reference server they always are.
-        bursts: cli.bursts || cli.target.is_none(),
+        bursts: cli.bursts || _reference.is_some(),
+        oauth_issuer: options.oauth_issuer.clone(),
+        // The reference server consents on its own; a real server needs the user's command.
+        authoriser: match (&cli.oauth_authorize, &_reference) {
+            (Some(command), _) => Some(Authoriser::Command(command.clone())),
+            (None, Some(_)) => Some(Authoriser::Builtin),
+            (None, None) => None,
+        },
     };
     let connect = RunContext::connect(
         target.clone(),
@@ -286,6 +301,8 @@ struct Options {
     target: Option<Url>,
     provisioning: Provisioning,
     reference_fault: Option<Fault>,
+    /// A plain OAuth 2.0 server's issuer (`--oauth-issuer`).
+    oauth_issuer: Option<Url>,
 }
 
 impl Options {
@@ -308,10 +325,23 @@ impl Options {
             .map(str::parse::<Fault>)
             .transpose()
             .map_err(Error::Usage)?;
+        let oauth_issuer = cli
+            .oauth_issuer
+            .as_deref()
+            .map(|issuer| {
+                Url::parse(issuer)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        Error::Usage(format!("--oauth-issuer {issuer:?} is not an http(s) URL"))
+                    })
+            })
+            .transpose()?;
         Ok(Options {
             target,
             provisioning: provisioning(cli)?,
             reference_fault,
+            oauth_issuer,
         })
     }
 }

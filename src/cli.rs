@@ -70,6 +70,18 @@ pub struct Cli {
     )]
     pub as_token: Option<String>,
 
+    /// Issuer URL of a plain OAuth 2.0 authorisation server: its metadata is read from the RFC 8414 or
+    /// OpenID Connect discovery path instead of GET /_matrix/client/v1/auth_metadata. Without --target, the
+    /// issuer is the target and only the OAuth cases that call no Matrix endpoint run.
+    #[arg(long, value_name = "URL")]
+    pub oauth_issuer: Option<String>,
+
+    /// A command that completes a user's login and consent (run with `sh -c`): it gets the authorisation
+    /// URL in MRC_OAUTH_AUTHORIZATION_URL and the redirect URI in MRC_OAUTH_REDIRECT_URI, and prints the URL
+    /// it was redirected to. Needed for the OAuth cases against a real server.
+    #[arg(long, value_name = "CMD")]
+    pub oauth_authorize: Option<String>,
+
     /// Folder of case files with clauses.yaml at its top, run instead of the built-in cases.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
@@ -113,7 +125,7 @@ pub struct Cli {
     pub insecure: bool,
 
     /// With no --target: switch on one named fault (or allowed variation) of the reference homeserver.
-    #[arg(long, value_name = "NAME", conflicts_with = "target")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["target", "oauth_issuer"])]
     pub reference_fault: Option<String>,
 
     /// With no --target: lifetime of the reference server's refreshable access tokens (default 1.5s).

@@ -20,6 +20,10 @@ const SECRET_KEYS: &[&str] = &[
     "new_password",
     "token",
     "mac",
+    // OAuth 2.0 (RFC 7591 registration responses, RFC 8628 device authorisation).
+    "client_secret",
+    "registration_access_token",
+    "device_code",
 ];
 /// Secrets shorter than this are redacted only where they stand alone (not inside a longer word), so that a
 /// two-character token does not mangle every word that contains those two characters.

@@ -55,6 +55,14 @@ fn case_format_guide_names_every_action_and_gate() {
         "assume",
         "each",
         "optional",
+        "oauth_login:",
+        "oauth_refresh:",
+        "endpoint:",
+        "form",
+        "oauth-grant",
+        "matrix-api",
+        "legacy-api",
+        "client_id",
     ] {
         assert!(
             guide.contains(word),

@@ -45,6 +45,8 @@ async fn run_limited(per_second: u32, max_wait: Option<Duration>, fixed: bool) -
         insecure: false,
         privileges: Default::default(),
         bursts: false,
+        oauth_issuer: None,
+        authoriser: None,
     };
     let provisioning = if fixed {
         let http = Http::new(

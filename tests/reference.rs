@@ -27,8 +27,9 @@ fn the_faithful_reference_server_passes_and_says_it_is_the_target() {
             .contains("no --target given: running against the built-in reference homeserver")
     );
     run.assert_report_shape();
-    // The reference server's tokens start with mrc_at_ / mrc_rt_: none may leak into any output.
-    run.assert_free_of(&["mrc_at_", "mrc_rt_"]);
+    // The reference server's tokens start with mrc_at_ / mrc_rt_, its authorisation codes with mrc_code_:
+    // none may leak into any output.
+    run.assert_free_of(&["mrc_at_", "mrc_rt_", "mrc_code_"]);
     let verdicts: Vec<&str> = run.json["clauses"]
         .as_array()
         .unwrap()
@@ -168,4 +169,34 @@ fn advice_follows_the_table_and_is_in_the_summary() {
         run.stdout
             .contains("0 failed (0 failed a check, 0 ended in error)")
     );
+}
+
+#[test]
+fn an_oauth_only_server_gets_oauth_verdicts_and_the_legacy_clauses_not_applicable() {
+    let run = run(&[
+        "--reference-fault",
+        "oauth-only",
+        "--clause",
+        "oauth.refresh",
+        "--clause",
+        "refresh.endpoint",
+    ]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stderr, run.stdout);
+    assert_eq!(
+        run.clause_verdict("oauth.refresh.retry-on-lost-response"),
+        "pass"
+    );
+    assert_eq!(
+        run.clause_verdict("refresh.endpoint.path"),
+        "not-applicable"
+    );
+    let legacy = run.json["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "refresh.endpoint.path")
+        .unwrap();
+    let reason = legacy["reason"].as_str().unwrap();
+    assert!(reason.contains("legacy-api"), "{reason}");
+    run.assert_free_of(&["mrc_at_", "mrc_rt_", "mrc_code_"]);
 }

@@ -33,6 +33,18 @@ pub enum Gate {
     /// Each case gets accounts of its own (not the one `--user` account), so it may log them out or change
     /// their password.
     FreshUsers,
+    /// The server offers the OAuth 2.0 API: its authorisation server metadata was found (`GET
+    /// /auth_metadata`, or the discovery document of `--oauth-issuer`).
+    Oauth,
+    /// The harness can obtain a grant: an authoriser completes the user's login and consent (built in for
+    /// the reference server, `--oauth-authorize` otherwise).
+    OauthGrant,
+    /// The target serves the Matrix Client-Server API. Implied by every step that calls it (not by
+    /// requests to OAuth endpoints): a plain `--oauth-issuer` target does not.
+    MatrixApi,
+    /// The server offers the legacy authentication API (`m.login.password`). Implied by fixture users
+    /// and the `login`, `register` and `refresh` steps.
+    LegacyApi,
 }
 
 impl Gate {
@@ -47,6 +59,10 @@ impl Gate {
             Gate::Admin => "admin",
             Gate::Appservice => "appservice",
             Gate::Bursts => "bursts",
+            Gate::Oauth => "oauth",
+            Gate::OauthGrant => "oauth-grant",
+            Gate::MatrixApi => "matrix-api",
+            Gate::LegacyApi => "legacy-api",
         }
     }
 }
@@ -72,6 +88,28 @@ pub struct Case {
 impl Case {
     pub fn primary_clause(&self) -> &str {
         &self.clauses[0]
+    }
+
+    /// Gates the steps imply without the case listing them: the Matrix API for every step that calls it,
+    /// the legacy authentication API for fixture users and legacy logins, registrations and refreshes.
+    pub fn implied_gates(&self) -> Vec<Gate> {
+        let steps = || self.steps.iter().chain(&self.finally);
+        let legacy = !self.users.is_empty()
+            || steps().any(|s| {
+                matches!(
+                    s.action,
+                    Action::Login(_) | Action::Register(_) | Action::Refresh(_)
+                )
+            });
+        let matrix = legacy || steps().any(|s| s.action.calls_matrix_api());
+        let mut gates = Vec::new();
+        if matrix {
+            gates.push(Gate::MatrixApi);
+        }
+        if legacy {
+            gates.push(Gate::LegacyApi);
+        }
+        gates
     }
 
     /// Whether a step sleeps (for expiry or a fixed time).
@@ -104,6 +142,11 @@ pub enum Action {
     Register(RegisterSpec),
     Refresh(RefreshSpec),
     Whoami(TokenSource),
+    /// Registers a client and runs the authorisation code grant with PKCE; the step's response is the token
+    /// endpoint's answer to the code exchange.
+    OauthLogin(OauthLoginSpec),
+    /// The refresh token grant at the token endpoint (form-encoded).
+    OauthRefresh(OauthRefreshSpec),
     Wait(Wait),
     /// Sends the request up to `count` times, without pause, until the server answers `429`; the step's
     /// response is that `429`. No `429` at all skips the case: rate limiting is only a SHOULD.
@@ -118,8 +161,35 @@ impl Action {
     pub fn is_fixture(&self) -> bool {
         matches!(
             self,
-            Action::Login(_) | Action::Register(_) | Action::Refresh(_) | Action::Whoami(_)
+            Action::Login(_)
+                | Action::Register(_)
+                | Action::Refresh(_)
+                | Action::Whoami(_)
+                | Action::OauthLogin(_)
+                | Action::OauthRefresh(_)
         )
+    }
+
+    /// Whether the action is a request to the Matrix Client-Server API (not to an OAuth endpoint).
+    pub fn calls_matrix_api(&self) -> bool {
+        match self {
+            Action::Request(r) | Action::Burst { request: r, .. } => {
+                matches!(r.target, Target::Path(_))
+            }
+            Action::Login(_) | Action::Register(_) | Action::Refresh(_) | Action::Whoami(_) => true,
+            Action::OauthLogin(_) | Action::OauthRefresh(_) | Action::Wait(_) => false,
+        }
+    }
+
+    /// Whether the request goes to an OAuth 2.0 endpoint, whose rules are RFC 6749's, not Matrix's (A34).
+    pub fn calls_oauth_endpoint(&self) -> bool {
+        match self {
+            Action::Request(r) | Action::Burst { request: r, .. } => {
+                matches!(r.target, Target::Endpoint(_))
+            }
+            Action::OauthLogin(_) | Action::OauthRefresh(_) => true,
+            _ => false,
+        }
     }
 
     /// The session the action stores its tokens in (`as:`).
@@ -128,6 +198,8 @@ impl Action {
             Action::Login(l) => l.session.as_deref(),
             Action::Register(r) => r.session.as_deref(),
             Action::Refresh(r) => r.session.as_deref(),
+            Action::OauthLogin(l) => l.session.as_deref(),
+            Action::OauthRefresh(r) => r.session.as_deref(),
             _ => None,
         }
     }
@@ -190,12 +262,31 @@ pub enum Body {
     Json(Value),
     /// Sent verbatim, with no Content-Type unless the case sets one.
     Raw(String),
+    /// Sent as `application/x-www-form-urlencoded` (the OAuth 2.0 endpoints).
+    Form(Vec<(String, String)>),
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A path on the target homeserver, starting with `/`.
+    Path(String),
+    /// The URL an OAuth 2.0 server metadata field holds, e.g. `token_endpoint`.
+    Endpoint(String),
+}
+
+impl Target {
+    pub fn describe(&self) -> &str {
+        match self {
+            Target::Path(path) | Target::Endpoint(path) => path,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct RequestSpec {
     pub method: Method,
-    pub path: String,
+    pub target: Target,
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub auth: Option<TokenSource>,
@@ -231,6 +322,24 @@ pub struct RegisterSpec {
 pub struct RefreshSpec {
     /// The refresh token to send: a session's current one, or a templated string.
     pub token: TokenSource,
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OauthLoginSpec {
+    /// The device of the `urn:matrix:client:device:` scope; a fresh one when absent.
+    pub device_id: Option<String>,
+    /// Sent at the code exchange instead of the grant's PKCE verifier (to see it refused).
+    pub code_verifier: Option<String>,
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OauthRefreshSpec {
+    /// The refresh token: a session's current one, or a templated string.
+    pub token: TokenSource,
+    /// The `client_id` sent: the session's own client when absent (none for a templated token).
+    pub client_id: Option<String>,
     pub session: Option<String>,
 }
 

@@ -57,6 +57,8 @@ struct RawStep {
     register: Option<RawRegister>,
     refresh: Option<RawRefresh>,
     whoami: Option<RawTokenSource>,
+    oauth_login: Option<RawOauthLogin>,
+    oauth_refresh: Option<RawOauthRefresh>,
     wait: Option<RawWait>,
     burst: Option<RawBurst>,
     expect: Option<Spanned<Expectations>>,
@@ -71,7 +73,9 @@ struct RawStep {
 #[serde(deny_unknown_fields)]
 struct RawRequest {
     method: Method,
-    path: String,
+    path: Option<String>,
+    /// An OAuth 2.0 server metadata field holding the URL, e.g. `token_endpoint`.
+    endpoint: Option<String>,
     #[serde(default, deserialize_with = "ordered_map")]
     query: Vec<(String, String)>,
     #[serde(default, deserialize_with = "ordered_map")]
@@ -80,6 +84,27 @@ struct RawRequest {
     token: Option<String>,
     json: Option<Value>,
     body: Option<String>,
+    #[serde(default, deserialize_with = "ordered_map")]
+    form: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOauthLogin {
+    device_id: Option<String>,
+    code_verifier: Option<String>,
+    #[serde(rename = "as")]
+    session: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOauthRefresh {
+    session: Option<String>,
+    token: Option<String>,
+    client_id: Option<String>,
+    #[serde(rename = "as")]
+    out: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -279,15 +304,22 @@ fn convert_step(
             (None, None) => None,
             (s, t) => Some(one_of(s, t, "request")?),
         };
-        let body = match (r.json, r.body) {
-            (Some(json), None) => Some(Body::Json(json)),
-            (None, Some(raw)) => Some(Body::Raw(raw)),
-            (None, None) => None,
-            (Some(_), Some(_)) => return Err(fail("a request has `json` or `body`, not both")),
+        let form = (!r.form.is_empty()).then_some(r.form);
+        let body = match (r.json, r.body, form) {
+            (Some(json), None, None) => Some(Body::Json(json)),
+            (None, Some(raw), None) => Some(Body::Raw(raw)),
+            (None, None, Some(form)) => Some(Body::Form(form)),
+            (None, None, None) => None,
+            _ => return Err(fail("a request has one of `json`, `body` or `form`")),
+        };
+        let target = match (r.path, r.endpoint) {
+            (Some(path), None) => Target::Path(path),
+            (None, Some(endpoint)) => Target::Endpoint(endpoint),
+            _ => return Err(fail("a request has exactly one of `path` or `endpoint`")),
         };
         Ok(RequestSpec {
             method: r.method,
-            path: r.path,
+            target,
             query: r.query,
             headers: r.headers,
             auth,
@@ -333,6 +365,20 @@ fn convert_step(
     if let Some(w) = raw.whoami {
         actions.push(Action::Whoami(one_of(w.session, w.token, "whoami")?));
     }
+    if let Some(l) = raw.oauth_login {
+        actions.push(Action::OauthLogin(OauthLoginSpec {
+            device_id: l.device_id,
+            code_verifier: l.code_verifier,
+            session: l.session,
+        }));
+    }
+    if let Some(r) = raw.oauth_refresh {
+        actions.push(Action::OauthRefresh(OauthRefreshSpec {
+            token: one_of(r.session, r.token, "oauth_refresh")?,
+            client_id: r.client_id,
+            session: r.out,
+        }));
+    }
     if let Some(w) = raw.wait {
         actions.push(Action::Wait(match (w.expiry_of, w.ms) {
             (Some(session), None) => Wait::ExpiryOf(session),
@@ -342,7 +388,7 @@ fn convert_step(
     }
     if actions.len() != 1 {
         return Err(fail(
-            "a step has exactly one action: request, login, register, refresh, whoami, wait or burst",
+            "a step has exactly one action: request, login, register, refresh, whoami, oauth_login, oauth_refresh, wait or burst",
         ));
     }
     let action = actions.pop().expect("one action");
@@ -427,11 +473,11 @@ fn default_name(action: &Action) -> String {
     let flag = |v: Option<bool>| v.map_or(String::new(), |v| format!(" refresh_token={v}"));
     let out = |s: &Option<String>| s.as_ref().map_or(String::new(), |s| format!(" as {s}"));
     match action {
-        Action::Request(r) => format!("{} {}", r.method.as_str(), r.path),
+        Action::Request(r) => format!("{} {}", r.method.as_str(), r.target.describe()),
         Action::Burst { count, request } => format!(
             "burst of {count} {} {}",
             request.method.as_str(),
-            request.path
+            request.target.describe()
         ),
         Action::Login(l) => format!(
             "login {}{}{}",
@@ -442,6 +488,12 @@ fn default_name(action: &Action) -> String {
         Action::Register(r) => format!("register{}{}", flag(r.refresh_token), out(&r.session)),
         Action::Refresh(r) => format!("refresh {}{}", source(&r.token), out(&r.session)),
         Action::Whoami(t) => format!("whoami {}", source(t)),
+        Action::OauthLogin(l) => format!("OAuth 2.0 authorisation code grant{}", out(&l.session)),
+        Action::OauthRefresh(r) => format!(
+            "OAuth 2.0 refresh token grant {}{}",
+            source(&r.token),
+            out(&r.session)
+        ),
         Action::Wait(Wait::ExpiryOf(s)) => format!("wait for {s} to expire"),
         Action::Wait(Wait::Millis(ms)) => format!("wait {ms} ms"),
     }

@@ -18,6 +18,7 @@ pub const SESSION_FIELDS: &[&str] = &[
     "device_id",
     "user_id",
     "expires_in_ms",
+    "client_id",
 ];
 /// The fields a fixture user defines, as `alice.user_id` etc.
 pub const USER_FIELDS: &[&str] = &["user_id", "localpart", "password"];
@@ -143,11 +144,20 @@ impl Validator<'_> {
                 }
             }
         }
-        if let Action::Request(r) | Action::Burst { request: r, .. } = &step.action
-            && (!r.path.starts_with('/') || r.path.starts_with("//"))
-        {
-            let message = format!("request path `{}` must start with a single `/`", r.path);
-            self.error_near(pos, &r.path, message, "a path on the target");
+        if let Action::Request(r) | Action::Burst { request: r, .. } = &step.action {
+            match &r.target {
+                Target::Path(path) if !path.starts_with('/') || path.starts_with("//") => {
+                    let message = format!("request path `{path}` must start with a single `/`");
+                    self.error_near(pos, path, message, "a path on the target");
+                }
+                Target::Endpoint(field) if !field.ends_with("_endpoint") => {
+                    let message = format!(
+                        "`{field}` is not an endpoint field of the OAuth 2.0 server metadata (e.g. `token_endpoint`)"
+                    );
+                    self.error_near(pos, field, message, "a metadata field");
+                }
+                _ => {}
+            }
         }
         for capture in &step.captures {
             if !capture.pointer.is_empty() && !capture.pointer.starts_with('/') {
@@ -166,7 +176,9 @@ impl Validator<'_> {
         let token = |t: &TokenSource| t.template().map(str::to_owned);
         match &step.action {
             Action::Request(r) | Action::Burst { request: r, .. } => {
-                out.push(r.path.clone());
+                if let Target::Path(path) = &r.target {
+                    out.push(path.clone());
+                }
                 out.extend(r.query.iter().chain(&r.headers).map(|(_, v)| v.clone()));
                 out.extend(r.auth.as_ref().and_then(token));
                 match &r.body {
@@ -176,6 +188,7 @@ impl Validator<'_> {
                         out.extend(strings.into_iter().map(str::to_owned));
                     }
                     Some(Body::Raw(raw)) => out.push(raw.clone()),
+                    Some(Body::Form(form)) => out.extend(form.iter().map(|(_, v)| v.clone())),
                     None => {}
                 }
             }
@@ -183,6 +196,13 @@ impl Validator<'_> {
             Action::Register(r) => out.extend(r.device_id.clone()),
             Action::Refresh(r) => out.extend(token(&r.token)),
             Action::Whoami(t) => out.extend(token(t)),
+            Action::OauthLogin(l) => {
+                out.extend(l.device_id.iter().chain(&l.code_verifier).cloned())
+            }
+            Action::OauthRefresh(r) => {
+                out.extend(token(&r.token));
+                out.extend(r.client_id.clone());
+            }
             Action::Wait(_) => {}
         }
         for block in step.expect.iter().chain(&step.require).chain(&step.assume) {
@@ -218,6 +238,7 @@ impl Validator<'_> {
                 r.auth.as_ref().and_then(session_of)
             }
             Action::Refresh(r) => session_of(&r.token),
+            Action::OauthRefresh(r) => session_of(&r.token),
             Action::Whoami(t) => session_of(t),
             Action::Wait(Wait::ExpiryOf(s)) => Some(s.clone()),
             _ => None,
@@ -253,15 +274,28 @@ impl Validator<'_> {
     fn gates(&mut self) {
         let all = self.case.steps.iter().chain(&self.case.finally);
         let mut needs = Vec::new();
+        // An OAuth session's lifetime is its own `expires_in`, not the legacy one the expiry gate probes.
+        let mut oauth_sessions = HashSet::new();
         for step in all {
+            if let (Action::OauthLogin(_) | Action::OauthRefresh(_), Some(session)) =
+                (&step.action, step.action.session_out())
+            {
+                oauth_sessions.insert(session.to_owned());
+            }
             match &step.action {
                 Action::Refresh(_) => needs.push((Gate::RefreshTokens, step.pos)),
+                Action::Wait(Wait::ExpiryOf(s)) if oauth_sessions.contains(s) => {}
                 Action::Wait(Wait::ExpiryOf(_)) => needs.push((Gate::Expiry, step.pos)),
                 Action::Register(r) if r.kind == AccountKind::Guest => {
                     needs.push((Gate::Guest, step.pos))
                 }
                 Action::Register(_) => needs.push((Gate::Registration, step.pos)),
                 Action::Burst { .. } => needs.push((Gate::Bursts, step.pos)),
+                Action::OauthLogin(_) => needs.push((Gate::OauthGrant, step.pos)),
+                Action::OauthRefresh(_) => needs.push((Gate::Oauth, step.pos)),
+                Action::Request(r) if matches!(r.target, Target::Endpoint(_)) => {
+                    needs.push((Gate::Oauth, step.pos))
+                }
                 _ => {}
             }
         }
@@ -271,7 +305,9 @@ impl Validator<'_> {
             }
         }
         for (gate, pos) in needs {
-            if !self.case.requires.contains(&gate) {
+            // A grant needs the OAuth 2.0 API: `oauth-grant` is only met when `oauth` is.
+            let implied = gate == Gate::Oauth && self.case.requires.contains(&Gate::OauthGrant);
+            if !self.case.requires.contains(&gate) && !implied {
                 let message = format!(
                     "this step needs `requires: [{}]` on the case",
                     gate.as_str()

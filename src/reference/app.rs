@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use crate::reference::error::ApiError;
 use crate::reference::fault::Fault;
+use crate::reference::oauth::OAuthState;
 use crate::reference::ratelimit::RateLimiter;
 use crate::reference::rooms::Rooms;
 use crate::reference::rotation::Policy;
@@ -21,6 +22,7 @@ struct Shared {
     policy: Policy,
     store: Mutex<Store>,
     rooms: Mutex<Rooms>,
+    oauth: Mutex<OAuthState>,
     login_limiter: Option<RateLimiter>,
 }
 
@@ -42,6 +44,7 @@ impl App {
             policy,
             store: Mutex::new(Store::new(policy)),
             rooms: Mutex::new(Rooms::default()),
+            oauth: Mutex::new(OAuthState::default()),
             login_limiter: config
                 .login_rate_limit
                 .map(|n| RateLimiter::new(n, RATE_LIMIT_WINDOW)),
@@ -64,6 +67,11 @@ impl App {
 
     pub(crate) fn rooms(&self) -> MutexGuard<'_, Rooms> {
         lock(&self.0.rooms)
+    }
+
+    /// The OAuth 2.0 clients, codes and session owners. Never lock the store while holding this.
+    pub(crate) fn oauth(&self) -> MutexGuard<'_, OAuthState> {
+        lock(&self.0.oauth)
     }
 
     /// Counts a `/login` or `/register` request against the configured limit.

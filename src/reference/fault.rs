@@ -243,7 +243,7 @@ faults! {
         Breaks(&["error.M_UNRECOGNIZED"]),
         "a known endpoint called with the wrong method (GET /refresh) gives 404 instead of 405";
     UnknownEndpointWrongErrcode = "unknown-endpoint-wrong-errcode",
-        Breaks(&["auth.discovery.404-unrecognized", "error.M_UNRECOGNIZED"]),
+        Breaks(&["error.M_UNRECOGNIZED"]),
         "unknown endpoints give 404 M_NOT_FOUND instead of 404 M_UNRECOGNIZED";
     NoCors = "no-cors",
         Breaks(&["cors.headers", "cors.methods-note"]),
@@ -257,9 +257,74 @@ faults! {
     VersionsWithoutVPrefix = "versions-without-v-prefix",
         Breaks(&["versions.feature-map"]),
         "GET /versions lists \"1.1\" ... \"1.19\" instead of \"v1.1\" ... \"v1.19\", so no client can map them to features";
+
+    // --- The OAuth 2.0 API (CS § OAuth 2.0 API and the RFCs it builds on) ---
+    NoOauthWrongErrcode = "no-oauth-wrong-errcode",
+        Breaks(&["auth.discovery.404-unrecognized", "oauth.discovery.endpoint"]),
+        "the server offers only the legacy API, and GET /_matrix/client/v1/auth_metadata answers 404 M_NOT_FOUND instead of M_UNRECOGNIZED";
     OauthMetadataWithoutRefreshGrant = "oauth-metadata-without-refresh-grant",
-        Breaks(&["expiry.oauth-refresh-mandatory"]),
-        "GET /_matrix/client/v1/auth_metadata announces the OAuth 2.0 API with grant_types_supported [\"authorization_code\"] only (no refresh_token grant)";
+        Breaks(&["expiry.oauth-refresh-mandatory", "oauth.metadata.grant_types_supported"]),
+        "GET /_matrix/client/v1/auth_metadata lists grant_types_supported [\"authorization_code\"] only (no refresh_token grant)";
+    OauthMetadataWithoutRevocation = "oauth-metadata-without-revocation",
+        Breaks(&["oauth.metadata.required"]),
+        "the OAuth 2.0 server metadata has no revocation_endpoint";
+    OauthMetadataPlainPkce = "oauth-metadata-plain-pkce",
+        Breaks(&["oauth.metadata.other-musts"]),
+        "code_challenge_methods_supported lists [\"plain\"] instead of including S256 (the S256 grant still works)";
+    OauthRegistrationRejectsUnknownGrant = "oauth-registration-rejects-unknown-grant",
+        Breaks(&["oauth.client-metadata.grant_types"]),
+        "dynamic client registration refuses grant_types it does not know (400 invalid_client_metadata) instead of ignoring them";
+    OauthRegistrationRejectsNone = "oauth-registration-rejects-none",
+        Breaks(&["oauth.client-metadata.auth-method-none"]),
+        "dynamic client registration refuses public clients (token_endpoint_auth_method none)";
+    OauthPkceIgnored = "oauth-pkce-ignored",
+        Breaks(&["oauth.grant.authcode.pkce"]),
+        "the token endpoint redeems an authorisation code whatever code_verifier comes with it";
+    OauthScopeDeviceIgnored = "oauth-scope-device-ignored",
+        Breaks(&["oauth.scope.device"]),
+        "the authorisation code grant binds the tokens to a generated device, not the one of the urn:matrix:client:device: scope";
+    OauthNoRefreshToken = "oauth-no-refresh-token",
+        Breaks(&["oauth.refresh.must-issue"]),
+        "the authorisation code grant issues no refresh token";
+    OauthTokensCacheable = "oauth-tokens-cacheable",
+        Breaks(&["oauth.token-response.no-store"]),
+        "token responses carry no Cache-Control: no-store";
+    OauthNeverExpires = "oauth-never-expires",
+        Breaks(&["oauth.refresh.short-lived"]),
+        "OAuth access tokens advertise expires_in but never expire";
+    OauthTokenJsonOnly = "oauth-token-json-only",
+        Breaks(&["oauth.refresh-flow.request"]),
+        "the refresh token grant refuses form-encoded bodies (400 invalid_request) and wants JSON";
+    OauthRefreshWithoutTokenType = "oauth-refresh-without-token-type",
+        Breaks(&["oauth.refresh-flow.response"]),
+        "the refresh token grant's response has no token_type";
+    OauthNoRetry = "oauth-no-retry",
+        Breaks(&["oauth.refresh.retry-on-lost-response"]),
+        "a refresh token is revoked as soon as it is exchanged, so a refresh whose response was lost cannot be retried";
+    OauthNoReuseDetection = "oauth-no-reuse-detection",
+        Breaks(&["oauth.refresh.reuse-detection"]),
+        "replaying an invalidated refresh token is refused, but the session it belongs to goes on";
+    OauthRefreshAnyClient = "oauth-refresh-any-client",
+        Breaks(&["oauth.refresh.client-binding"]),
+        "a refresh token is accepted from any client_id, not only the client it was issued to";
+    OauthRefreshNewDevice = "oauth-refresh-new-device",
+        Breaks(&["oauth.scope.tokens-bound", "oauth.refresh.reuse-detection"]),
+        "the refresh token grant moves the session to a newly made-up device (so revoking the replayed token's session misses the newest tokens)";
+    OauthMatrixErrors = "oauth-matrix-errors",
+        Breaks(&["oauth.api-standards.error-format"]),
+        "the OAuth endpoints answer errors in Matrix form (401 {errcode, error}) instead of RFC 6749 §5.2 form (400 {error})";
+    OauthDeviceReuseKeepsTokens = "oauth-device-reuse-keeps-tokens",
+        Breaks(&["oauth.device.reuse-invalidates"]),
+        "a second grant for the same device leaves the first grant's tokens working";
+    OauthRevokeSparesRefresh = "oauth-revoke-spares-refresh",
+        Breaks(&["oauth.revocation.both-tokens"]),
+        "revocation revokes only the token presented: revoking the access token spares the refresh token and vice versa";
+    OauthRevokeRequiresClientId = "oauth-revoke-requires-client-id",
+        Breaks(&["oauth.revocation.client_id-mismatch"]),
+        "revocation without a client_id is refused (400) and with another client's client_id does nothing (as oidc-provider does by default)";
+    OauthRevokeUnknown400 = "oauth-revoke-unknown-400",
+        Breaks(&["oauth.revocation.responses"]),
+        "revoking an unknown or already revoked token answers 400 instead of 200";
 
     // --- Allowed variations (the spec leaves these to the server) ---
     OldAccessTokenRevokedAtRefresh = "old-access-token-revoked-at-refresh",
@@ -280,9 +345,27 @@ faults! {
     UnusedBranchKept = "unused-branch-kept",
         Allowed,
         "allowed (A4): replaying a refresh token before its successors are used keeps the first, unused pair valid too";
+    OauthNoRotation = "oauth-no-rotation",
+        Allowed,
+        "allowed (RFC 6749 §6 MAY; default reading of A31): the refresh token grant returns no new refresh token and the old one stays usable";
+    OauthGraceWindow = "oauth-grace-window",
+        Allowed,
+        "allowed (A31): a rotated refresh token stays usable for a fixed grace window (3 s) instead of until its successor is used";
+    NoOauth = "no-oauth",
+        Allowed,
+        "allowed: the server offers only the legacy API (GET /auth_metadata answers 404 M_UNRECOGNIZED)";
+    OauthOnly = "oauth-only",
+        Allowed,
+        "allowed: the server offers only the OAuth 2.0 API (GET /login lists no flows, POST /login and /register are refused)";
 }
 
 impl Fault {
+    /// Whether the fault concerns the OAuth 2.0 API (the legacy API's tokens ignore it, and the other way
+    /// round).
+    pub fn is_oauth(self) -> bool {
+        self.name().starts_with("oauth-")
+    }
+
     /// True for behaviours the spec allows: they must not make any MUST/SHOULD clause fail.
     pub fn is_allowed_variation(self) -> bool {
         self.kind() == Allowed
@@ -357,7 +440,7 @@ mod tests {
             .iter()
             .filter(|f| f.is_allowed_variation())
             .collect();
-        assert_eq!(allowed.len(), 6);
+        assert_eq!(allowed.len(), 10);
     }
 
     /// The names the harness and the CLI were promised.

@@ -7,6 +7,11 @@
 //! target. With one named [`Fault`] switched on it misbehaves in one specific way, which proves
 //! that the suite's cases can fail (the mutation matrix).
 //!
+//! It offers both authentication APIs: the legacy one and the OAuth 2.0 API (metadata, dynamic
+//! client registration, the authorisation code grant with PKCE whose consent it gives at once,
+//! the refresh token grant and revocation). [`Fault::NoOauth`] and [`Fault::OauthOnly`] take one
+//! away.
+//!
 //! Choices the spec leaves open, and what this server does:
 //! - The old access token after a refresh (A1) stays valid until it expires.
 //! - Replaying a refresh token before its successors are used (A4) revokes the first, unused pair:
@@ -23,6 +28,7 @@ mod error;
 mod fault;
 pub mod hook;
 mod ids;
+mod oauth;
 mod present;
 mod ratelimit;
 mod request;
@@ -71,10 +77,10 @@ impl Default for ReferenceConfig {
 impl ReferenceConfig {
     /// The default configuration with `fault` switched on, adjusted where the fault is only visible
     /// under a particular setting:
-    /// - [`Fault::ExpiresInSeconds`]: a 4 s lifetime, so that the advertised "4 ms" plus the
-    ///   suite's margin (at least 2 s) ends before the real expiry.
+    /// - [`Fault::ExpiresInSeconds`]: a 15 s lifetime, so that the advertised "15 ms" plus the
+    ///   suite's margin (at least 2 s) ends well before the real expiry, even on a busy machine.
     /// - [`Fault::NoRetryAfterHeader`]: a rate limit of 10 logins/registrations per second, so 429s
-    ///   happen; and a 5 s lifetime, so that the suite's waits for those 429s (a second each) do
+    ///   happen; and a 20 s lifetime, so that the suite's waits for those 429s (a second each) do
     ///   not outlast access tokens a case means to use.
     pub fn for_fault(fault: Fault) -> Self {
         let mut config = ReferenceConfig {
@@ -82,10 +88,10 @@ impl ReferenceConfig {
             ..ReferenceConfig::default()
         };
         match fault {
-            Fault::ExpiresInSeconds => config.access_token_lifetime = Some(Duration::from_secs(4)),
+            Fault::ExpiresInSeconds => config.access_token_lifetime = Some(Duration::from_secs(15)),
             Fault::NoRetryAfterHeader => {
                 config.login_rate_limit = Some(10);
-                config.access_token_lifetime = Some(Duration::from_secs(5));
+                config.access_token_lifetime = Some(Duration::from_secs(20));
             }
             _ => {}
         }

@@ -34,6 +34,15 @@ impl Policy {
         self.fault == Some(fault)
     }
 
+    /// The policy for tokens of the OAuth 2.0 API: the legacy faults concern `/login` and `/refresh` only,
+    /// so each fault breaks the clauses of one API.
+    fn for_oauth(self) -> Policy {
+        Policy {
+            fault: self.fault.filter(|f| f.is_oauth()),
+            ..self
+        }
+    }
+
     fn revokes_predecessor_on_access_use(&self) -> bool {
         !self.has(Fault::OldRefreshNeverRevoked) && !self.has(Fault::OldRefreshSurvivesAccessUse)
     }
@@ -228,12 +237,14 @@ impl Tokens {
 
     /// `POST /refresh` with `token`. `rebind` moves the new tokens to another device
     /// ([`Fault::RefreshNewDevice`]); faithfully they stay on the initial device
-    /// (refresh.device.bound-to-initial-device).
+    /// (refresh.device.bound-to-initial-device). Without `rotate`, no new refresh token is issued
+    /// (an allowed variation).
     pub(crate) fn refresh(
         &mut self,
         token: &str,
         now: Instant,
         rebind: Option<DeviceId>,
+        rotate: bool,
     ) -> Result<Issued, RefreshFailure> {
         let Some(grant) = self.refresh.get_mut(token) else {
             return Err(self.classify_dead_refresh(token));
@@ -272,7 +283,7 @@ impl Tokens {
             self.revoke(&companion, Cause::Superseded);
         }
 
-        let mut issued = if self.policy.rotates() {
+        let mut issued = if rotate && self.policy.rotates() {
             self.rotate(token, &session, now)
         } else {
             self.refresh_without_rotation(token, &session, now)
@@ -437,6 +448,30 @@ impl Tokens {
         access
     }
 
+    /// Runs `f` under the OAuth 2.0 API's policy (see [`Policy::for_oauth`]).
+    pub(crate) fn as_oauth<T>(&mut self, f: impl FnOnce(&mut Tokens) -> T) -> T {
+        let legacy = self.policy;
+        self.policy = legacy.for_oauth();
+        let result = f(self);
+        self.policy = legacy;
+        result
+    }
+
+    /// Makes a live access token never expire ([`Fault::OauthNeverExpires`]).
+    pub(crate) fn never_expire(&mut self, access_token: &str) {
+        if let Some(grant) = self.access.get_mut(access_token) {
+            grant.expires_at = None;
+        }
+    }
+
+    /// The session of a live access or refresh token, without using it.
+    pub(crate) fn owner(&self, token: &str) -> Option<&Session> {
+        self.access
+            .get(token)
+            .map(|g| &g.session)
+            .or_else(|| self.refresh.get(token).map(|g| &g.session))
+    }
+
     /// Revokes one live token (no-op for unknown or already revoked tokens).
     pub(crate) fn revoke(&mut self, token: &str, cause: Cause) {
         if let Some(grant) = self.access.remove(token) {
@@ -523,28 +558,28 @@ mod tests {
         let s = session();
         let login = t.issue(&s, true, now);
         let rt0 = login.refresh_token.unwrap();
-        let first = t.refresh(&rt0, now, None).unwrap();
+        let first = t.refresh(&rt0, now, None, true).unwrap();
         // Neither successor used yet: RT0 may be replayed; the replay supersedes the first pair
         // (A4).
-        let second = t.refresh(&rt0, now, None).unwrap();
+        let second = t.refresh(&rt0, now, None, true).unwrap();
         assert_eq!(
             t.authenticate(&first.access_token, now),
             Err(AccessFailure::Revoked(Cause::Superseded))
         );
         assert!(matches!(
-            t.refresh(first.refresh_token.as_deref().unwrap(), now, None),
+            t.refresh(first.refresh_token.as_deref().unwrap(), now, None, true),
             Err(RefreshFailure::Superseded { .. })
         ));
         // Using the latest access token revokes RT0.
         assert_eq!(t.authenticate(&second.access_token, now), Ok(s.clone()));
         assert!(matches!(
-            t.refresh(&rt0, now, None),
+            t.refresh(&rt0, now, None, true),
             Err(RefreshFailure::Superseded { .. })
         ));
         // The latest refresh token still works, and the login access token lives until it expires
         // (A1).
         assert!(
-            t.refresh(second.refresh_token.as_deref().unwrap(), now, None)
+            t.refresh(second.refresh_token.as_deref().unwrap(), now, None, true)
                 .is_ok()
         );
         assert_eq!(t.authenticate(&login.access_token, now), Ok(s));
@@ -555,10 +590,14 @@ mod tests {
         let mut t = tokens(None);
         let now = Instant::now();
         let rt0 = t.issue(&session(), true, now).refresh_token.unwrap();
-        let rt1 = t.refresh(&rt0, now, None).unwrap().refresh_token.unwrap();
-        assert!(t.refresh(&rt1, now, None).is_ok());
+        let rt1 = t
+            .refresh(&rt0, now, None, true)
+            .unwrap()
+            .refresh_token
+            .unwrap();
+        assert!(t.refresh(&rt1, now, None, true).is_ok());
         assert!(matches!(
-            t.refresh(&rt0, now, None),
+            t.refresh(&rt0, now, None, true),
             Err(RefreshFailure::Superseded { .. })
         ));
     }
@@ -576,16 +615,16 @@ mod tests {
         let rt0 = login.refresh_token.unwrap();
         assert_eq!(t.authenticate(&rt0, now), Err(AccessFailure::Unknown));
         assert_eq!(
-            t.refresh(&login.access_token, now, None).unwrap_err(),
+            t.refresh(&login.access_token, now, None, true).unwrap_err(),
             RefreshFailure::NotARefreshToken
         );
         assert_eq!(
-            t.refresh("nonsense", now, None).unwrap_err(),
+            t.refresh("nonsense", now, None, true).unwrap_err(),
             RefreshFailure::NeverIssued
         );
         // An expired access token does not make its refresh token unusable
         // (expiry.refresh-after-expiry).
-        assert!(t.refresh(&rt0, later, None).is_ok());
+        assert!(t.refresh(&rt0, later, None, true).is_ok());
         // Without a refresh token, access tokens do not expire.
         let plain = t.issue(&session(), false, now);
         assert!(plain.expires_in.is_none());
@@ -608,7 +647,7 @@ mod tests {
             Err(AccessFailure::Revoked(Cause::SessionEnded))
         );
         assert_eq!(
-            t.refresh(login.refresh_token.as_deref().unwrap(), now, None)
+            t.refresh(login.refresh_token.as_deref().unwrap(), now, None, true)
                 .unwrap_err(),
             RefreshFailure::SessionEnded
         );
@@ -635,10 +674,10 @@ mod tests {
         let mut t = tokens(Some(Fault::NoRotation));
         let now = Instant::now();
         let rt0 = t.issue(&session(), true, now).refresh_token.unwrap();
-        let first = t.refresh(&rt0, now, None).unwrap();
+        let first = t.refresh(&rt0, now, None, true).unwrap();
         assert!(first.refresh_token.is_none());
         assert!(t.authenticate(&first.access_token, now).is_ok());
-        assert!(t.refresh(&rt0, now, None).is_ok());
+        assert!(t.refresh(&rt0, now, None, true).is_ok());
     }
 
     #[test]
@@ -646,10 +685,10 @@ mod tests {
         let mut t = tokens(Some(Fault::OldRefreshSurvivesAccessUse));
         let now = Instant::now();
         let rt0 = t.issue(&session(), true, now).refresh_token.unwrap();
-        let first = t.refresh(&rt0, now, None).unwrap();
+        let first = t.refresh(&rt0, now, None, true).unwrap();
         assert!(t.authenticate(&first.access_token, now).is_ok());
         // The fault: RT0 still works after AT1 was used...
-        assert!(t.refresh(&rt0, now, None).is_ok());
+        assert!(t.refresh(&rt0, now, None, true).is_ok());
         // ...but the used branch was not touched by that replay.
         assert!(t.authenticate(&first.access_token, now).is_ok());
     }

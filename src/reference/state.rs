@@ -258,11 +258,33 @@ impl Store {
     }
 
     pub(crate) fn refresh(&mut self, token: &str) -> Result<Issued, RefreshFailure> {
-        let rebind = self
-            .policy
-            .has(Fault::RefreshNewDevice)
-            .then(DeviceId::generate);
-        match self.tokens.refresh(token, Instant::now(), rebind) {
+        let rebind = self.policy.has(Fault::RefreshNewDevice);
+        self.refresh_on(token, rebind)
+    }
+
+    /// Tokens of the OAuth 2.0 API for a session (the legacy faults do not apply to them).
+    pub(crate) fn issue_oauth(&mut self, session: &Session) -> Issued {
+        self.tokens
+            .as_oauth(|tokens| tokens.issue(session, true, Instant::now()))
+    }
+
+    /// The refresh token grant: new tokens go to a newly made-up device when `rebind` (a fault), with
+    /// a new refresh token only when `rotate`. The legacy faults do not apply.
+    pub(crate) fn refresh_oauth(
+        &mut self,
+        token: &str,
+        rebind: bool,
+        rotate: bool,
+    ) -> Result<Issued, RefreshFailure> {
+        let rebind = rebind.then(DeviceId::generate);
+        let now = Instant::now();
+        self.tokens
+            .as_oauth(|tokens| tokens.refresh(token, now, rebind, rotate))
+    }
+
+    fn refresh_on(&mut self, token: &str, rebind: bool) -> Result<Issued, RefreshFailure> {
+        let rebind = rebind.then(DeviceId::generate);
+        match self.tokens.refresh(token, Instant::now(), rebind, true) {
             Ok(issued) => {
                 self.ensure_device(&issued.session);
                 Ok(issued)
@@ -297,6 +319,27 @@ impl Store {
     pub(crate) fn revoke_other_access_tokens(&mut self, session: &Session, keep: &str) {
         self.tokens
             .revoke_where(|owner| owner == session, Spare::RefreshTokens, Some(keep));
+    }
+
+    /// Makes a live access token never expire (a fault).
+    pub(crate) fn never_expire(&mut self, access_token: &str) {
+        self.tokens.never_expire(access_token);
+    }
+
+    /// The session of a live access or refresh token, without using it.
+    pub(crate) fn owner(&self, token: &str) -> Option<Session> {
+        self.tokens.owner(token).cloned()
+    }
+
+    /// Revokes the tokens of a session (keeping the device), except what `spare` names.
+    pub(crate) fn revoke_session_tokens(&mut self, session: &Session, spare: Spare) {
+        self.tokens
+            .revoke_where(|owner| owner == session, spare, None);
+    }
+
+    /// Revokes a token as replaced by a newer one (its session goes on).
+    pub(crate) fn supersede(&mut self, token: &str) {
+        self.tokens.revoke(token, Cause::Superseded);
     }
 
     pub(crate) fn revoke_token(&mut self, token: &str) {

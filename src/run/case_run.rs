@@ -38,6 +38,15 @@ const CLEANUP_BUDGET: Duration = Duration::from_secs(15);
 
 /// The first unmet gate of a case, as the reason it stops before its first step.
 pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
+    // A target without the Matrix API says so first: its versions are not the reason.
+    if case.implied_gates().contains(&Gate::MatrixApi)
+        && let GateStatus::Unmet(reason) = capabilities.gate(Gate::MatrixApi)
+    {
+        return Some(Stop::Skip(format!(
+            "gate {}: {reason}",
+            Gate::MatrixApi.as_str()
+        )));
+    }
     if let Some(range) = &case.spec
         && !range.any_advertised(&capabilities.versions)
     {
@@ -64,7 +73,7 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
         }
         GateStatus::Unmet(reason) => Some(Stop::Skip(format!("{context}: {reason}"))),
     };
-    for gate in &case.requires {
+    for gate in case.implied_gates().iter().chain(&case.requires) {
         let context = format!("gate {}", gate.as_str());
         if let Some(stop) = unmet(*gate, capabilities.gate(*gate), context) {
             return Some(stop);

@@ -38,6 +38,9 @@ pub struct Outgoing {
     pub method: Method,
     /// Absolute path on the target, starting with `/`; may carry its own query string.
     pub path: String,
+    /// An absolute URL instead of `path`: an OAuth 2.0 endpoint from the server's metadata, which may be on
+    /// another host (only the origins of the discovered endpoints are allowed).
+    pub url: Option<Url>,
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub bearer: Option<String>,
@@ -48,18 +51,43 @@ pub struct Outgoing {
 pub enum OutBody {
     Json(Value),
     Raw(String),
+    /// `application/x-www-form-urlencoded`.
+    Form(Vec<(String, String)>),
 }
+
+/// Form fields whose values are secrets (RFC 6749 and RFC 7636 parameters).
+const SECRET_FORM_FIELDS: &[&str] = &[
+    "token",
+    "refresh_token",
+    "access_token",
+    "code",
+    "code_verifier",
+    "client_secret",
+];
 
 impl Outgoing {
     pub fn new(method: Method, path: impl Into<String>) -> Outgoing {
         Outgoing {
             method,
             path: path.into(),
+            url: None,
             query: Vec::new(),
             headers: Vec::new(),
             bearer: None,
             body: None,
         }
+    }
+
+    /// A request to an absolute URL (an OAuth 2.0 endpoint).
+    pub fn to_url(method: Method, url: Url) -> Outgoing {
+        let mut out = Outgoing::new(method, url.path().to_owned());
+        out.url = Some(url);
+        out
+    }
+
+    pub fn form(mut self, fields: Vec<(String, String)>) -> Outgoing {
+        self.body = Some(OutBody::Form(fields));
+        self
     }
 
     pub fn json(mut self, body: Value) -> Outgoing {
@@ -152,6 +180,8 @@ pub enum HttpError {
     Tls(String),
     #[error("bad request path `{0}`: paths start with a single `/` and stay on the target")]
     BadPath(String),
+    #[error("`{0}` is not on the target nor on an OAuth 2.0 endpoint's host it advertised")]
+    ForeignUrl(String),
     #[error("transport error: {0}")]
     Other(String),
 }
@@ -161,6 +191,8 @@ pub enum HttpError {
 pub struct Http {
     client: reqwest::Client,
     base: Url,
+    /// Origins besides the target's that requests may go to: those of the OAuth 2.0 endpoints.
+    oauth_origins: Vec<url::Origin>,
     config: HttpConfig,
     pub secrets: Secrets,
     pub pacer: Arc<Pacer>,
@@ -205,6 +237,7 @@ impl Http {
         Ok(Http {
             client,
             base,
+            oauth_origins: Vec::new(),
             config,
             secrets,
             pacer,
@@ -213,6 +246,16 @@ impl Http {
 
     pub fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// Allows requests to these URLs' origins (the OAuth 2.0 endpoints the server advertised).
+    pub fn allow_origins<'u>(&mut self, urls: impl IntoIterator<Item = &'u Url>) {
+        for url in urls {
+            let origin = url.origin();
+            if origin.is_tuple() && !self.oauth_origins.contains(&origin) {
+                self.oauth_origins.push(origin);
+            }
+        }
     }
 
     /// Sends one request when its turn comes (see [`Pacer`]); a `429` is waited out and resent, each wait
@@ -280,15 +323,16 @@ impl Http {
         transcript: &mut Transcript,
         timeout: Duration,
     ) -> Result<Response, HttpError> {
-        let bad_path = || HttpError::BadPath(request.path.clone());
-        // `//host/...` would be a network-path reference: tokens must never go to another host.
-        if !request.path.starts_with('/') || request.path.starts_with("//") {
-            return Err(bad_path());
-        }
-        let mut url = self.base.join(&request.path).map_err(|_| bad_path())?;
-        if url.origin() != self.base.origin() {
-            return Err(bad_path());
-        }
+        let mut url = match &request.url {
+            Some(url) => {
+                let origin = url.origin();
+                if origin != self.base.origin() && !self.oauth_origins.contains(&origin) {
+                    return Err(HttpError::ForeignUrl(url.to_string()));
+                }
+                url.clone()
+            }
+            None => self.target_url(&request.path)?,
+        };
         if !request.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&request.query);
         }
@@ -333,6 +377,20 @@ impl Http {
                 builder = builder.body(text.clone());
                 Some(text.clone())
             }
+            Some(OutBody::Form(fields)) => {
+                for (name, value) in fields {
+                    if SECRET_FORM_FIELDS.contains(&name.as_str()) {
+                        self.secrets.add(value);
+                    }
+                }
+                let encoded: String = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(fields)
+                    .finish();
+                builder = builder
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(encoded.clone());
+                Some(encoded)
+            }
             None => None,
         };
         transcript.request(
@@ -369,6 +427,22 @@ impl Http {
             body,
             json,
         })
+    }
+}
+
+impl Http {
+    /// A path on the target; `//host/...` would be a network-path reference, and tokens must never go to
+    /// another host.
+    fn target_url(&self, path: &str) -> Result<Url, HttpError> {
+        let bad_path = || HttpError::BadPath(path.to_owned());
+        if !path.starts_with('/') || path.starts_with("//") {
+            return Err(bad_path());
+        }
+        let url = self.base.join(path).map_err(|_| bad_path())?;
+        if url.origin() != self.base.origin() {
+            return Err(bad_path());
+        }
+        Ok(url)
     }
 }
 

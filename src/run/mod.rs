@@ -4,6 +4,7 @@
 pub mod ambient;
 pub mod case_run;
 pub mod http;
+pub mod oauth;
 pub mod pacer;
 pub mod scope;
 pub mod step;
@@ -20,8 +21,11 @@ use url::Url;
 use crate::error::Error;
 use crate::redact::Secrets;
 use crate::run::http::{Http, HttpConfig};
+use crate::run::oauth::Authoriser;
 use crate::target::accounts::{Accounts, Provisioning};
-use crate::target::{Capabilities, probe};
+use crate::target::oauth::OauthServer;
+use crate::target::{Capabilities, GateStatus, probe};
+use crate::transcript::Transcript;
 use crate::verdict::{CaseRecord, Outcome};
 
 /// Tokens the user hands over for the cases that need privileges; each enables a gate and a variable.
@@ -46,6 +50,11 @@ pub struct Settings {
     pub insecure: bool,
     pub privileges: Privileges,
     pub bursts: bool,
+    /// A plain OAuth 2.0 server's issuer: its metadata comes from the discovery path, and the target need
+    /// not be a Matrix homeserver.
+    pub oauth_issuer: Option<Url>,
+    /// Who completes the user's login and consent in the authorisation code grant.
+    pub authoriser: Option<Authoriser>,
 }
 
 /// Everything the trials share.
@@ -57,6 +66,9 @@ pub struct RunContext {
     pub max_wait: Duration,
     pub case_timeout: Duration,
     pub privileges: Privileges,
+    /// The authorisation server, when one was found (gate `oauth`), and how to get grants from it.
+    pub oauth: Option<OauthServer>,
+    pub authoriser: Option<Authoriser>,
     /// After this, cases still to run or running are errors (`--deadline`).
     pub deadline: Instant,
     /// Ctrl-C: cases stop, log out, and those not started are not run.
@@ -105,17 +117,43 @@ impl RunContext {
             progress: settings.progress,
             insecure: settings.insecure,
         };
-        let http = Http::new(base, config, secrets)
+        let mut http = Http::new(base, config, secrets)
             .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
         let accounts = Accounts::new(provisioning);
-        let capabilities = probe::probe(
+        let probed = probe::probe(
             &http,
             &accounts,
             settings.max_wait,
             &settings.privileges,
             settings.bursts,
         )
-        .await?;
+        .await;
+        let mut capabilities = match (probed, &settings.oauth_issuer) {
+            (Ok(capabilities), _) => capabilities,
+            // A plain OAuth 2.0 server: only the OAuth cases that call no Matrix endpoint apply.
+            (Err(Error::NotMatrix { url, reason }), Some(_)) => Capabilities::without_matrix(
+                url,
+                format!(
+                    "the target is not a Matrix homeserver ({reason}); only its OAuth 2.0 server is tested"
+                ),
+            ),
+            (Err(e), _) => return Err(e),
+        };
+        if let Some(issuer) = &settings.oauth_issuer {
+            http.allow_origins([issuer]);
+        }
+        let mut transcript = Transcript::default();
+        let oauth =
+            crate::target::oauth::discover(&http, settings.oauth_issuer.as_ref(), &mut transcript)
+                .await;
+        let offered = match &oauth {
+            Ok(server) => {
+                http.allow_origins(&server.endpoint_urls());
+                GateStatus::Met
+            }
+            Err(status) => status.clone(),
+        };
+        capabilities.set_oauth(offered, settings.authoriser.is_some());
         Ok(RunContext {
             http,
             accounts,
@@ -124,6 +162,8 @@ impl RunContext {
             max_wait: settings.max_wait,
             case_timeout: settings.case_timeout,
             privileges: settings.privileges.clone(),
+            oauth: oauth.ok(),
+            authoriser: settings.authoriser.clone(),
             // The embedding caller sets its own; a year is "no deadline" without overflowing Instant.
             deadline: Instant::now() + Duration::from_secs(365 * 24 * 3600),
             interrupt: Interrupt::default(),

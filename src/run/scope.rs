@@ -20,6 +20,8 @@ pub struct Session {
     pub device_id: Option<Value>,
     pub user_id: Option<Value>,
     pub expires_in_ms: Option<Value>,
+    /// The OAuth 2.0 client the tokens were issued to (none for the legacy API).
+    pub client_id: Option<String>,
     /// When the response arrived: expiry waits count from here, so that they never end early.
     pub received_at: Instant,
 }
@@ -53,7 +55,15 @@ impl Session {
             refresh_token,
             device_id: response.pointer("/device_id").cloned(),
             user_id: response.pointer("/user_id").cloned(),
-            expires_in_ms: response.pointer("/expires_in_ms").cloned(),
+            // The OAuth 2.0 token endpoint gives seconds (RFC 6749 §5.1 `expires_in`).
+            expires_in_ms: response.pointer("/expires_in_ms").cloned().or_else(|| {
+                let seconds = response.pointer("/expires_in")?;
+                Some(match seconds.as_u64() {
+                    Some(s) => Value::from(s.saturating_mul(1000)),
+                    None => seconds.clone(),
+                })
+            }),
+            client_id: None,
             received_at,
         })
     }
@@ -145,6 +155,11 @@ impl Scope {
                 .expires_in_ms
                 .clone()
                 .ok_or_else(|| missing("expires_in_ms")),
+            "client_id" => {
+                session.client_id.clone().map(Value::String).ok_or_else(|| {
+                    format!("`{name}`: the session was not issued through OAuth 2.0")
+                })
+            }
             _ => Err(format!("sessions have no `{field}`")),
         }
     }

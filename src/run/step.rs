@@ -13,6 +13,7 @@ use crate::clause::{Catalogue, Level};
 use crate::run::RunContext;
 use crate::run::ambient;
 use crate::run::http::{HttpError, OutBody, Outgoing, Response};
+use crate::run::oauth;
 use crate::run::pacer::Reservation;
 use crate::run::scope::{Scope, Session};
 use crate::target::accounts::AccountError;
@@ -99,7 +100,11 @@ pub fn logins(case: &Case) -> usize {
         .iter()
         .filter(|s| match &s.action {
             Action::Login(_) => true,
-            Action::Request(r) => Limit::of(r.method, &r.path) == Limit::Login,
+            Action::Request(RequestSpec {
+                method,
+                target: Target::Path(path),
+                ..
+            }) => Limit::of(*method, path) == Limit::Login,
             _ => false,
         })
         .count()
@@ -143,20 +148,31 @@ impl StepRunner<'_> {
             self.transcript.reserved = None;
             return self.wait(wait).await;
         }
-        let previous_refresh = match &step.action {
+        // A refresh keeps what the response does not restate: the refresh token when none is new ("If not
+        // given, the old refresh token can be re-used"), and for OAuth the client and the device.
+        let previous = match &step.action {
             Action::Refresh(RefreshSpec {
                 token: TokenSource::Session(s),
                 ..
-            }) => self
-                .scope
-                .session(s)
-                .ok()
-                .and_then(|s| s.refresh_token.clone()),
+            })
+            | Action::OauthRefresh(OauthRefreshSpec {
+                token: TokenSource::Session(s),
+                ..
+            }) => self.scope.session(s).ok().cloned(),
             _ => None,
         };
+        let mut granted = None;
         let response = match &step.action {
             Action::Register(spec) => self.register(spec).await?,
             Action::Burst { count, request } => self.burst(*count, request).await?,
+            Action::OauthLogin(spec) => {
+                let grant = self
+                    .oauth_login(spec)
+                    .await
+                    .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?;
+                granted = Some((grant.client_id, grant.device_id));
+                grant.response
+            }
             action => {
                 let outgoing = self.outgoing(action).map_err(Stop::Error)?;
                 let (sent, waited) = (Instant::now(), self.transcript.clock().total());
@@ -182,12 +198,15 @@ impl StepRunner<'_> {
         if cleanup {
             return Ok(());
         }
-        ambient::check(
-            &self.ctx.catalogue,
-            &step.name,
-            &response,
-            &mut self.findings.ambient,
-        );
+        // The OAuth endpoints «use their own rules» (A34): the Matrix form checks are not theirs.
+        if !step.action.calls_oauth_endpoint() {
+            ambient::check(
+                &self.ctx.catalogue,
+                &step.name,
+                &response,
+                &mut self.findings.ambient,
+            );
+        }
         self.preconditions(step, &response)?;
         for block in &step.expect {
             self.expectations(step, block, &response)?;
@@ -202,8 +221,20 @@ impl StepRunner<'_> {
         }
         self.judged += 1;
         if let Some(name) = step.action.session_out() {
+            let previous_refresh = previous.as_ref().and_then(|p| p.refresh_token.clone());
             match Session::from_response(&response, previous_refresh, received_at) {
-                Some(session) if response.status == 200 => {
+                Some(mut session) if response.status == 200 => {
+                    if let Some((client_id, device_id)) = granted {
+                        session.client_id = Some(client_id);
+                        session.device_id.get_or_insert(Value::String(device_id));
+                    } else if let (Action::OauthRefresh(_), Some(previous)) =
+                        (&step.action, previous)
+                    {
+                        session.client_id = previous.client_id;
+                        if session.device_id.is_none() {
+                            session.device_id = previous.device_id;
+                        }
+                    }
                     self.scope.sessions.insert(name.to_owned(), session);
                 }
                 _ => self.transcript.note(&format!(
@@ -279,7 +310,10 @@ impl StepRunner<'_> {
     fn outgoing(&self, action: &Action) -> Result<Outgoing, String> {
         Ok(match action {
             Action::Request(r) => {
-                let mut out = Outgoing::new(r.method, self.path(&r.path)?);
+                let mut out = match &r.target {
+                    Target::Path(path) => Outgoing::new(r.method, self.path(path)?),
+                    Target::Endpoint(field) => Outgoing::to_url(r.method, self.endpoint(field)?),
+                };
                 for (name, value) in &r.query {
                     out.query.push((name.clone(), self.text(value)?));
                 }
@@ -292,6 +326,7 @@ impl StepRunner<'_> {
                         Some(OutBody::Json(template::render_value(json, &self.lookup())?))
                     }
                     Some(Body::Raw(raw)) => Some(OutBody::Raw(self.text(raw)?)),
+                    Some(Body::Form(fields)) => Some(OutBody::Form(self.fields(fields)?)),
                     None => None,
                 };
                 out
@@ -325,10 +360,70 @@ impl StepRunner<'_> {
                 Outgoing::new(Method::Get, "/_matrix/client/v3/account/whoami")
                     .bearer(self.token(source, false)?)
             }
-            Action::Register(_) | Action::Wait(_) | Action::Burst { .. } => {
+            Action::OauthRefresh(r) => {
+                let token = self.token(&r.token, true)?;
+                let client_id = match (&r.client_id, &r.token) {
+                    (Some(template), _) => Some(self.text(template)?),
+                    (None, TokenSource::Session(name)) => {
+                        self.scope.session(name)?.client_id.clone()
+                    }
+                    (None, TokenSource::Token(_)) => None,
+                };
+                let mut fields = vec![
+                    ("grant_type".to_owned(), "refresh_token".to_owned()),
+                    ("refresh_token".to_owned(), token),
+                ];
+                fields.extend(client_id.map(|id| ("client_id".to_owned(), id)));
+                Outgoing::to_url(Method::Post, self.endpoint("token_endpoint")?).form(fields)
+            }
+            Action::Register(_)
+            | Action::Wait(_)
+            | Action::Burst { .. }
+            | Action::OauthLogin(_) => {
                 unreachable!("handled by the caller")
             }
         })
+    }
+
+    /// The URL of an OAuth 2.0 endpoint of the server's metadata.
+    fn endpoint(&self, field: &str) -> Result<url::Url, String> {
+        let server = self
+            .ctx
+            .oauth
+            .as_ref()
+            .ok_or("the server offers no OAuth 2.0 API")?;
+        server.endpoint(field)
+    }
+
+    fn fields(&self, fields: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+        fields
+            .iter()
+            .map(|(name, value)| Ok((name.clone(), self.text(value)?)))
+            .collect()
+    }
+
+    async fn oauth_login(&mut self, spec: &OauthLoginSpec) -> Result<oauth::Grant, String> {
+        let (Some(server), Some(authoriser)) = (&self.ctx.oauth, &self.ctx.authoriser) else {
+            return Err("no OAuth 2.0 server or no authoriser".to_owned());
+        };
+        let device_id = match &spec.device_id {
+            Some(template) => self.text(template)?,
+            None => format!("MRC{}", rand_password()[..10].to_uppercase()),
+        };
+        let verifier = spec
+            .code_verifier
+            .as_ref()
+            .map(|t| self.text(t))
+            .transpose()?;
+        oauth::authorization_code_grant(
+            &self.ctx.http,
+            server,
+            authoriser,
+            &device_id,
+            verifier,
+            &mut self.transcript,
+        )
+        .await
     }
 
     async fn burst(&mut self, count: u32, request: &RequestSpec) -> Result<Response, Stop> {

@@ -1,6 +1,7 @@
 //! The server under test: what it advertises and offers (probed once before the run), and its accounts.
 
 pub mod accounts;
+pub mod oauth;
 pub mod probe;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +66,57 @@ impl GateStatus {
 }
 
 impl Capabilities {
+    /// A target that is no Matrix homeserver (a plain `--oauth-issuer`): every gate but the OAuth ones is
+    /// unmet, for `reason`.
+    pub fn without_matrix(base_url: String, reason: String) -> Capabilities {
+        let gates = [
+            Gate::RefreshTokens,
+            Gate::Rotation,
+            Gate::Expiry,
+            Gate::Registration,
+            Gate::Guest,
+            Gate::Admin,
+            Gate::Appservice,
+            Gate::Bursts,
+            Gate::FreshUsers,
+            Gate::MatrixApi,
+            Gate::LegacyApi,
+        ]
+        .into_iter()
+        .map(|gate| (gate, GateStatus::Unmet(reason.clone())))
+        .collect();
+        Capabilities {
+            server: ServerInfo {
+                base_url,
+                software: None,
+                versions: Vec::new(),
+                provisioning: "none (no Matrix API)".to_owned(),
+                server_name: None,
+            },
+            versions: Vec::new(),
+            gates,
+            unmet_by_settings: BTreeSet::new(),
+            access_token_lifetime_ms: None,
+        }
+    }
+
+    /// The OAuth gates: `oauth` as discovery found it; `oauth-grant` also needs an authoriser, which is the
+    /// run's setting (without one the grant cases are untested, not "not applicable").
+    pub fn set_oauth(&mut self, offered: GateStatus, authoriser: bool) {
+        let grant = match (&offered, authoriser) {
+            (GateStatus::Met, false) => {
+                self.unmet_by_settings.insert(Gate::OauthGrant);
+                GateStatus::Unmet(
+                    "no --oauth-authorize command given: nothing can complete a user's login and consent"
+                        .to_owned(),
+                )
+            }
+            (other, _) => other.clone(),
+        };
+        self.gates.insert(Gate::Oauth, offered);
+        self.gates.insert(Gate::OauthGrant, grant);
+    }
+
     pub fn gate(&self, gate: Gate) -> GateStatus {
         self.gates.get(&gate).cloned().unwrap_or_else(|| {
             GateStatus::Undecided(format!("gate {} was not probed", gate.as_str()))

@@ -83,7 +83,10 @@ pub async fn probe(
 
     let mut lifetime = None;
     let mut server_name = None;
-    let (refresh_tokens, rotation) = match password_login(http, &mut transcript).await {
+    gates.insert(Gate::MatrixApi, GateStatus::Met);
+    let legacy = password_login(http, &mut transcript).await;
+    gates.insert(Gate::LegacyApi, legacy.clone());
+    let (refresh_tokens, rotation) = match legacy {
         GateStatus::Met => {
             let account = accounts
                 .create(http, "probe", &mut transcript)

@@ -22,22 +22,11 @@ pub(super) async fn versions(State(app): State<App>) -> Json<Value> {
     Json(json!({"versions": versions, "unstable_features": {}}))
 }
 
-/// [`Fault::OauthMetadataWithoutRefreshGrant`] only: OAuth 2.0 server metadata (RFC 8414) that
-/// leaves out the refresh token grant, though «Support for refreshing access tokens is mandatory
-/// with this API» (expiry.oauth-refresh-mandatory). The faithful server has no OAuth 2.0 API.
-pub(super) async fn auth_metadata() -> Json<Value> {
-    let issuer = "https://localhost/";
-    Json(json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}oauth2/authorize"),
-        "token_endpoint": format!("{issuer}oauth2/token"),
-        "registration_endpoint": format!("{issuer}oauth2/registration"),
-        "revocation_endpoint": format!("{issuer}oauth2/revoke"),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "fragment"],
-        "grant_types_supported": ["authorization_code"],
-        "code_challenge_methods_supported": ["S256"],
-    }))
+/// [`Fault::NoOauthWrongErrcode`]: a server without the OAuth 2.0 API whose answer is `404
+/// M_NOT_FOUND` rather than «With `M_UNRECOGNIZED`: the homeserver does not support the OAuth 2.0
+/// API».
+pub(super) async fn auth_metadata_not_found() -> ApiError {
+    ApiError::not_found("No such endpoint")
 }
 
 pub(super) async fn login_flows() -> Json<Value> {

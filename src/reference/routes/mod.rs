@@ -5,6 +5,7 @@ mod devices;
 mod discovery;
 mod login;
 mod logout;
+mod oauth;
 mod refresh;
 mod register;
 mod rooms;
@@ -34,13 +35,18 @@ fn refresh_path(app: &App) -> Option<String> {
 }
 
 pub(crate) fn router(app: App) -> Router {
-    let mut router = Router::new()
-        .route("/_matrix/client/versions", get(discovery::versions))
-        .route(
-            &format!("{V3}/login"),
-            get(discovery::login_flows).post(login::login),
-        )
-        .route(&format!("{V3}/register"), post(register::register))
+    let mut router = Router::new().route("/_matrix/client/versions", get(discovery::versions));
+    // An OAuth-only server has no legacy login, registration or /refresh: they are unknown
+    // endpoints (auth.discovery.404-unrecognized).
+    if !app.has(Fault::OauthOnly) {
+        router = router
+            .route(
+                &format!("{V3}/login"),
+                get(discovery::login_flows).post(login::login),
+            )
+            .route(&format!("{V3}/register"), post(register::register));
+    }
+    router = router
         .route(&format!("{V3}/account/whoami"), get(account::whoami))
         .route(
             &format!("{V3}/account/password"),
@@ -67,16 +73,24 @@ pub(crate) fn router(app: App) -> Router {
             &format!("{V3}/rooms/{{room_id}}/messages"),
             get(rooms::messages),
         );
-    if let Some(path) = refresh_path(&app) {
+    if let Some(path) = refresh_path(&app).filter(|_| !app.has(Fault::OauthOnly)) {
         router = router.route(&path, post(refresh::refresh));
     }
-    // The faithful server offers the legacy API only: `GET /auth_metadata` is an unknown endpoint
-    // (auth.discovery.404-unrecognized).
-    if app.has(Fault::OauthMetadataWithoutRefreshGrant) {
+    if app.has(Fault::NoOauthWrongErrcode) {
         router = router.route(
             "/_matrix/client/v1/auth_metadata",
-            get(discovery::auth_metadata),
+            get(discovery::auth_metadata_not_found),
         );
+    } else if !app.has(Fault::NoOauth) {
+        router = router
+            .route(
+                "/_matrix/client/v1/auth_metadata",
+                get(oauth::auth_metadata),
+            )
+            .route(oauth::REGISTRATION, post(oauth::register_client))
+            .route(oauth::AUTHORIZATION, get(oauth::authorize))
+            .route(oauth::TOKEN, post(oauth::token))
+            .route(oauth::REVOCATION, post(oauth::revoke));
     }
     router
         .fallback(discovery::unknown_endpoint)

@@ -235,7 +235,34 @@ impl Probe {
             F::RegisterIgnoresDeviceId => Probe::RegisterDeviceAssociation,
             F::VersionsWithoutVPrefix => Probe::VersionsForm,
             F::OauthMetadataWithoutRefreshGrant => Probe::OauthRefreshGrant,
+            // The OAuth faults are caught by the cases under cases/oauth, through the suite's own
+            // mutation matrix (tests/mutation.rs), which also drives the server's whole OAuth flow.
+            F::NoOauthWrongErrcode
+            | F::OauthMetadataWithoutRevocation
+            | F::OauthMetadataPlainPkce
+            | F::OauthRegistrationRejectsUnknownGrant
+            | F::OauthRegistrationRejectsNone
+            | F::OauthPkceIgnored
+            | F::OauthScopeDeviceIgnored
+            | F::OauthNoRefreshToken
+            | F::OauthTokensCacheable
+            | F::OauthNeverExpires
+            | F::OauthTokenJsonOnly
+            | F::OauthRefreshWithoutTokenType
+            | F::OauthNoRetry
+            | F::OauthNoReuseDetection
+            | F::OauthRefreshAnyClient
+            | F::OauthRefreshNewDevice
+            | F::OauthMatrixErrors
+            | F::OauthDeviceReuseKeepsTokens
+            | F::OauthRevokeSparesRefresh
+            | F::OauthRevokeRequiresClientId
+            | F::OauthRevokeUnknown400 => return None,
             F::OldAccessTokenRevokedAtRefresh
+            | F::OauthNoRotation
+            | F::OauthGraceWindow
+            | F::NoOauth
+            | F::OauthOnly
             | F::RefreshTokensUnasked
             | F::NoRotation
             | F::NoRefreshTokens
@@ -858,7 +885,7 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
             );
         }
         Probe::UnknownEndpointUnrecognized => {
-            let reply = hs.get("/_matrix/client/v1/auth_metadata", None).await;
+            let reply = hs.get("/_matrix/client/v1/no_such_endpoint", None).await;
             ensure!(
                 reply.status == StatusCode::NOT_FOUND && reply.errcode() == Some("M_UNRECOGNIZED"),
                 "{:?}",

@@ -101,7 +101,7 @@ async fn unknown_endpoints_and_wrong_methods() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     assert!(allow.contains("POST"), "Allow: {allow}");
-    let unknown = hs.get("/_matrix/client/v1/auth_metadata", None).await;
+    let unknown = hs.get("/_matrix/client/v1/no_such_endpoint", None).await;
     assert_eq!(
         (unknown.status, unknown.errcode()),
         (StatusCode::NOT_FOUND, Some("M_UNRECOGNIZED"))

@@ -1,0 +1,142 @@
+//! Finding the OAuth 2.0 authorisation server of a target: its metadata (RFC 8414) from the homeserver's
+//! `GET /_matrix/client/v1/auth_metadata`, or, for a plain OAuth 2.0 server named with `--oauth-issuer`,
+//! from the RFC 8414 or OpenID Connect discovery path of that issuer.
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::case::model::Method;
+use crate::run::http::{Http, Outgoing, Response};
+use crate::target::GateStatus;
+use crate::transcript::Transcript;
+
+const AUTH_METADATA: &str = "/_matrix/client/v1/auth_metadata";
+
+/// An authorisation server whose metadata was found.
+#[derive(Debug, Clone)]
+pub struct OauthServer {
+    metadata: Map<String, Value>,
+    /// Where the metadata came from, for messages.
+    pub source: String,
+}
+
+impl OauthServer {
+    /// The absolute http(s) URL a metadata field (`token_endpoint`, ...) holds.
+    pub fn endpoint(&self, field: &str) -> Result<Url, String> {
+        let value = self.metadata.get(field).ok_or_else(|| {
+            format!(
+                "the OAuth 2.0 server metadata ({}) has no `{field}`",
+                self.source
+            )
+        })?;
+        let url = value
+            .as_str()
+            .and_then(|s| Url::parse(s).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                format!(
+                    "`{field}` of the OAuth 2.0 server metadata is not an absolute http(s) URL: {value}"
+                )
+            })?;
+        Ok(url)
+    }
+
+    /// Every endpoint URL the metadata advertises (the origins requests may go to).
+    pub fn endpoint_urls(&self) -> Vec<Url> {
+        self.metadata
+            .keys()
+            .filter(|k| k.ends_with("_endpoint"))
+            .filter_map(|k| self.endpoint(k).ok())
+            .collect()
+    }
+}
+
+/// The server's metadata; or why not: [`GateStatus::Unmet`] when the server answered that it offers no
+/// OAuth 2.0 API (the evidence in the reason), [`GateStatus::Undecided`] when a discovery request got no
+/// answer (its cases are then errors, never "not applicable").
+pub async fn discover(
+    http: &Http,
+    issuer: Option<&Url>,
+    transcript: &mut Transcript,
+) -> Result<OauthServer, GateStatus> {
+    let requests = match issuer {
+        None => vec![Outgoing::new(Method::Get, AUTH_METADATA)],
+        Some(issuer) => discovery_urls(issuer)
+            .into_iter()
+            .map(|url| Outgoing::to_url(Method::Get, url))
+            .collect(),
+    };
+    let mut outcome = GateStatus::Undecided("no discovery request".to_owned());
+    for request in requests {
+        let what = match &request.url {
+            Some(url) => format!("GET {url}"),
+            None => format!("GET {}", request.path),
+        };
+        let response = http
+            .send(&request, transcript)
+            .await
+            .map_err(|e| GateStatus::Undecided(format!("OAuth 2.0 discovery: {what}: {e}")))?;
+        match metadata_of(&response, &what) {
+            Ok(server) => return Ok(server),
+            Err(status) => outcome = status,
+        }
+    }
+    Err(outcome)
+}
+
+/// RFC 8414 §3.1 (the well-known suffix goes between the host and the issuer's path), then OpenID
+/// Connect Discovery 1.0 §4 (appended to the issuer).
+fn discovery_urls(issuer: &Url) -> Vec<Url> {
+    let path = issuer.path().trim_end_matches('/');
+    let mut rfc8414 = issuer.clone();
+    rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    let mut oidc = issuer.clone();
+    oidc.set_path(&format!("{path}/.well-known/openid-configuration"));
+    vec![rfc8414, oidc]
+}
+
+/// Only a 4xx (`404 M_UNRECOGNIZED` for a homeserver) shows that there is no OAuth 2.0 API; any other
+/// answer leaves the question open.
+fn metadata_of(response: &Response, what: &str) -> Result<OauthServer, GateStatus> {
+    match (&response.status, &response.json) {
+        (200, Some(Value::Object(metadata))) => Ok(OauthServer {
+            metadata: metadata.clone(),
+            source: what.to_owned(),
+        }),
+        (400..=499, _) if response.status != 429 => Err(GateStatus::Unmet(format!(
+            "the server offers no OAuth 2.0 API: {what} answered {}",
+            response.describe()
+        ))),
+        _ => Err(GateStatus::Undecided(format!(
+            "{what} answered {} (no JSON object)",
+            response.describe()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_paths_follow_rfc8414_then_oidc() {
+        let urls = discovery_urls(&Url::parse("http://127.0.0.1:8201/").unwrap());
+        assert_eq!(
+            urls[0].as_str(),
+            "http://127.0.0.1:8201/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            urls[1].as_str(),
+            "http://127.0.0.1:8201/.well-known/openid-configuration"
+        );
+        let urls = discovery_urls(&Url::parse("https://as.example/tenant/").unwrap());
+        assert_eq!(
+            urls[0].as_str(),
+            "https://as.example/.well-known/oauth-authorization-server/tenant"
+        );
+        assert_eq!(
+            urls[1].as_str(),
+            "https://as.example/tenant/.well-known/openid-configuration"
+        );
+    }
+}
