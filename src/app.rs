@@ -102,6 +102,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         },
         // Bursts are the user's to allow on their server; on our own reference server they always are.
         bursts: cli.bursts || cli.target.is_none(),
+        reading: cli.reading,
     };
     let ctx = runtime.block_on(RunContext::connect(
         base,
@@ -127,7 +128,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
 
     let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
     records.sort_by(|a, b| a.id.cmp(&b.id));
-    let verdicts = verdict::aggregate(&ctx.catalogue, &records);
+    let verdicts = verdict::aggregate(&ctx.catalogue, cli.reading, &records);
     let errors = records.iter().any(|r| r.outcome == Outcome::Error);
     // With --expected, the verdicts are judged against the file (a verdict that moved) instead of against
     // the spec's levels; --bless takes them as they are.
@@ -153,6 +154,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         started_at,
         duration_ms: duration.as_millis() as u64,
         strict: cli.strict,
+        reading: cli.reading,
         exit_code,
         totals: Totals::of(&records, &verdicts),
         clauses: verdicts,

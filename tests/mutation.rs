@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use refresh_conformance::case;
 use refresh_conformance::clause::{Level, TestKind};
+use refresh_conformance::reading::Reading;
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::reference::{Fault, ReferenceConfig, ReferenceServer};
 use refresh_conformance::run::{self, RunContext, Settings};
@@ -46,6 +47,7 @@ async fn run_suite(config: ReferenceConfig) -> Run {
         insecure: false,
         privileges: Default::default(),
         bursts: true,
+        reading: Reading::Default,
     };
     let base = server.base_url().parse().unwrap();
     let ctx = RunContext::connect(
@@ -65,7 +67,7 @@ async fn run_suite(config: ReferenceConfig) -> Run {
         .map(|r| format!("{}: {}", r.id, r.message))
         .collect();
     Run {
-        verdicts: verdict::aggregate(&ctx.catalogue, &records),
+        verdicts: verdict::aggregate(&ctx.catalogue, Reading::Default, &records),
         errors,
     }
 }

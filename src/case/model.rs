@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::case::matcher::Matcher;
 use crate::clause::Level;
+use crate::reading::BlockReading;
 use crate::source::{Pos, SourceFile};
 use crate::spec_version::VersionRange;
 
@@ -72,6 +73,19 @@ pub struct Case {
 impl Case {
     pub fn primary_clause(&self) -> &str {
         &self.clauses[0]
+    }
+
+    /// The longest the case's own waits may take under `max_wait`: a case timeout must leave room for them,
+    /// so that a lifetime `--max-wait` allows gives a verdict rather than a timeout.
+    pub fn allowed_waits(&self, max_wait: std::time::Duration) -> std::time::Duration {
+        self.steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Wait(Wait::ExpiryOf(_)) => max_wait,
+                Action::Wait(Wait::Millis(ms)) => std::time::Duration::from_millis(*ms),
+                _ => std::time::Duration::ZERO,
+            })
+            .sum()
     }
 
     /// Whether a step sleeps (for expiry or a fixed time).
@@ -248,6 +262,8 @@ pub struct CheckBlock {
     pub clause: String,
     /// Lowers the level of these checks below the clause's own (e.g. a SHOULD part of a MUST clause).
     pub level: Option<Level>,
+    /// Where an ambiguity of the spec makes the level depend on the reading (replaces `level`).
+    pub reading: Option<BlockReading>,
     /// The block applies only when the status matches (a conditional requirement such as "if 401 then ...").
     pub if_status: Option<Matcher>,
     /// The block applies only when the server advertises a version in this range.

@@ -15,6 +15,7 @@ use serde_saphyr::Spanned;
 use crate::case::matcher::Matcher;
 use crate::case::model::*;
 use crate::clause::Level;
+use crate::reading::BlockReading;
 use crate::source::{Pos, SourceFile};
 use crate::spec_version::VersionRange;
 
@@ -146,6 +147,7 @@ const MAX_BURST: u32 = 200;
 struct RawBlock {
     clause: Option<String>,
     level: Option<Level>,
+    reading: Option<BlockReading>,
     if_status: Option<Matcher>,
     spec: Option<VersionRange>,
     status: Option<Matcher>,
@@ -354,10 +356,18 @@ fn convert_step(
                 "empty",
             ));
         }
+        if b.level.is_some() && b.reading.is_some() {
+            return Err(error(
+                pos,
+                "a block with `reading` gives its level for each reading there, not in `level`",
+                "both `level` and `reading`",
+            ));
+        }
         Ok(CheckBlock {
             pos,
             clause: b.clause.unwrap_or_else(|| default_clause.to_owned()),
             level: b.level,
+            reading: b.reading,
             if_status: b.if_status,
             spec: b.spec,
             status: b.status,
@@ -375,6 +385,17 @@ fn convert_step(
                 .collect::<Result<_, _>>()?,
         },
     };
+    let readings_outside_expect = raw.require.iter().chain(&raw.assume);
+    if let Some(b) = readings_outside_expect
+        .into_iter()
+        .find(|b| b.value.reading.is_some())
+    {
+        return Err(error(
+            b.referenced.into(),
+            "`reading` applies to `expect` blocks only: a precondition holds or not whatever the reading",
+            "here",
+        ));
+    }
     let require = raw
         .require
         .map(|b| block(b.referenced.into(), b.value, primary))

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use crate::case::model::*;
 use crate::case::template;
+use crate::reading::{BlockReading, Reading};
 use crate::clause::{Catalogue, Level};
 use crate::source::Pos;
 
@@ -99,6 +100,31 @@ impl Validator<'_> {
         self.catalogue.get(id).map(|c| c.level)
     }
 
+    /// A block's `reading` names an ambiguity of the catalogue that touches its clause, and no reading
+    /// raises the clause above its own level.
+    fn reading(&mut self, pos: Pos, clause: &str, level: Level, reading: &BlockReading) {
+        let id = &reading.ambiguity;
+        match self.catalogue.ambiguity(id) {
+            None => {
+                let message = format!("ambiguity `{id}` is not in the catalogue's `ambiguities`");
+                self.error_near(pos, id, message, "unknown ambiguity");
+            }
+            Some(a) if !a.clauses.iter().any(|c| c == clause) => {
+                let message = format!("ambiguity `{id}` does not list clause `{clause}`");
+                self.error_near(pos, id, message, "add the clause to the ambiguity");
+            }
+            Some(_) => {}
+        }
+        let raised = [Reading::Default, Reading::Strict]
+            .into_iter()
+            .filter_map(|r| reading.level(r))
+            .any(|l| l < level);
+        if raised {
+            let message = format!("a reading can only keep or lower the clause's own level {level}");
+            self.error_near(pos, "reading", message, "stronger than the clause");
+        }
+    }
+
     fn step(&mut self, step: &Step) {
         let pos = step.pos;
         for block in &step.expect {
@@ -117,6 +143,9 @@ impl Validator<'_> {
                         "`level: {lower}` must be weaker than the clause's own level {level}"
                     );
                     self.error_near(block.pos, "level", message, "can only lower the level");
+                }
+                if let Some(reading) = &block.reading {
+                    self.reading(block.pos, &block.clause, level, reading);
                 }
             }
         }

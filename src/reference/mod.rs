@@ -60,7 +60,7 @@ impl Default for ReferenceConfig {
     fn default() -> Self {
         ReferenceConfig {
             fault: None,
-            access_token_lifetime: Some(Duration::from_millis(1500)),
+            access_token_lifetime: Some(Duration::from_secs(3)),
             login_rate_limit: None,
         }
     }

@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::reading::Reading;
 use crate::redact::Secrets;
 use crate::target::Capabilities;
 use crate::verdict::{CaseRecord, ClauseVerdict, Outcome, Verdict};
@@ -32,6 +33,8 @@ pub struct RunReport {
     pub started_at: String,
     pub duration_ms: u64,
     pub strict: bool,
+    /// How the ambiguities of the spec were read (`--reading`).
+    pub reading: Reading,
     pub exit_code: u8,
     pub totals: Totals,
     pub clauses: Vec<ClauseVerdict>,

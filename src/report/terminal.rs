@@ -21,8 +21,10 @@ pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nClause verdicts ({} against {}):",
-        report.spec_version, report.target
+        "\nClause verdicts ({} against {}, {} reading of the ambiguities):",
+        report.spec_version,
+        report.target,
+        report.reading.as_str()
     );
     let _ = writeln!(
         out,
@@ -39,6 +41,10 @@ pub fn render(report: &RunReport) -> String {
             paint(clause.verdict, verdict),
             one_line(&clause.reason, REASON_WIDTH)
         );
+        for note in &clause.readings {
+            let line = format!("{:id_width$}  └ {}", "", one_line(&note.to_string(), REASON_WIDTH + 20));
+            let _ = writeln!(out, "{}", line.dimmed());
+        }
     }
     let totals = |map: &std::collections::BTreeMap<&str, usize>| {
         map.iter()

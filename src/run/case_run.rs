@@ -72,14 +72,16 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         ),
         transcript: Transcript::default(),
         findings: Findings::default(),
+        slowest: Duration::ZERO,
     };
     if let Some(stop) = gate_reason(case, &ctx.capabilities) {
         return finish(ctx, case, runner, Some(stop), started);
     }
-    let stop = match tokio::time::timeout(ctx.case_timeout, steps(&mut runner)).await {
+    let timeout = ctx.case_timeout + case.allowed_waits(ctx.max_wait);
+    let stop = match tokio::time::timeout(timeout, steps(&mut runner)).await {
         Ok(stop) => stop,
         Err(_) => Some(Stop::Error(format!(
-            "the case did not finish within {:?}",
+            "the case did not finish within {timeout:?} (--case-timeout {:?} plus the waits --max-wait allows it)",
             ctx.case_timeout
         ))),
     };

@@ -17,6 +17,7 @@ use crate::clause::Catalogue;
 use url::Url;
 
 use crate::error::Error;
+use crate::reading::Reading;
 use crate::redact::Secrets;
 use crate::run::http::{Http, HttpConfig};
 use crate::target::accounts::{Accounts, Provisioning};
@@ -41,6 +42,8 @@ pub struct Settings {
     pub insecure: bool,
     pub privileges: Privileges,
     pub bursts: bool,
+    /// How the ambiguities of the spec are read (`--reading`).
+    pub reading: Reading,
 }
 
 /// Everything the trials share.
@@ -52,6 +55,7 @@ pub struct RunContext {
     pub max_wait: Duration,
     pub case_timeout: Duration,
     pub privileges: Privileges,
+    pub reading: Reading,
 }
 
 impl RunContext {
@@ -87,6 +91,7 @@ impl RunContext {
             max_wait: settings.max_wait,
             case_timeout: settings.case_timeout,
             privileges: settings.privileges.clone(),
+            reading: settings.reading,
         })
     }
 }
