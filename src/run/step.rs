@@ -113,7 +113,14 @@ impl StepRunner<'_> {
             self.expectations(step, block, &response)?;
         }
         // A token refused close to its advertised expiry may simply have expired: no verdict either way.
+        // Only where the step expected the token to work: a check that the token is dead stands.
+        let expected_success = step.expect.iter().any(|b| {
+            b.status
+                .as_ref()
+                .is_some_and(|m| m.check(Some(&json!(200)), &|v| self.render(v)).is_ok())
+        });
         if let Some(why) = near_expiry
+            && expected_success
             && response.status == 401
             && self.findings.checks[before..].iter().any(|c| !c.held)
         {
