@@ -87,7 +87,7 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// Timeout of one case, waits included.
+    /// Timeout of one case, not counting the waits --max-wait allows it (each case's timeout grows by those).
     #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
     pub case_timeout: Duration,
 

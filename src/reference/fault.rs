@@ -222,6 +222,17 @@ faults! {
         Breaks(&["txn.survives-refresh"]),
         "transaction ids are scoped to the access token instead of the device, so a refresh forgets them";
 
+    // --- Hollow passes the suite once let through ---
+    EndedRefreshTokenForbidden = "ended-refresh-token-forbidden",
+        Breaks(&["refresh.401.unknown-or-used"]),
+        "a refresh token of an ended session (logout, device deletion, password change, device_id re-use) gets 403 M_FORBIDDEN instead of 401 M_UNKNOWN_TOKEN";
+    RefreshWithoutAuthForbidden = "refresh-without-auth-forbidden",
+        Breaks(&["refresh.auth.no-access-token"]),
+        "/refresh answers 403 M_FORBIDDEN (not 401) when no Authorization header is sent";
+    BadRequestErrorsWithoutErrcode = "bad-request-errors-without-errcode",
+        Breaks(&["error.standard-format"]),
+        "M_NOT_JSON, M_BAD_JSON and M_MISSING_PARAM errors carry only an error message, no errcode";
+
     // --- General API rules ---
     ErrorWithoutErrorField = "error-without-error-field",
         Breaks(&["error.standard-format"]),
@@ -273,6 +284,9 @@ faults! {
     UnusedBranchKept = "unused-branch-kept",
         Allowed,
         "allowed (A4): replaying a refresh token before its successors are used keeps the first, unused pair valid too";
+    NoExpiresInMs = "no-expires-in-ms",
+        Allowed,
+        "allowed (A11): refresh tokens are issued, but no expires_in_ms anywhere and access tokens never expire";
 }
 
 impl Fault {
@@ -350,7 +364,7 @@ mod tests {
             .iter()
             .filter(|f| f.is_allowed_variation())
             .collect();
-        assert_eq!(allowed.len(), 6);
+        assert_eq!(allowed.len(), 7);
     }
 
     /// The names the harness and the CLI were promised.

@@ -71,6 +71,7 @@ impl ReferenceConfig {
     /// under a particular setting:
     /// - [`Fault::ExpiresInSeconds`]: a 4 s lifetime, so that the advertised "4 ms" plus the
     ///   suite's margin (at least 2 s) ends before the real expiry.
+    /// - [`Fault::NoExpiresInMs`]: no lifetime at all, so no `expires_in_ms` is ever given.
     /// - [`Fault::NoRetryAfterHeader`]: a rate limit of 10 logins/registrations per second, so 429s
     ///   happen; and a 5 s lifetime, so that the suite's waits for those 429s (a second each) do
     ///   not outlast access tokens a case means to use.
@@ -81,6 +82,7 @@ impl ReferenceConfig {
         };
         match fault {
             Fault::ExpiresInSeconds => config.access_token_lifetime = Some(Duration::from_secs(4)),
+            Fault::NoExpiresInMs => config.access_token_lifetime = None,
             Fault::NoRetryAfterHeader => {
                 config.login_rate_limit = Some(10);
                 config.access_token_lifetime = Some(Duration::from_secs(5));

@@ -182,7 +182,11 @@ impl Probe {
             F::OldRefreshRevokedAtOnce => Probe::RetryWindow,
             F::UnknownRefreshWrongStatus => Probe::UnknownRefresh401,
             F::NoRotationOldRevoked => Probe::RefreshTokenOptional,
-            F::RefreshEndpointV1Only | F::RefreshRequiresAccessToken => Probe::RefreshEndpoint,
+            F::RefreshEndpointV1Only
+            | F::RefreshRequiresAccessToken
+            | F::RefreshWithoutAuthForbidden => Probe::RefreshEndpoint,
+            F::EndedRefreshTokenForbidden => Probe::LogoutDestroys,
+            F::BadRequestErrorsWithoutErrcode => Probe::ErrorHasErrorField,
             F::RefreshRequiresContentType => Probe::RefreshWithoutContentType,
             F::MalformedRefresh5xx => Probe::MalformedRefresh4xx,
             F::RefreshedAccessTokenInvalid => Probe::RefreshedAccessTokenWorks,
@@ -240,7 +244,8 @@ impl Probe {
             | F::NoRotation
             | F::NoRefreshTokens
             | F::ReplayEndsSession
-            | F::UnusedBranchKept => return None,
+            | F::UnusedBranchKept
+            | F::NoExpiresInMs => return None,
         })
     }
 }
@@ -820,6 +825,7 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
             for reply in [
                 hs.get("/_matrix/client/v3/account/whoami", None).await,
                 hs.refresh("nope").await,
+                hs.post("/_matrix/client/v3/refresh", None, json!({})).await,
             ] {
                 ensure!(
                     reply.str("errcode").is_some() && reply.str("error").is_some(),
