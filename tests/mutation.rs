@@ -3,8 +3,10 @@
 //! exactly the clauses it declares (`Fault::breaks`) fail or warn, and nothing else; the allowed variations
 //! must make nothing fail. Finally, every MUST clause with a server-side test must be caught by some fault.
 //!
-//! Cases may end in error under a fault (a broken endpoint keeps a case from reaching its checks: that is
-//! what an error means), but never on the faithful server or under an allowed variation.
+//! Under a fault, every clause the fault does not break should keep the verdict it has on the faithful
+//! server (a case that needs a precondition the fault breaks is written so that its own clause still gets a
+//! verdict); the clauses that move are printed, not yet asserted. No case may end in error on the faithful
+//! server or under an allowed variation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -117,6 +119,7 @@ async fn every_fault_fails_exactly_its_clauses() {
         });
     }
     let mut caught: BTreeSet<String> = BTreeSet::new();
+    let mut moves = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (fault, run) = joined.unwrap();
         let actual = failing(&run);
@@ -136,6 +139,27 @@ async fn every_fault_fails_exactly_its_clauses() {
                 problems.push(format!(
                     "fault {fault}: {clause} should fail but is {shown}"
                 ));
+            }
+        }
+        // One deviation, one verdict moves: a clause the fault does not break keeps its faithful verdict,
+        // rather than dropping to untested because a neighbouring case stumbled over the fault. Not yet
+        // asserted: the moves are printed so that cases can be restructured one by one.
+        if !fault.is_allowed_variation() {
+            for v in &run.verdicts {
+                let before = faithful.verdicts.iter().find(|f| f.id == v.id);
+                if let Some(before) = before
+                    && !expected.contains(v.id.as_str())
+                    && !actual.contains_key(&v.id)
+                    && before.verdict != v.verdict
+                {
+                    moves.push(format!(
+                        "fault {fault}: {} moved from {} to {}: {}",
+                        v.id,
+                        before.verdict.as_str(),
+                        v.verdict.as_str(),
+                        v.reason
+                    ));
+                }
             }
         }
         if fault.is_allowed_variation() {
@@ -158,6 +182,13 @@ async fn every_fault_fails_exactly_its_clauses() {
         problems.push(format!(
             "MUST clauses no fault catches: {uncaught:?} (documented: {known:?})"
         ));
+    }
+    if !moves.is_empty() {
+        eprintln!(
+            "{} verdict(s) of clauses a fault does not break moved:\n{}",
+            moves.len(),
+            moves.join("\n")
+        );
     }
     assert!(
         problems.is_empty(),
