@@ -229,6 +229,9 @@ faults! {
     RefreshWithoutAuthForbidden = "refresh-without-auth-forbidden",
         Breaks(&["refresh.auth.no-access-token"]),
         "/refresh answers 403 M_FORBIDDEN (not 401) when no Authorization header is sent";
+    NonAsciiAccessToken500 = "non-ascii-access-token-500",
+        Breaks(&["token.use.401-missing-or-unknown"]),
+        "an access token with non-ASCII characters gets 500 M_UNKNOWN instead of 401 M_UNKNOWN_TOKEN (as Synapse 1.163.2 does)";
     BadRequestErrorsWithoutErrcode = "bad-request-errors-without-errcode",
         Breaks(&["error.standard-format"]),
         "M_NOT_JSON, M_BAD_JSON and M_MISSING_PARAM errors carry only an error message, no errcode";

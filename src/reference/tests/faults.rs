@@ -219,7 +219,9 @@ impl Probe {
                 Probe::RegisterReturnsTokens
             }
             F::GuestHonoursRefreshToken => Probe::GuestIgnoresParams,
-            F::RefreshTokenAsAccessToken | F::MissingTokenAsUnknown => Probe::TokenErrors,
+            F::RefreshTokenAsAccessToken
+            | F::MissingTokenAsUnknown
+            | F::NonAsciiAccessToken500 => Probe::TokenErrors,
             F::QueryStringTokenRejected => Probe::QueryStringToken,
             F::WhoamiWithoutDeviceId => Probe::WhoamiDeviceId,
             F::TxnNotKeptAcrossRefresh => Probe::TxnSurvivesRefresh,
@@ -764,6 +766,14 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
                 missing.body
             );
             ensure!(unknown_token(&hs.probe("garbage").await), "garbage token");
+            let non_ascii = hs
+                .get("/_matrix/client/v3/account/whoami?access_token=t%C3%B6ken", None)
+                .await;
+            ensure!(
+                unknown_token(&non_ascii),
+                "non-ASCII token: {}",
+                non_ascii.status
+            );
             let as_access = hs.probe(&rt0).await;
             ensure!(
                 unknown_token(&as_access),
