@@ -201,11 +201,19 @@ fn no_expectation_is_met_by_any_status_or_by_a_server_error() {
                         c.id,
                         block.pos.line,
                         step.name,
-                        if every { "any status meets it" } else { "a server error meets it" }
+                        if every {
+                            "any status meets it"
+                        } else {
+                            "a server error meets it"
+                        }
                     ));
                 }
             }
         }
     }
-    assert!(hollow.is_empty(), "hollow status checks:\n{}", hollow.join("\n"));
+    assert!(
+        hollow.is_empty(),
+        "hollow status checks:\n{}",
+        hollow.join("\n")
+    );
 }

@@ -81,7 +81,7 @@ impl Case {
         self.steps
             .iter()
             .map(|s| match &s.action {
-                Action::Wait(Wait::ExpiryOf(_)) => max_wait,
+                Action::Wait(Wait::ExpiryOf(_) | Wait::BeforeExpiryOf(_)) => max_wait,
                 Action::Wait(Wait::Millis(ms)) => std::time::Duration::from_millis(*ms),
                 _ => std::time::Duration::ZERO,
             })
@@ -252,6 +252,9 @@ pub struct RefreshSpec {
 pub enum Wait {
     /// Until the session's access token has expired: `expires_in_ms` after it was issued, plus a margin.
     ExpiryOf(String),
+    /// Until shortly before the session's access token expires: `expires_in_ms` minus twice the margin a
+    /// refusal near expiry gets (so the token is still judged on).
+    BeforeExpiryOf(String),
     Millis(u64),
 }
 

@@ -129,6 +129,7 @@ struct RawTokenSource {
 #[serde(deny_unknown_fields)]
 struct RawWait {
     expiry_of: Option<String>,
+    before_expiry_of: Option<String>,
     ms: Option<u64>,
 }
 
@@ -336,11 +337,18 @@ fn convert_step(
         actions.push(Action::Whoami(one_of(w.session, w.token, "whoami")?));
     }
     if let Some(w) = raw.wait {
-        actions.push(Action::Wait(match (w.expiry_of, w.ms) {
-            (Some(session), None) => Wait::ExpiryOf(session),
-            (None, Some(ms)) => Wait::Millis(ms),
-            _ => return Err(fail("`wait` takes exactly one of `expiry_of` or `ms`")),
-        }));
+        actions.push(Action::Wait(
+            match (w.expiry_of, w.before_expiry_of, w.ms) {
+                (Some(session), None, None) => Wait::ExpiryOf(session),
+                (None, Some(session), None) => Wait::BeforeExpiryOf(session),
+                (None, None, Some(ms)) => Wait::Millis(ms),
+                _ => {
+                    return Err(fail(
+                        "`wait` takes exactly one of `expiry_of`, `before_expiry_of` or `ms`",
+                    ));
+                }
+            },
+        ));
     }
     if actions.len() != 1 {
         return Err(fail(
@@ -464,6 +472,7 @@ fn default_name(action: &Action) -> String {
         Action::Refresh(r) => format!("refresh {}{}", source(&r.token), out(&r.session)),
         Action::Whoami(t) => format!("whoami {}", source(t)),
         Action::Wait(Wait::ExpiryOf(s)) => format!("wait for {s} to expire"),
+        Action::Wait(Wait::BeforeExpiryOf(s)) => format!("wait until shortly before {s} expires"),
         Action::Wait(Wait::Millis(ms)) => format!("wait {ms} ms"),
     }
 }

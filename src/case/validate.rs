@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use crate::case::model::*;
 use crate::case::template;
-use crate::reading::{BlockReading, Reading};
 use crate::clause::{Catalogue, Level};
+use crate::reading::{BlockReading, Reading};
 use crate::source::Pos;
 
 /// Variables every case has without defining them.
@@ -120,7 +120,8 @@ impl Validator<'_> {
             .filter_map(|r| reading.level(r))
             .any(|l| l < level);
         if raised {
-            let message = format!("a reading can only keep or lower the clause's own level {level}");
+            let message =
+                format!("a reading can only keep or lower the clause's own level {level}");
             self.error_near(pos, "reading", message, "stronger than the clause");
         }
     }
@@ -248,7 +249,7 @@ impl Validator<'_> {
             }
             Action::Refresh(r) => session_of(&r.token),
             Action::Whoami(t) => session_of(t),
-            Action::Wait(Wait::ExpiryOf(s)) => Some(s.clone()),
+            Action::Wait(Wait::ExpiryOf(s) | Wait::BeforeExpiryOf(s)) => Some(s.clone()),
             _ => None,
         };
         if let Some(session) = used
@@ -285,7 +286,9 @@ impl Validator<'_> {
         for step in all {
             match &step.action {
                 Action::Refresh(_) => needs.push((Gate::RefreshTokens, step.pos)),
-                Action::Wait(Wait::ExpiryOf(_)) => needs.push((Gate::Expiry, step.pos)),
+                Action::Wait(Wait::ExpiryOf(_) | Wait::BeforeExpiryOf(_)) => {
+                    needs.push((Gate::Expiry, step.pos))
+                }
                 Action::Register(r) if r.kind == AccountKind::Guest => {
                     needs.push((Gate::Guest, step.pos))
                 }

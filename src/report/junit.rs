@@ -37,7 +37,11 @@ pub fn render(report: &RunReport) -> String {
             .iter()
             .flat_map(|c| c.clauses.iter().map(String::as_str))
             .collect();
-        for clause in report.clauses.iter().filter(|c| cited.contains(c.id.as_str())) {
+        for clause in report
+            .clauses
+            .iter()
+            .filter(|c| cited.contains(c.id.as_str()))
+        {
             for note in &clause.readings {
                 suite.add_property(Property::new(
                     format!("reading:{}:{}", clause.id, note.ambiguity),

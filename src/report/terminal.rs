@@ -42,7 +42,11 @@ pub fn render(report: &RunReport) -> String {
             one_line(&clause.reason, REASON_WIDTH)
         );
         for note in &clause.readings {
-            let line = format!("{:id_width$}  └ {}", "", one_line(&note.to_string(), REASON_WIDTH + 20));
+            let line = format!(
+                "{:id_width$}  └ {}",
+                "",
+                one_line(&note.to_string(), REASON_WIDTH + 20)
+            );
             let _ = writeln!(out, "{}", line.dimmed());
         }
     }

@@ -64,7 +64,8 @@ pub struct StepRunner<'a> {
     pub scope: Scope,
     pub transcript: Transcript,
     pub findings: Findings,
-    /// The slowest round trip of the case so far: part of the margin before an advertised expiry.
+    /// The slowest round trip of the case so far (logins and registrations aside): part of the margin
+    /// before an advertised expiry.
     pub slowest: Duration,
 }
 
@@ -96,7 +97,11 @@ impl StepRunner<'_> {
             }
         };
         let received_at = Instant::now();
-        self.slowest = self.slowest.max(received_at - sent_at);
+        // Login and registration hash passwords: their time says nothing about how long a request with a
+        // token takes.
+        if !matches!(step.action, Action::Login(_) | Action::Register(_)) {
+            self.slowest = self.slowest.max(received_at - sent_at);
+        }
         if cleanup {
             return Ok(());
         }
@@ -319,20 +324,19 @@ impl StepRunner<'_> {
         let until = match wait {
             Wait::Millis(ms) => Instant::now() + Duration::from_millis(*ms),
             Wait::ExpiryOf(name) => {
-                let session = self.scope.session(name).map_err(Stop::Error)?;
-                let lifetime = match &session.expires_in_ms {
-                    None => {
-                        return Err(Stop::Skip(format!(
-                            "the server gave `{name}` no expires_in_ms"
-                        )));
-                    }
-                    Some(value) => value.as_u64().map(Duration::from_millis).ok_or_else(|| {
-                        Stop::Error(format!(
-                            "cannot wait: expires_in_ms of `{name}` is {value}, not an integer"
-                        ))
-                    })?,
-                };
-                session.received_at + lifetime + expiry_margin(lifetime)
+                let (received_at, lifetime) = self.lifetime_of(name)?;
+                received_at + lifetime + expiry_margin(lifetime)
+            }
+            Wait::BeforeExpiryOf(name) => {
+                let (received_at, lifetime) = self.lifetime_of(name)?;
+                let before = self.near_expiry_margin(lifetime) * 2;
+                if before >= lifetime || received_at + lifetime - before <= Instant::now() {
+                    return Err(Stop::NotRun(format!(
+                        "with round trips up to {:?}, a lifetime of {lifetime:?} leaves no time to use `{name}` before its expiry",
+                        self.slowest
+                    )));
+                }
+                received_at + lifetime - before
             }
         };
         let wait_for = until.saturating_duration_since(Instant::now());
@@ -347,6 +351,30 @@ impl StepRunner<'_> {
         Ok(())
     }
 
+    /// When a session's tokens arrived and how long the server said its access token lives.
+    fn lifetime_of(&self, name: &str) -> Result<(Instant, Duration), Stop> {
+        let session = self.scope.session(name).map_err(Stop::Error)?;
+        let lifetime = match &session.expires_in_ms {
+            None => {
+                return Err(Stop::Skip(format!(
+                    "the server gave `{name}` no expires_in_ms"
+                )));
+            }
+            Some(value) => value.as_u64().map(Duration::from_millis).ok_or_else(|| {
+                Stop::Error(format!(
+                    "cannot wait: expires_in_ms of `{name}` is {value}, not an integer"
+                ))
+            })?,
+        };
+        Ok((session.received_at, lifetime))
+    }
+
+    /// How close to its advertised expiry a refused token gives no verdict: a tenth of the lifetime, or
+    /// twice the slowest round trip of the case, whichever is longer.
+    fn near_expiry_margin(&self, lifetime: Duration) -> Duration {
+        (lifetime / 10).max(self.slowest * 2)
+    }
+
     /// Why the access token an action sends was too close to its advertised expiry for a refusal to count:
     /// sent after `E - margin` (margin: a tenth of the lifetime, or twice the slowest round trip of the case,
     /// whichever is longer) but before the wait that deliberately lets it expire would have ended.
@@ -354,7 +382,9 @@ impl StepRunner<'_> {
         let source = match action {
             Action::Whoami(source) => Some(source),
             // At /refresh an access token sent along is incidental: a refusal there is about the refresh token.
-            Action::Request(r) | Action::Burst { request: r, .. } if !r.path.ends_with("/refresh") => {
+            Action::Request(r) | Action::Burst { request: r, .. }
+                if !r.path.ends_with("/refresh") =>
+            {
                 r.auth.as_ref()
             }
             _ => None,
@@ -363,7 +393,7 @@ impl StepRunner<'_> {
         let session = self.scope.session(name).ok()?;
         let lifetime = Duration::from_millis(session.expires_in_ms.as_ref()?.as_u64()?);
         let expiry = session.received_at + lifetime;
-        let margin = (lifetime / 10).max(self.slowest * 2);
+        let margin = self.near_expiry_margin(lifetime);
         let deliberately_expired = expiry + expiry_margin(lifetime);
         (sent_at + margin > expiry && sent_at < deliberately_expired).then(|| {
             format!(

@@ -78,6 +78,7 @@ pub(super) enum Probe {
     RefreshAnyTime,
     ExpiresInMsInteger,
     ExpiresWhenAdvertised,
+    AliveBeforeExpiry,
     ExpiredSoftLogout,
     RefreshAfterExpiry,
     SoftLogoutBoolean,
@@ -132,6 +133,7 @@ impl Probe {
         Probe::RefreshAnyTime,
         Probe::ExpiresInMsInteger,
         Probe::ExpiresWhenAdvertised,
+        Probe::AliveBeforeExpiry,
         Probe::ExpiredSoftLogout,
         Probe::RefreshAfterExpiry,
         Probe::SoftLogoutBoolean,
@@ -194,6 +196,7 @@ impl Probe {
             F::RefreshOnlyAfterExpiry => Probe::RefreshAnyTime,
             F::ExpiresInMsString => Probe::ExpiresInMsInteger,
             F::NoExpiry | F::ExpiresInSeconds => Probe::ExpiresWhenAdvertised,
+            F::AccessTokensDieEarly => Probe::AliveBeforeExpiry,
             F::NoSoftLogoutOnExpiry => Probe::ExpiredSoftLogout,
             F::ExpiryKillsRefreshToken => Probe::RefreshAfterExpiry,
             F::SoftLogoutString => Probe::SoftLogoutBoolean,
@@ -219,9 +222,9 @@ impl Probe {
                 Probe::RegisterReturnsTokens
             }
             F::GuestHonoursRefreshToken => Probe::GuestIgnoresParams,
-            F::RefreshTokenAsAccessToken
-            | F::MissingTokenAsUnknown
-            | F::NonAsciiAccessToken500 => Probe::TokenErrors,
+            F::RefreshTokenAsAccessToken | F::MissingTokenAsUnknown | F::NonAsciiAccessToken500 => {
+                Probe::TokenErrors
+            }
             F::QueryStringTokenRejected => Probe::QueryStringToken,
             F::WhoamiWithoutDeviceId => Probe::WhoamiDeviceId,
             F::TxnNotKeptAcrossRefresh => Probe::TxnSurvivesRefresh,
@@ -479,6 +482,17 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
                 unknown_token(&probe),
                 "{}ms after an advertised {expires}ms: {}",
                 expires + 200,
+                probe.status
+            );
+        }
+        Probe::AliveBeforeExpiry => {
+            let (_, login, _) = refreshable(hs).await?;
+            let expires = need!(login.expires_in_ms, "no expires_in_ms");
+            tokio::time::sleep(Duration::from_millis(expires * 9 / 10)).await;
+            let probe = hs.probe(&login.access).await;
+            ensure!(
+                ok(&probe),
+                "at 90 % of an advertised {expires}ms: {}",
                 probe.status
             );
         }
@@ -767,7 +781,10 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
             );
             ensure!(unknown_token(&hs.probe("garbage").await), "garbage token");
             let non_ascii = hs
-                .get("/_matrix/client/v3/account/whoami?access_token=t%C3%B6ken", None)
+                .get(
+                    "/_matrix/client/v3/account/whoami?access_token=t%C3%B6ken",
+                    None,
+                )
                 .await;
             ensure!(
                 unknown_token(&non_ascii),
