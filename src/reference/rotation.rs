@@ -399,7 +399,7 @@ impl Tokens {
             .lifetime
             .map(|lifetime| {
                 if self.policy.has(Fault::AccessTokensDieEarly) {
-                    lifetime * 2 / 3
+                    lifetime / 2
                 } else {
                     lifetime
                 }

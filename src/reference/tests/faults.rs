@@ -488,12 +488,12 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
         Probe::AliveBeforeExpiry => {
             let (_, login, _) = refreshable(hs).await?;
             let expires = need!(login.expires_in_ms, "no expires_in_ms");
-            // 80 %: past the faulty server's two thirds, with room for a slow response on a faithful one.
-            tokio::time::sleep(Duration::from_millis(expires * 4 / 5)).await;
+            // 60 %: past the faulty server's half, with room for a slow response on a faithful one.
+            tokio::time::sleep(Duration::from_millis(expires * 3 / 5)).await;
             let probe = hs.probe(&login.access).await;
             ensure!(
                 ok(&probe),
-                "at 80 % of an advertised {expires}ms: {}",
+                "at 60 % of an advertised {expires}ms: {}",
                 probe.status
             );
         }
