@@ -1,20 +1,21 @@
 //! Orchestration only: arguments -> cases -> target -> probe -> trials -> verdicts -> reports -> exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use url::Url;
 
 use crate::case::{self, Case};
 use crate::cli::Cli;
 use crate::colour;
-use crate::error::{EXIT_HARNESS, EXIT_NONCONFORMANT, EXIT_OK, Error};
+use crate::error::{EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_NONCONFORMANT, EXIT_OK, Error};
 use crate::expected;
+use crate::output;
 use crate::redact::Secrets;
 use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
-use crate::report::{self, RunReport, SCHEMA_VERSION, Totals};
-use crate::run::{self, Privileges, RunContext, Settings};
+use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals};
+use crate::run::{self, Interrupt, Privileges, RunContext, Settings};
 use crate::target::accounts::Provisioning;
 use crate::verdict::{self, Outcome};
 
@@ -22,10 +23,43 @@ use crate::verdict::{self, Outcome};
 const DEFAULT_THREADS: usize = 64;
 
 pub fn run(cli: Cli) -> Result<u8, Error> {
+    let report_dir = cli.report_dir.clone();
+    let listing = cli.libtest.list;
+    let result = run_checked(cli);
+    if let Err(error) = &result
+        && !listing
+    {
+        write_aborted_reports(&report_dir, error);
+    }
+    result
+}
+
+/// An early exit still leaves reports, saying why nothing ran, instead of a previous run's.
+fn write_aborted_reports(dir: &Path, error: &Error) {
+    if matches!(error, Error::Report { .. }) {
+        return;
+    }
+    let written = ReportDir::prepare(dir)
+        .and_then(|reports| reports.write_aborted(&error.to_string(), error.code()));
+    if let Err(e) = written {
+        output::err_line(&format!("warning: {e}"));
+    }
+}
+
+fn run_checked(cli: Cli) -> Result<u8, Error> {
+    // The user's secrets are known to the sink before anything can echo them, a parse error included.
+    let secrets = Secrets::global().clone();
+    user_secrets(&cli).for_each(|s| secrets.add(s));
+    let options = Options::check(&cli)?;
     let mut libtest = cli.libtest.clone();
     libtest.color = Some(colour::apply(libtest.color));
+    if libtest.test_threads == Some(0) {
+        // libtest's own meaning of 0 would be "no thread at all", a run that never ends.
+        libtest.test_threads = Some(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
     let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
     let suite = case::load(&cases_dir)?;
+    let known_ids: Vec<String> = suite.cases.iter().map(|c| c.id.clone()).collect();
     let mut cases = select(suite.cases, &cli.clauses);
     // Cases that wait for expiry are the longest: start them first so that the run lasts little more than
     // the longest case.
@@ -43,33 +77,44 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         );
         return Ok(EXIT_OK);
     }
-    libtest
+    let selected = run::trials(
+        cases.clone(),
+        None,
+        runtime.handle().clone(),
+        records.clone(),
+    )
+    .iter()
+    .filter(|trial| !libtest.is_filtered_out(trial))
+    .count();
+    if selected == 0 {
+        return Err(nothing_selected(
+            &cli,
+            &libtest,
+            &known_ids,
+            &suite.catalogue,
+        ));
+    }
+    let threads = *libtest
         .test_threads
-        .get_or_insert(cases.len().clamp(1, DEFAULT_THREADS));
+        .get_or_insert(selected.clamp(1, DEFAULT_THREADS));
+    let deadline_after = cli
+        .deadline
+        .unwrap_or_else(|| derived_deadline(cli.case_timeout, selected, threads));
+    let deadline = Instant::now() + deadline_after;
+    let reports = ReportDir::prepare(&cli.report_dir)?;
 
-    let provisioning = provisioning(&cli)?;
-    let secrets = Secrets::default();
-    provisioning
-        .secrets()
-        .into_iter()
-        .chain(cli.admin_token.as_deref())
-        .chain(cli.as_token.as_deref())
-        .for_each(|s| secrets.add_exact(s));
-    let reference_fault = cli
-        .reference_fault
-        .as_deref()
-        .map(str::parse::<Fault>)
-        .transpose()
-        .map_err(Error::Usage)?;
+    let interrupt = Interrupt::default();
+    runtime.spawn(stop_on_ctrl_c(interrupt.clone()));
     let _reference: Option<ReferenceServer>;
-    let target = match &cli.target {
+    let target = match &options.target {
         Some(target) => {
             _reference = None;
             target.clone()
         }
         None => {
-            let mut config =
-                reference_fault.map_or_else(ReferenceConfig::default, ReferenceConfig::for_fault);
+            let mut config = options
+                .reference_fault
+                .map_or_else(ReferenceConfig::default, ReferenceConfig::for_fault);
             if let Some(lifetime) = cli.reference_lifetime {
                 config.access_token_lifetime = Some(lifetime);
             }
@@ -80,17 +125,19 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
                         "cannot start the built-in reference homeserver: {e}"
                     ))
                 })?;
-            let url = server.base_url().to_owned();
-            let fault =
-                reference_fault.map_or(String::new(), |f| format!(" with fault `{}`", f.name()));
-            eprintln!(
+            let url = Url::parse(server.base_url()).map_err(|e| {
+                Error::Usage(format!("the reference homeserver has no usable URL: {e}"))
+            })?;
+            let fault = options
+                .reference_fault
+                .map_or(String::new(), |f| format!(" with fault `{}`", f.name()));
+            output::err_line(&format!(
                 "no --target given: running against the built-in reference homeserver at {url}{fault}"
-            );
+            ));
             _reference = Some(server);
             url
         }
     };
-    let base = parse_target(&target)?;
     let settings = Settings {
         request_timeout: cli.request_timeout,
         max_wait: cli.max_wait,
@@ -104,14 +151,27 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         bursts: cli.bursts || cli.target.is_none(),
         reading: cli.reading,
     };
-    let ctx = runtime.block_on(RunContext::connect(
-        base,
-        provisioning,
+    let connect = RunContext::connect(
+        target.clone(),
+        options.provisioning,
         &settings,
         suite.catalogue,
         secrets.clone(),
-    ))?;
-    eprintln!("{}", secrets.redact(&describe_probe(&ctx.capabilities)));
+    );
+    let mut ctx = runtime.block_on(async {
+        tokio::select! {
+            ctx = tokio::time::timeout_at(deadline.into(), connect) => ctx.unwrap_or_else(|_| {
+                Err(Error::Deadline(format!(
+                    "probing the target took the whole run deadline ({})",
+                    humantime::format_duration(deadline_after)
+                )))
+            }),
+            () = interrupt.fired() => Err(Error::Interrupted),
+        }
+    })?;
+    ctx.deadline = deadline;
+    ctx.interrupt = interrupt.clone();
+    output::err_line(&describe_probe(&ctx.capabilities));
     let ctx = Arc::new(ctx);
 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -137,7 +197,9 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         (Some(_), true) => false,
         (None, _) => verdict::nonconformant(&verdicts, cli.strict),
     };
-    let exit_code = if judged_wrong {
+    let exit_code = if interrupt.is_fired() {
+        EXIT_INTERRUPTED
+    } else if judged_wrong {
         EXIT_NONCONFORMANT
     } else if errors {
         EXIT_HARNESS
@@ -147,8 +209,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
         suite_version: env!("CARGO_PKG_VERSION"),
-        target,
-        reference_fault: reference_fault.map(|f| f.name().to_owned()),
+        target: target.to_string(),
+        reference_fault: options.reference_fault.map(|f| f.name().to_owned()),
         server: ctx.capabilities.clone(),
         spec_version: ctx.catalogue.spec_version.to_string(),
         started_at,
@@ -160,29 +222,162 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         clauses: verdicts,
         cases: records,
     };
-    print!("{}", secrets.redact(&report::terminal::render(&report)));
-    report::write_all(&report, &cli.report_dir, &secrets)?;
+    output::out(&report::terminal::render(&report));
+    reports.write(&report)?;
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        print!("{}", secrets.redact(&report::github::render(&report)));
+        output::out(&report::github::render(&report));
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        append(
-            &PathBuf::from(summary),
-            &secrets.redact(&report::markdown::render(&report)),
-        );
+        let path = PathBuf::from(summary);
+        if let Err(e) = output::append(&path, &report::markdown::render(&report)) {
+            output::err_line(&format!(
+                "warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
+                path.display()
+            ));
+        }
     }
     if let (Some(path), true) = (&cli.expected, cli.bless) {
-        bless(path, &report, &secrets)?;
+        bless(path, &report)?;
     }
-    eprintln!(
+    if interrupt.is_fired() {
+        output::err_line(
+            "interrupted: the reports hold the cases that finished; the others are marked not run",
+        );
+    }
+    output::err_line(&format!(
         "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
         cli.report_dir.display()
-    );
+    ));
     Ok(exit_code)
 }
 
+/// The options, checked before any request is sent or any file touched.
+struct Options {
+    /// `None`: the built-in reference homeserver.
+    target: Option<Url>,
+    provisioning: Provisioning,
+    reference_fault: Option<Fault>,
+}
+
+impl Options {
+    fn check(cli: &Cli) -> Result<Options, Error> {
+        let target = cli.target.as_deref().map(parse_target).transpose()?;
+        for (name, value) in [
+            ("--request-timeout", Some(cli.request_timeout)),
+            ("--case-timeout", Some(cli.case_timeout)),
+            ("--deadline", cli.deadline),
+        ] {
+            if value.is_some_and(|v| v.is_zero()) {
+                return Err(Error::Usage(format!(
+                    "{name} must be longer than zero: nothing could finish within it"
+                )));
+            }
+        }
+        let reference_fault = cli
+            .reference_fault
+            .as_deref()
+            .map(str::parse::<Fault>)
+            .transpose()
+            .map_err(Error::Usage)?;
+        Ok(Options {
+            target,
+            provisioning: provisioning(cli)?,
+            reference_fault,
+        })
+    }
+}
+
+/// Every secret on the command line, as given (`--register shared-secret=S` and `token=T` hold one after
+/// the `=`), and HTTP Basic credentials of the `--user` account, should anything build them.
+fn user_secrets(cli: &Cli) -> impl Iterator<Item = &str> {
+    let register = cli
+        .register
+        .as_deref()
+        .and_then(|mode| mode.split_once('='))
+        .map(|(_, secret)| secret);
+    if let (Some(user), Some(password)) = (&cli.user, &cli.password) {
+        Secrets::global().add_credentials(user, password);
+    }
+    [
+        cli.password.as_deref(),
+        cli.admin_token.as_deref(),
+        cli.as_token.as_deref(),
+        register,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Without `--deadline`: every wave of cases may take its whole `--case-timeout`, plus one more for the
+/// probe and the clean-ups.
+fn derived_deadline(case_timeout: Duration, cases: usize, threads: usize) -> Duration {
+    let waves = cases.div_ceil(threads.max(1)) as u32;
+    case_timeout.saturating_mul(waves + 1)
+}
+
+/// The first Ctrl-C stops the run promptly (see `run::case_run`); a second one ends the process at once.
+async fn stop_on_ctrl_c(interrupt: Interrupt) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    output::err_line(
+        "interrupted: stopping the cases, logging out their sessions, writing the reports (Ctrl-C again to quit at once)",
+    );
+    interrupt.fire();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
+    }
+}
+
+/// A filter (`--clause`, the name filter, `--skip`, `--exact`) that selects no case: a typo must not pass CI.
+fn nothing_selected(
+    cli: &Cli,
+    libtest: &libtest_mimic::Arguments,
+    case_ids: &[String],
+    catalogue: &crate::clause::Catalogue,
+) -> Error {
+    let clause_ids: Vec<String> = catalogue.iter().map(|c| c.id.clone()).collect();
+    let mut lines = Vec::new();
+    for prefix in &cli.clauses {
+        lines.push(close_matches("--clause", prefix, &clause_ids));
+    }
+    if let Some(filter) = &libtest.filter {
+        let candidates: Vec<String> = case_ids.iter().chain(&clause_ids).cloned().collect();
+        lines.push(close_matches("the name filter", filter, &candidates));
+    }
+    Error::Usage(format!("no case matches the selection{}", lines.concat()))
+}
+
+fn close_matches(what: &str, given: &str, candidates: &[String]) -> String {
+    let mut scored: Vec<(f64, &String)> = candidates
+        .iter()
+        .map(|c| {
+            // A prefix is compared with the candidate's beginning, and a name filter with every tail of
+            // the candidate after a `/` or `.` (`retry-windw` is close to `rotation/retry-window`).
+            let head: String = c.chars().take(given.chars().count()).collect();
+            let tails = c
+                .match_indices(['/', '.'])
+                .map(|(at, _)| &c[at + 1..])
+                .chain([c.as_str(), head.as_str()]);
+            let score = tails
+                .map(|tail| strsim::jaro_winkler(given, tail))
+                .fold(0.0, f64::max);
+            (score, c)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    let shown: Vec<&str> = scored.iter().take(5).map(|(_, c)| c.as_str()).collect();
+    if shown.is_empty() {
+        format!("\n  {what} {given:?}: nothing close (see --list)")
+    } else {
+        format!("\n  {what} {given:?}: did you mean {}?", shown.join(", "))
+    }
+}
+
 /// `--bless`: the verdicts of this run become the expected ones, and its summary goes beside them.
-fn bless(path: &std::path::Path, report: &RunReport, secrets: &Secrets) -> Result<(), Error> {
+fn bless(path: &std::path::Path, report: &RunReport) -> Result<(), Error> {
     let server = report
         .server
         .server
@@ -191,17 +386,17 @@ fn bless(path: &std::path::Path, report: &RunReport, secrets: &Secrets) -> Resul
         .unwrap_or_else(|| report.target.clone());
     expected::write(path, &server, &report.clauses).map_err(Error::Usage)?;
     let summary = path.with_extension("md");
-    std::fs::write(&summary, secrets.redact(&report::markdown::render(report))).map_err(
-        |source| Error::Report {
+    output::write_file(&summary, &report::markdown::render(report)).map_err(|source| {
+        Error::Report {
             path: summary.display().to_string(),
             source,
-        },
-    )?;
-    eprintln!(
+        }
+    })?;
+    output::err_line(&format!(
         "wrote the expected verdicts to {} and the summary to {}",
         path.display(),
         summary.display()
-    );
+    ));
     Ok(())
 }
 
@@ -210,19 +405,19 @@ fn moved_from(path: &std::path::Path, verdicts: &[verdict::ClauseVerdict]) -> Re
     let expected = expected::read(path).map_err(Error::Usage)?;
     let moved = expected::compare(&expected, verdicts);
     if moved.is_empty() {
-        eprintln!(
+        output::err_line(&format!(
             "every clause verdict is as expected for {} ({})",
             expected.server,
             path.display()
-        );
+        ));
     } else {
-        eprintln!(
+        output::err_line(&format!(
             "{} clause verdict(s) moved from {}:",
             moved.len(),
             path.display()
-        );
+        ));
         for m in &moved {
-            eprintln!("  {m}");
+            output::err_line(&format!("  {m}"));
         }
     }
     Ok(!moved.is_empty())
@@ -264,6 +459,12 @@ fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {
 }
 
 fn parse_target(target: &str) -> Result<Url, Error> {
+    // Query and fragment would be silently dropped or, worse, sent along with every request.
+    if target.contains(['?', '#']) {
+        return Err(Error::Usage(format!(
+            "--target {target:?} has a query or a fragment; give the homeserver's base URL alone"
+        )));
+    }
     let url = Url::parse(target)
         .map_err(|e| Error::Usage(format!("--target {target:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -285,6 +486,7 @@ fn parse_target(target: &str) -> Result<Url, Error> {
 }
 
 fn describe_probe(capabilities: &crate::target::Capabilities) -> String {
+    use crate::target::GateStatus;
     let server = &capabilities.server;
     let mut out = format!(
         "target {} ({}), versions {}, accounts: {}",
@@ -294,25 +496,12 @@ fn describe_probe(capabilities: &crate::target::Capabilities) -> String {
         server.provisioning
     );
     for (gate, status) in &capabilities.gates {
-        match status {
-            Ok(()) => out.push_str(&format!("\n  gate {}: met", gate.as_str())),
-            Err(reason) => out.push_str(&format!("\n  gate {}: not met ({reason})", gate.as_str())),
-        }
+        let shown = match status {
+            GateStatus::Met => "met".to_owned(),
+            GateStatus::Unmet(reason) => format!("not met ({reason})"),
+            GateStatus::Undecided(reason) => format!("UNDECIDED, its cases are errors ({reason})"),
+        };
+        out.push_str(&format!("\n  gate {}: {shown}", gate.as_str()));
     }
     out
-}
-
-fn append(path: &std::path::Path, text: &str) {
-    use std::io::Write;
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()));
-    if let Err(e) = written {
-        eprintln!(
-            "warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
-            path.display()
-        );
-    }
 }

@@ -91,6 +91,11 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
     pub case_timeout: Duration,
 
+    /// The longest the whole run may take; cases not finished by then are errors. Default: --case-timeout
+    /// for each wave of cases (cases / --test-threads, rounded up), plus one for the probe and clean-ups.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub deadline: Option<Duration>,
+
     /// Run only cases citing a clause whose ID starts with this prefix (repeatable), e.g. `refresh.rotation`.
     #[arg(long = "clause", value_name = "PREFIX")]
     pub clauses: Vec<String>,

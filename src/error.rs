@@ -2,10 +2,14 @@
 
 use std::process::ExitCode;
 
+use crate::run::http::HttpError;
+
 /// No MUST-level clause failed (with `--strict`: no SHOULD-level clause either).
 pub const EXIT_OK: u8 = 0;
 /// A MUST-level clause failed (with `--strict`, a SHOULD-level clause too).
 pub const EXIT_NONCONFORMANT: u8 = 1;
+/// The run was interrupted (Ctrl-C); the reports hold what finished.
+pub const EXIT_INTERRUPTED: u8 = 130;
 /// The harness could not do its job: bad arguments, invalid case files, an unreachable target, a target that
 /// is not a Matrix homeserver, or cases that could not reach their checks.
 pub const EXIT_HARNESS: u8 = 2;
@@ -26,10 +30,21 @@ pub enum Error {
     },
     #[error("target {url} is unreachable: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The target could be reached but gave no usable answer to a request the run cannot do without.
+    #[error("target {url}: {request}: {reason}")]
+    NoAnswer {
+        url: String,
+        request: String,
+        reason: String,
+    },
     #[error("target {url} does not look like a Matrix homeserver: {reason}")]
     NotMatrix { url: String, reason: String },
     #[error("cannot provision test accounts on {url}: {reason}")]
     Accounts { url: String, reason: String },
+    #[error("the run deadline passed: {0}")]
+    Deadline(String),
+    #[error("interrupted (Ctrl-C) before any case ran")]
+    Interrupted,
     #[error("cannot write reports to {path}: {source}")]
     Report {
         path: String,
@@ -39,7 +54,29 @@ pub enum Error {
 }
 
 impl Error {
+    /// A request that got no answer: "unreachable" only when no connection could be made.
+    pub fn from_http(url: &str, request: &str, error: HttpError) -> Error {
+        match error {
+            HttpError::Connect(reason) => Error::Unreachable {
+                url: url.to_owned(),
+                reason,
+            },
+            other => Error::NoAnswer {
+                url: url.to_owned(),
+                request: request.to_owned(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(EXIT_HARNESS)
+        ExitCode::from(self.code())
+    }
+
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::Interrupted => EXIT_INTERRUPTED,
+            _ => EXIT_HARNESS,
+        }
     }
 }

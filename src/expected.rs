@@ -50,7 +50,8 @@ pub fn write(path: &Path, server: &str, verdicts: &[ClauseVerdict]) -> Result<()
     };
     let mut text = serde_json::to_string_pretty(&expected).expect("serializes");
     text.push('\n');
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::output::write_file(path, &text)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 pub fn compare(expected: &Expected, verdicts: &[ClauseVerdict]) -> Vec<Moved> {

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod colour;
 pub mod error;
 pub mod expected;
+pub mod output;
 pub mod reading;
 pub mod redact;
 pub mod reference;

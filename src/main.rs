@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
-use refresh_conformance::{app, cli::Cli, error::EXIT_HARNESS};
+use refresh_conformance::{app, cli::Cli, error::EXIT_HARNESS, output};
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    output::redact_panics();
     let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
     match app::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            output::err_line(&format!("error: {e}"));
             e.exit_code()
         }
     }

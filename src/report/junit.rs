@@ -58,6 +58,21 @@ pub fn render(report: &RunReport) -> String {
     strip_root_skipped(&xml)
 }
 
+/// A run that ended before its cases: one errored test case that says why, so that CI shows the reason
+/// instead of an old run's results or nothing.
+pub fn render_aborted(reason: &str) -> String {
+    let mut junit = Report::new("refresh-conformance");
+    let mut suite = TestSuite::new("run");
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status
+        .set_message(reason.lines().next().unwrap_or(""))
+        .set_type("harness-or-transport")
+        .set_description(reason);
+    suite.add_test_case(TestCase::new("run", status));
+    junit.add_test_suite(suite);
+    strip_root_skipped(&junit.to_string().expect("JUnit serializes"))
+}
+
 fn test_case(case: &CaseRecord) -> TestCase {
     let first_line = case.message.lines().next().unwrap_or("").to_owned();
     let status = match case.outcome {

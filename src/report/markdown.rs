@@ -152,3 +152,10 @@ pub fn render(report: &RunReport) -> String {
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
+
+/// A run that ended before its cases: why, and the exit code.
+pub fn render_aborted(reason: &str, exit_code: u8) -> String {
+    format!(
+        "# Matrix refresh-token conformance\n\n**No case ran** (exit code {exit_code}):\n\n```text\n{reason}\n```\n"
+    )
+}

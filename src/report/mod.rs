@@ -1,5 +1,5 @@
 //! Reports of a run: the terminal table, JUnit XML, `report.json` and `summary.md`. They all render one
-//! [`RunReport`]; every byte they write passes through the redactor.
+//! [`RunReport`]; every byte they write passes through the output sink, which redacts it.
 
 pub mod github;
 pub mod json;
@@ -7,13 +7,13 @@ pub mod junit;
 pub mod markdown;
 pub mod terminal;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::output;
 use crate::reading::Reading;
-use crate::redact::Secrets;
 use crate::target::Capabilities;
 use crate::verdict::{CaseRecord, ClauseVerdict, Outcome, Verdict};
 
@@ -75,21 +75,68 @@ impl Totals {
     }
 }
 
-/// Writes junit.xml, report.json and summary.md into `dir`.
-pub fn write_all(report: &RunReport, dir: &Path, secrets: &Secrets) -> Result<(), Error> {
-    let failed = |path: &Path, source| Error::Report {
-        path: path.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
-    let files = [
-        ("junit.xml", junit::render(report)),
-        ("report.json", json::render(report)),
-        ("summary.md", markdown::render(report)),
-    ];
-    for (name, text) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, secrets.redact(&text)).map_err(|e| failed(&path, e))?;
+/// The files a run writes into the report directory.
+pub const FILES: [&str; 3] = ["junit.xml", "report.json", "summary.md"];
+
+/// The report directory, checked writable and cleared of a previous run's reports before any request is
+/// sent: a run that ends early must never leave older results behind for CI to publish.
+#[derive(Debug, Clone)]
+pub struct ReportDir {
+    path: PathBuf,
+}
+
+impl ReportDir {
+    pub fn prepare(path: &Path) -> Result<ReportDir, Error> {
+        let failed = |source| Error::Report {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(failed)?;
+        // Writability is proven by writing, not guessed from permission bits.
+        tempfile::NamedTempFile::new_in(path).map_err(failed)?;
+        for name in FILES {
+            match std::fs::remove_file(path.join(name)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::Report {
+                        path: path.join(name).display().to_string(),
+                        source: e,
+                    });
+                }
+            }
+        }
+        Ok(ReportDir {
+            path: path.to_owned(),
+        })
     }
-    Ok(())
+
+    /// Writes junit.xml, report.json and summary.md, each replaced atomically.
+    pub fn write(&self, report: &RunReport) -> Result<(), Error> {
+        self.write_files([
+            junit::render(report),
+            json::render(report),
+            markdown::render(report),
+        ])
+    }
+
+    /// Reports for a run that ended before its cases ran, saying why.
+    pub fn write_aborted(&self, reason: &str, exit_code: u8) -> Result<(), Error> {
+        self.write_files([
+            junit::render_aborted(reason),
+            json::render_aborted(reason, exit_code),
+            markdown::render_aborted(reason, exit_code),
+        ])
+    }
+
+    fn write_files(&self, texts: [String; 3]) -> Result<(), Error> {
+        for (name, text) in FILES.into_iter().zip(texts) {
+            let path = self.path.join(name);
+            output::write_file(&path, &text).map_err(|source| Error::Report {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
 }

@@ -7,7 +7,7 @@ use crate::run::RunContext;
 use crate::run::http::Transcript;
 use crate::run::scope::Scope;
 use crate::run::step::{Findings, StepRunner, Stop};
-use crate::target::Capabilities;
+use crate::target::{Capabilities, GateStatus};
 use crate::verdict::{CaseRecord, Outcome};
 
 /// The record of a case the harness itself could not run to its end.
@@ -39,24 +39,30 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
             "the server advertises no spec version in {range}"
         )));
     }
-    let unmet = |gate: Gate, reason: String| {
-        if capabilities.unmet_by_settings.contains(&gate) {
-            Stop::NotRun(reason)
-        } else {
-            Stop::Skip(reason)
+    let unmet = |gate: Gate, status: GateStatus, context: String| match status {
+        GateStatus::Met => None,
+        GateStatus::Undecided(reason) => Some(Stop::Error(format!(
+            "{context}: the probe could not decide it: {reason}"
+        ))),
+        GateStatus::Unmet(reason) if capabilities.unmet_by_settings.contains(&gate) => {
+            Some(Stop::NotRun(format!("{context}: {reason}")))
         }
+        GateStatus::Unmet(reason) => Some(Stop::Skip(format!("{context}: {reason}"))),
     };
     for gate in &case.requires {
-        if let Err(reason) = capabilities.gate(*gate) {
-            return Some(unmet(*gate, format!("gate {}: {reason}", gate.as_str())));
+        let context = format!("gate {}", gate.as_str());
+        if let Some(stop) = unmet(*gate, capabilities.gate(*gate), context) {
+            return Some(stop);
         }
     }
     // Several accounts in one case need fresh ones, declared or not: one --user account cannot be two.
-    if case.users.len() > 1
-        && let Err(reason) = capabilities.gate(Gate::FreshUsers)
-    {
-        let reason = format!("{} accounts needed: {reason}", case.users.len());
-        return Some(unmet(Gate::FreshUsers, reason));
+    if case.users.len() > 1 {
+        let context = format!("{} accounts needed", case.users.len());
+        return unmet(
+            Gate::FreshUsers,
+            capabilities.gate(Gate::FreshUsers),
+            context,
+        );
     }
     None
 }
@@ -77,16 +83,50 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
     if let Some(stop) = gate_reason(case, &ctx.capabilities) {
         return finish(ctx, case, runner, Some(stop), started);
     }
-    let timeout = ctx.case_timeout + case.allowed_waits(ctx.max_wait);
-    let stop = match tokio::time::timeout(timeout, steps(&mut runner)).await {
-        Ok(stop) => stop,
-        Err(_) => Some(Stop::Error(format!(
-            "the case did not finish within {timeout:?} (--case-timeout {:?} plus the waits --max-wait allows it)",
-            ctx.case_timeout
-        ))),
+    if ctx.interrupt.is_fired() {
+        return finish(
+            ctx,
+            case,
+            runner,
+            Some(Stop::NotRun(INTERRUPTED.to_owned())),
+            started,
+        );
+    }
+    let now = tokio::time::Instant::now();
+    let Some(left) = tokio::time::Instant::from(ctx.deadline).checked_duration_since(now) else {
+        let stop = Stop::Error("the run deadline passed before the case started".to_owned());
+        return finish(ctx, case, runner, Some(stop), started);
     };
-    // Clean-up gets a budget of its own, so that a case never overruns its timeout by much.
+    // A case's timeout grows by the waits --max-wait allows it, so that a long lifetime gives verdicts.
+    let case_timeout = ctx.case_timeout + case.allowed_waits(ctx.max_wait);
+    let (limit, cut) = if left < case_timeout {
+        (
+            left,
+            "the run deadline passed while the case ran".to_owned(),
+        )
+    } else {
+        (
+            case_timeout,
+            format!(
+                "the case did not finish within {case_timeout:?} (--case-timeout {:?} plus the waits --max-wait allows it)",
+                ctx.case_timeout
+            ),
+        )
+    };
+    let stop = tokio::select! {
+        finished = tokio::time::timeout(limit, steps(&mut runner)) => {
+            finished.unwrap_or(Some(Stop::Error(cut)))
+        }
+        () = ctx.interrupt.fired() => Some(Stop::NotRun(INTERRUPTED.to_owned())),
+    };
+    let interrupted = ctx.interrupt.is_fired();
+    // Clean-up gets a budget of its own, so that a case never overruns its timeout by much; after Ctrl-C
+    // only the sessions the case holds are ended, within a few seconds.
     let cleanup = async {
+        if interrupted {
+            runner.log_out_everything().await;
+            return;
+        }
         for step in &case.finally {
             if let Err(Stop::Error(e) | Stop::Skip(e) | Stop::NotRun(e)) =
                 runner.run(step, true).await
@@ -97,13 +137,22 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
             }
         }
     };
-    if tokio::time::timeout(CLEANUP_BUDGET, cleanup).await.is_err() {
+    let budget = if interrupted {
+        INTERRUPTED_CLEANUP_BUDGET
+    } else {
+        CLEANUP_BUDGET
+    };
+    if tokio::time::timeout(budget, cleanup).await.is_err() {
         runner
             .transcript
-            .note(&format!("clean-up stopped after {CLEANUP_BUDGET:?}"));
+            .note(&format!("clean-up stopped after {budget:?}"));
     }
     finish(ctx, case, runner, stop, started)
 }
+
+const INTERRUPTED: &str = "not run: the run was interrupted (Ctrl-C)";
+/// How long an interrupted case may spend logging out the sessions it holds.
+const INTERRUPTED_CLEANUP_BUDGET: Duration = Duration::from_secs(3);
 
 async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
     for user in &runner.case.users {

@@ -115,17 +115,22 @@ impl Response {
     }
 }
 
-/// Why no response could be had; never the server's fault in the sense of a clause.
+/// Why no response could be had; never the server's fault in the sense of a clause. Each says in plain words
+/// what happened, so that a timeout is never called "unreachable" (README, "When things go wrong").
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HttpError {
-    #[error("cannot connect to the target: {0}")]
+    #[error("unreachable: cannot connect to the target: {0}")]
     Connect(String),
-    #[error("no answer within {0:?}")]
+    #[error("timed out: no answer within {0:?} (--request-timeout)")]
     Timeout(Duration),
-    #[error("response body larger than {MAX_BODY} bytes")]
+    #[error("oversized body: the response body is larger than {MAX_BODY} bytes")]
     TooLarge,
-    #[error("rate-limited (429) and the server asks to wait {0:?}, more than --max-wait")]
+    #[error("rate-limited beyond --max-wait: 429, and the server asks to wait {0:?} more")]
     RateLimited(Duration),
+    #[error(
+        "TLS failure: {0} (a self-signed certificate needs --insecure; a server that speaks plain HTTP needs an http:// URL)"
+    )]
+    Tls(String),
     #[error("bad request path `{0}`: paths start with a single `/` and stay on the target")]
     BadPath(String),
     #[error("transport error: {0}")]
@@ -288,14 +293,32 @@ impl Http {
     }
 
     fn classify(&self, error: reqwest::Error) -> HttpError {
+        let chain = error_chain(&error);
         if error.is_timeout() {
             HttpError::Timeout(self.config.request_timeout)
+        } else if is_tls_failure(&chain) {
+            HttpError::Tls(chain)
         } else if error.is_connect() {
-            HttpError::Connect(error_chain(&error))
+            HttpError::Connect(chain)
         } else {
-            HttpError::Other(error_chain(&error))
+            HttpError::Other(chain)
         }
     }
+}
+
+/// rustls reports certificate and handshake problems inside a connect error; only its words tell them apart.
+fn is_tls_failure(chain: &str) -> bool {
+    let chain = chain.to_ascii_lowercase();
+    [
+        "certificate",
+        "handshake",
+        "unknownissuer",
+        "received corrupt message",
+        "peer sent",
+        "alert",
+    ]
+    .iter()
+    .any(|word| chain.contains(word))
 }
 
 fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -310,13 +333,20 @@ fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The wait a `429` asks for: the `Retry-After` header (seconds), else the deprecated `retry_after_ms`.
+/// The wait a `429` asks for: the `Retry-After` header (seconds or an HTTP date, RFC 9110 §10.2.3), else
+/// the deprecated `retry_after_ms`.
 fn retry_after(response: &Response) -> Option<Duration> {
-    if let Some(seconds) = response
-        .header(RETRY_AFTER.as_str())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        return Some(Duration::from_secs(seconds));
+    if let Some(value) = response.header(RETRY_AFTER.as_str()).map(str::trim) {
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(Duration::from_secs(seconds));
+        }
+        if let Ok(date) = httpdate::parse_http_date(value) {
+            // A date already past asks for no wait at all.
+            return Some(
+                date.duration_since(std::time::SystemTime::now())
+                    .unwrap_or(Duration::ZERO),
+            );
+        }
     }
     response
         .pointer("/retry_after_ms")
@@ -383,5 +413,35 @@ fn clip(text: &str) -> String {
     } else {
         let head: String = text.chars().take(TRANSCRIPT_BODY).collect();
         format!("{head}… ({} bytes)", text.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate_limited(retry_after: &str) -> Response {
+        Response {
+            status: 429,
+            headers: vec![("retry-after".to_owned(), retry_after.to_owned())],
+            body: Vec::new(),
+            json: None,
+        }
+    }
+
+    #[test]
+    fn retry_after_may_be_an_http_date() {
+        let in_five = std::time::SystemTime::now() + Duration::from_secs(5);
+        let wait = retry_after(&rate_limited(&httpdate::fmt_http_date(in_five))).unwrap();
+        assert!(
+            wait > Duration::from_secs(3) && wait <= Duration::from_secs(5),
+            "{wait:?}"
+        );
+        let past = rate_limited("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(retry_after(&past), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&rate_limited("7")),
+            Some(Duration::from_secs(7))
+        );
     }
 }

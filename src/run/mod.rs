@@ -8,7 +8,7 @@ pub mod scope;
 pub mod step;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libtest_mimic::{Completion, Failed, Trial};
 
@@ -56,6 +56,36 @@ pub struct RunContext {
     pub case_timeout: Duration,
     pub privileges: Privileges,
     pub reading: Reading,
+    /// After this, cases still to run or running are errors (`--deadline`).
+    pub deadline: Instant,
+    /// Ctrl-C: cases stop, log out, and those not started are not run.
+    pub interrupt: Interrupt,
+}
+
+/// The run was asked to stop (Ctrl-C). Cheap to clone; every clone sees the same signal.
+#[derive(Debug, Clone)]
+pub struct Interrupt(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Interrupt {
+    fn default() -> Interrupt {
+        Interrupt(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Interrupt {
+    pub fn fire(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_fired(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes once the interrupt has fired (at once if it already has).
+    pub async fn fired(&self) {
+        let mut receiver = self.0.subscribe();
+        let _ = receiver.wait_for(|fired| *fired).await;
+    }
 }
 
 impl RunContext {
@@ -92,6 +122,9 @@ impl RunContext {
             case_timeout: settings.case_timeout,
             privileges: settings.privileges.clone(),
             reading: settings.reading,
+            // The embedding caller sets its own; a year is "no deadline" without overflowing Instant.
+            deadline: Instant::now() + Duration::from_secs(365 * 24 * 3600),
+            interrupt: Interrupt::default(),
         })
     }
 }

@@ -70,6 +70,31 @@ pub struct StepRunner<'a> {
 }
 
 impl StepRunner<'_> {
+    /// Ends every session the case holds (after Ctrl-C, when its own clean-up steps will not run); the
+    /// answers do not matter.
+    pub async fn log_out_everything(&mut self) {
+        let mut tokens: Vec<String> = self
+            .scope
+            .sessions
+            .values()
+            .map(|s| s.access_token.clone())
+            .collect();
+        tokens.sort();
+        tokens.dedup();
+        self.transcript
+            .note("interrupted: logging out the sessions this case holds");
+        for token in tokens {
+            let request = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
+                .json(json!({}))
+                .bearer(token);
+            let _ = self
+                .ctx
+                .http
+                .send_once(&request, &mut self.transcript)
+                .await;
+        }
+    }
+
     pub async fn run(&mut self, step: &Step, cleanup: bool) -> Result<(), Stop> {
         self.transcript.note(&format!("step: {}", step.name));
         if let Action::Wait(wait) = &step.action {

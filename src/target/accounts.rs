@@ -9,6 +9,7 @@ use sha1::Sha1;
 
 use crate::case::model::Method;
 use crate::run::http::{Http, Outgoing, Response, Transcript};
+use crate::target::GateStatus;
 
 /// How accounts are provisioned on the target.
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ impl Accounts {
         }
         let localpart = self.fresh_localpart(hint);
         let password = Alphanumeric.sample_string(&mut rand::rng(), 24);
-        http.secrets.add(&password);
+        http.secrets.add_credentials(&localpart, &password);
         let user_id = match &self.provisioning {
             Provisioning::SharedSecret(secret) => {
                 shared_secret_register(http, secret, &localpart, &password, transcript).await?
@@ -248,17 +249,19 @@ impl Accounts {
         &self,
         http: &Http,
         transcript: &mut Transcript,
-    ) -> Result<(), String> {
-        let request =
-            Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=user").json(json!({}));
-        let response = http
-            .send(&request, transcript)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> GateStatus {
+        let path = "/_matrix/client/v3/register?kind=user";
+        let request = Outgoing::new(Method::Post, path).json(json!({}));
+        let response = match http.send(&request, transcript).await {
+            Ok(response) => response,
+            Err(e) => return GateStatus::Undecided(format!("POST {path}: {e}")),
+        };
         if response.status == 401 && self.next_stage(&response, &[]).is_some() {
-            Ok(())
+            GateStatus::Met
+        } else if response.status >= 500 || response.status == 429 {
+            GateStatus::Undecided(format!("POST {path} answered {}", response.describe()))
         } else {
-            Err(format!(
+            GateStatus::Unmet(format!(
                 "client-API registration is not open to the harness ({})",
                 response.describe()
             ))

@@ -19,9 +19,9 @@ pub struct Capabilities {
     /// Advertised versions this suite understands, sorted.
     #[serde(skip)]
     pub versions: Vec<SpecVersion>,
-    /// Each gate: `Ok` when met, `Err(reason)` when not.
+    /// Each gate and what the probe found out about it.
     #[serde(serialize_with = "serialize_gates")]
-    pub gates: BTreeMap<Gate, Result<(), String>>,
+    pub gates: BTreeMap<Gate, GateStatus>,
     /// Unmet gates that the run's own settings decided (no --bursts, a lifetime over --max-wait, ...), as
     /// opposed to what the server offers: their cases are untested, not "not applicable".
     pub unmet_by_settings: BTreeSet<Gate>,
@@ -41,25 +41,50 @@ pub struct ServerInfo {
     pub server_name: Option<String>,
 }
 
+/// What the probe learned about one gate. Only an answer from the server can show that it lacks a feature;
+/// a probe request that got no usable answer leaves the gate undecided, and the cases behind it are errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateStatus {
+    Met,
+    /// The server answered, correctly formed, that it does not offer the feature (or the run's settings
+    /// exclude it); the reason says which.
+    Unmet(String),
+    /// The probe could not find out: the reason names the request that failed and how.
+    Undecided(String),
+}
+
+impl GateStatus {
+    /// `met` or `unmet` from a condition the run's options decide.
+    pub fn given(met: bool, otherwise: &str) -> GateStatus {
+        if met {
+            GateStatus::Met
+        } else {
+            GateStatus::Unmet(otherwise.to_owned())
+        }
+    }
+}
+
 impl Capabilities {
-    pub fn gate(&self, gate: Gate) -> Result<(), String> {
-        self.gates
-            .get(&gate)
-            .cloned()
-            .unwrap_or_else(|| Err(format!("gate {} was not probed", gate.as_str())))
+    pub fn gate(&self, gate: Gate) -> GateStatus {
+        self.gates.get(&gate).cloned().unwrap_or_else(|| {
+            GateStatus::Undecided(format!("gate {} was not probed", gate.as_str()))
+        })
     }
 }
 
 fn serialize_gates<S: serde::Serializer>(
-    gates: &BTreeMap<Gate, Result<(), String>>,
+    gates: &BTreeMap<Gate, GateStatus>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let shown: BTreeMap<&str, serde_json::Value> = gates
         .iter()
         .map(|(gate, status)| {
             let value = match status {
-                Ok(()) => serde_json::json!({"met": true}),
-                Err(reason) => serde_json::json!({"met": false, "reason": reason}),
+                GateStatus::Met => serde_json::json!({"met": true}),
+                GateStatus::Unmet(reason) => serde_json::json!({"met": false, "reason": reason}),
+                GateStatus::Undecided(reason) => {
+                    serde_json::json!({"met": false, "undecided": true, "reason": reason})
+                }
             };
             (gate.as_str(), value)
         })

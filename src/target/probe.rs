@@ -1,8 +1,9 @@
 //! Probing the target before the run: is it a Matrix homeserver, which versions, can the harness get
 //! accounts, does it issue refresh tokens, rotate them, and how long do access tokens live.
 //!
-//! An unreachable target or a non-Matrix answer stops the run (exit 2); anything else becomes a gate that
-//! skips the cases needing it, with the reason.
+//! An unreachable target or a non-Matrix answer stops the run (exit 2). A gate is unmet (its cases not
+//! applicable) only on the server's own word; a probe request that got no usable answer (timeout, reset, a
+//! 429 beyond --max-wait, a 5xx) leaves the gate undecided, and its cases are errors naming that request.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use crate::run::Privileges;
 use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
 use crate::spec_version::SpecVersion;
 use crate::target::accounts::Accounts;
-use crate::target::{Capabilities, ServerInfo};
+use crate::target::{Capabilities, GateStatus, ServerInfo};
 
 /// The waiting margin after a lifetime: max(2 s, 5 % of it) (clause catalogue §2.1, gate G-exp).
 pub fn expiry_margin(lifetime: Duration) -> Duration {
@@ -32,21 +33,9 @@ pub async fn probe(
     let url = http.base().to_string();
     let mut transcript = Transcript::default();
     let versions_response = http
-        .send(
-            &Outgoing::new(Method::Get, "/_matrix/client/versions"),
-            &mut transcript,
-        )
+        .send(&Outgoing::new(Method::Get, VERSIONS_PATH), &mut transcript)
         .await
-        .map_err(|e| match e {
-            HttpError::Connect(reason) | HttpError::Other(reason) => Error::Unreachable {
-                url: url.clone(),
-                reason,
-            },
-            other => Error::Unreachable {
-                url: url.clone(),
-                reason: other.to_string(),
-            },
-        })?;
+        .map_err(|error| Error::from_http(&url, &format!("GET {VERSIONS_PATH}"), error))?;
     let advertised =
         advertised_versions(&versions_response).map_err(|reason| Error::NotMatrix {
             url: url.clone(),
@@ -56,37 +45,30 @@ pub async fn probe(
     versions.sort();
 
     // Gates the user's options decide, with the reason shown when they are not met.
-    let given = |met: bool, otherwise: &str| {
-        if met {
-            Ok(())
-        } else {
-            Err(otherwise.to_owned())
-        }
-    };
     let mut gates = BTreeMap::new();
     gates.insert(
         Gate::FreshUsers,
-        given(
+        GateStatus::given(
             accounts.provisioning().fresh_users(),
             "needs accounts of its own; only the --user account is available",
         ),
     );
     gates.insert(
         Gate::Admin,
-        given(privileges.admin_token.is_some(), "no --admin-token given"),
+        GateStatus::given(privileges.admin_token.is_some(), "no --admin-token given"),
     );
     gates.insert(
         Gate::Appservice,
-        given(privileges.as_token.is_some(), "no --as-token given"),
+        GateStatus::given(privileges.as_token.is_some(), "no --as-token given"),
     );
     gates.insert(
         Gate::Bursts,
-        given(bursts, "bursts of requests are not allowed (--bursts)"),
+        GateStatus::given(bursts, "bursts of requests are not allowed (--bursts)"),
     );
     // All of these are the user's choices for this run, not properties of the server.
     let mut unmet_by_settings: BTreeSet<Gate> = gates
         .iter()
-        .filter(|(_, status)| status.is_err())
+        .filter(|(_, status)| **status != GateStatus::Met)
         .map(|(gate, _)| *gate)
         .collect();
     gates.insert(
@@ -96,9 +78,8 @@ pub async fn probe(
 
     let mut lifetime = None;
     let mut server_name = None;
-    let refresh = match password_login(http, &mut transcript).await {
-        Err(reason) => Err(reason),
-        Ok(()) => {
+    let (refresh_tokens, rotation) = match password_login(http, &mut transcript).await {
+        GateStatus::Met => {
             let account = accounts
                 .create(http, "probe", &mut transcript)
                 .await
@@ -116,12 +97,17 @@ pub async fn probe(
                 "password": account.password,
                 "refresh_token": true,
             });
-            let login = Outgoing::new(Method::Post, "/_matrix/client/v3/login").json(body);
+            let login = Outgoing::new(Method::Post, LOGIN_PATH).json(body);
+            let request = format!("POST {LOGIN_PATH} with refresh_token: true");
             match http.send(&login, &mut transcript).await {
-                Err(e) => Err(format!("probe login failed: {e}")),
-                Ok(response) if response.status != 200 => {
-                    Err(format!("probe login answered {}", response.describe()))
-                }
+                Err(e) => no_answer(&request, e),
+                Ok(response) if response.status != 200 => (
+                    GateStatus::Undecided(format!(
+                        "{request} with the probe account's password answered {}",
+                        response.describe()
+                    )),
+                    GateStatus::Undecided(format!("{request} failed")),
+                ),
                 Ok(response) => {
                     lifetime = response.pointer("/expires_in_ms").and_then(Value::as_u64);
                     let outcome = refresh_support(http, &response, &mut transcript).await;
@@ -130,30 +116,27 @@ pub async fn probe(
                 }
             }
         }
+        other => (other.clone(), other),
     };
-    let (refresh_tokens, rotation) = match refresh {
-        Ok(rotates) => (Ok(()), rotates),
-        Err(reason) => (Err(reason.clone()), Err(reason)),
-    };
-    gates.insert(Gate::RefreshTokens, refresh_tokens.clone());
-    gates.insert(Gate::Rotation, rotation);
-    let expiry = match (refresh_tokens, lifetime) {
-        (Err(reason), _) => Err(reason),
-        (Ok(()), None) => {
-            Err("access tokens issued with a refresh token carry no expires_in_ms".to_owned())
-        }
-        (Ok(()), Some(ms)) => {
+    let expiry = match (&refresh_tokens, lifetime) {
+        (GateStatus::Met, None) => GateStatus::Unmet(
+            "access tokens issued with a refresh token carry no expires_in_ms".to_owned(),
+        ),
+        (GateStatus::Met, Some(ms)) => {
             let needed = Duration::from_millis(ms) + expiry_margin(Duration::from_millis(ms));
             if needed > max_wait {
                 unmet_by_settings.insert(Gate::Expiry);
-                Err(format!(
+                GateStatus::Unmet(format!(
                     "access tokens live {ms} ms; with the margin that is {needed:?}, over --max-wait {max_wait:?}"
                 ))
             } else {
-                Ok(())
+                GateStatus::Met
             }
         }
+        (other, _) => other.clone(),
     };
+    gates.insert(Gate::RefreshTokens, refresh_tokens);
+    gates.insert(Gate::Rotation, rotation);
     gates.insert(Gate::Expiry, expiry);
     gates.insert(Gate::Guest, guest_registration(http, &mut transcript).await);
 
@@ -172,12 +155,27 @@ pub async fn probe(
     })
 }
 
+const VERSIONS_PATH: &str = "/_matrix/client/versions";
+const LOGIN_PATH: &str = "/_matrix/client/v3/login";
+const REFRESH_PATH: &str = "/_matrix/client/v3/refresh";
+
+/// Both refresh gates when the probe login got no answer: nothing is known about either.
+fn no_answer(request: &str, error: HttpError) -> (GateStatus, GateStatus) {
+    let reason = format!("{request}: {error}");
+    (
+        GateStatus::Undecided(reason.clone()),
+        GateStatus::Undecided(reason),
+    )
+}
+
+/// A status that says nothing about the feature: the server failed (5xx) or would not answer yet (429).
+fn says_nothing(status: u16) -> bool {
+    status >= 500 || status == 429
+}
+
 fn advertised_versions(response: &Response) -> Result<Vec<String>, String> {
     if response.status != 200 {
-        return Err(format!(
-            "GET /_matrix/client/versions answered {}",
-            response.status
-        ));
+        return Err(format!("GET {VERSIONS_PATH} answered {}", response.status));
     }
     let json = response
         .json
@@ -197,48 +195,64 @@ fn advertised_versions(response: &Response) -> Result<Vec<String>, String> {
         .collect()
 }
 
-async fn password_login(http: &Http, transcript: &mut Transcript) -> Result<(), String> {
-    let response = http
-        .send(
-            &Outgoing::new(Method::Get, "/_matrix/client/v3/login"),
-            transcript,
-        )
+async fn password_login(http: &Http, transcript: &mut Transcript) -> GateStatus {
+    let request = format!("GET {LOGIN_PATH}");
+    let response = match http
+        .send(&Outgoing::new(Method::Get, LOGIN_PATH), transcript)
         .await
-        .map_err(|e| e.to_string())?;
+    {
+        Ok(response) => response,
+        Err(e) => return GateStatus::Undecided(format!("{request}: {e}")),
+    };
+    if says_nothing(response.status) {
+        return GateStatus::Undecided(format!("{request} answered {}", response.describe()));
+    }
     let flows = response.pointer("/flows").and_then(Value::as_array);
     let password = flows.is_some_and(|f| {
         f.iter()
             .any(|f| f.get("type") == Some(&json!("m.login.password")))
     });
     if password {
-        Ok(())
+        GateStatus::Met
     } else {
-        Err(format!(
-            "GET /login offers no m.login.password flow ({})",
+        GateStatus::Unmet(format!(
+            "{request} offers no m.login.password flow ({})",
             response.status
         ))
     }
 }
 
-/// `Ok(Ok(()))`: refresh tokens are issued and rotate; `Ok(Err(_))`: issued, but the probe saw no rotation;
-/// `Err`: not issued. Whether `/refresh` itself works is for the cases to find out: a server that issues
-/// refresh tokens and then refuses them must fail the refresh clauses, not be excused from them.
+/// The refresh-tokens and rotation gates from a successful probe login. Only answers count as evidence: a
+/// login that issues no refresh token, a `/refresh` that answers 200 without a new one. A `/refresh` that
+/// refuses a fresh refresh token or fails (4xx, 5xx) is a broken `/refresh`, not a missing feature: the
+/// refresh cases run and fail on it, and the rotation cases, which cannot be probed then, are errors.
 async fn refresh_support(
     http: &Http,
     login: &Response,
     transcript: &mut Transcript,
-) -> Result<Result<(), String>, String> {
-    let Some(token) = login.pointer("/refresh_token").and_then(Value::as_str) else {
-        return Err(
-            "the server issues no refresh token to a login with refresh_token: true".to_owned(),
+) -> (GateStatus, GateStatus) {
+    if login
+        .pointer("/access_token")
+        .and_then(Value::as_str)
+        .is_none()
+    {
+        let reason =
+            format!("POST {LOGIN_PATH} answered 200 without an access_token: not a login response");
+        return (
+            GateStatus::Undecided(reason.clone()),
+            GateStatus::Undecided(reason),
         );
+    }
+    let Some(token) = login.pointer("/refresh_token").and_then(Value::as_str) else {
+        let reason =
+            "the server issues no refresh token to a login with refresh_token: true".to_owned();
+        return (GateStatus::Unmet(reason.clone()), GateStatus::Unmet(reason));
     };
-    let request = Outgoing::new(Method::Post, "/_matrix/client/v3/refresh")
-        .json(json!({"refresh_token": token}));
+    let request = Outgoing::new(Method::Post, REFRESH_PATH).json(json!({"refresh_token": token}));
     let rotation = match http.send(&request, transcript).await {
-        Err(e) => Err(format!("the probe's /refresh failed: {e}")),
-        Ok(response) if response.status != 200 => Err(format!(
-            "the probe's /refresh of a fresh refresh token was refused: {}",
+        Err(e) => GateStatus::Undecided(format!("POST {REFRESH_PATH}: {e}")),
+        Ok(response) if response.status != 200 => GateStatus::Undecided(format!(
+            "POST {REFRESH_PATH} of a fresh refresh token answered {}, so rotation cannot be probed",
             response.describe()
         )),
         Ok(response) => {
@@ -246,29 +260,30 @@ async fn refresh_support(
             // access token at the refresh, so logging that one out may not end this one).
             logout(http, &response, transcript).await;
             match response.pointer("/refresh_token").and_then(Value::as_str) {
-                Some(new) if new != token => Ok(()),
-                _ => Err("/refresh returns no new refresh token (the old one stays usable, as the spec allows)".to_owned()),
+                Some(new) if new != token => GateStatus::Met,
+                _ => GateStatus::Unmet("/refresh returns no new refresh token (the old one stays usable, as the spec allows)".to_owned()),
             }
         }
     };
-    Ok(rotation)
+    (GateStatus::Met, rotation)
 }
 
-async fn guest_registration(http: &Http, transcript: &mut Transcript) -> Result<(), String> {
-    let request =
-        Outgoing::new(Method::Post, "/_matrix/client/v3/register?kind=guest").json(json!({}));
-    let response = http
-        .send(&request, transcript)
-        .await
-        .map_err(|e| e.to_string())?;
-    if response.status == 200 {
-        logout(http, &response, transcript).await;
-        Ok(())
-    } else {
-        Err(format!(
+async fn guest_registration(http: &Http, transcript: &mut Transcript) -> GateStatus {
+    let path = "/_matrix/client/v3/register?kind=guest";
+    let request = Outgoing::new(Method::Post, path).json(json!({}));
+    match http.send(&request, transcript).await {
+        Err(e) => GateStatus::Undecided(format!("POST {path}: {e}")),
+        Ok(response) if response.status == 200 => {
+            logout(http, &response, transcript).await;
+            GateStatus::Met
+        }
+        Ok(response) if says_nothing(response.status) => {
+            GateStatus::Undecided(format!("POST {path} answered {}", response.describe()))
+        }
+        Ok(response) => GateStatus::Unmet(format!(
             "guest registration is not allowed ({})",
             response.describe()
-        ))
+        )),
     }
 }
 

@@ -74,6 +74,13 @@ pub(super) async fn refresh(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    if app.has(Fault::RefreshBroken5xx) {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrCode::Unknown,
+            "Internal server error",
+        ));
+    }
     if app.has(Fault::RefreshRequiresAccessToken) && !headers.contains_key(header::AUTHORIZATION) {
         return Err(ApiError::missing_token());
     }

@@ -193,7 +193,7 @@ impl Probe {
             F::MalformedRefresh5xx => Probe::MalformedRefresh4xx,
             F::RefreshedAccessTokenInvalid => Probe::RefreshedAccessTokenWorks,
             F::RefreshNewDevice => Probe::RefreshSameDevice,
-            F::RefreshOnlyAfterExpiry => Probe::RefreshAnyTime,
+            F::RefreshOnlyAfterExpiry | F::RefreshBroken5xx => Probe::RefreshAnyTime,
             F::ExpiresInMsString => Probe::ExpiresInMsInteger,
             F::NoExpiry | F::ExpiresInSeconds => Probe::ExpiresWhenAdvertised,
             F::AccessTokensDieEarly => Probe::AliveBeforeExpiry,
