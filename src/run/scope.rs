@@ -22,6 +22,9 @@ pub struct Session {
     pub expires_in_ms: Option<Value>,
     /// When the response arrived: expiry waits count from here, so that they never end early.
     pub received_at: Instant,
+    /// When the request was sent: the server minted the token after this, so a token is judged alive only
+    /// counting from here, never later than the server's own clock allows.
+    pub requested_at: Instant,
 }
 
 impl Session {
@@ -29,6 +32,7 @@ impl Session {
     pub fn from_response(
         response: &Response,
         previous_refresh: Option<String>,
+        requested_at: Instant,
         received_at: Instant,
     ) -> Option<Session> {
         let access_token = response.pointer("/access_token")?.as_str()?.to_owned();
@@ -43,6 +47,7 @@ impl Session {
             user_id: response.pointer("/user_id").cloned(),
             expires_in_ms: response.pointer("/expires_in_ms").cloned(),
             received_at,
+            requested_at,
         })
     }
 }

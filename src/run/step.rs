@@ -177,7 +177,7 @@ impl StepRunner<'_> {
             });
         }
         if let Some(name) = step.action.session_out() {
-            match Session::from_response(&response, previous_refresh, received_at) {
+            match Session::from_response(&response, previous_refresh, sent_at, received_at) {
                 Some(session) if response.status == 200 => {
                     self.scope.sessions.insert(name.to_owned(), session);
                 }
@@ -349,19 +349,19 @@ impl StepRunner<'_> {
         let until = match wait {
             Wait::Millis(ms) => Instant::now() + Duration::from_millis(*ms),
             Wait::ExpiryOf(name) => {
-                let (received_at, lifetime) = self.lifetime_of(name)?;
+                let (_, received_at, lifetime) = self.lifetime_of(name)?;
                 received_at + lifetime + expiry_margin(lifetime)
             }
             Wait::BeforeExpiryOf(name) => {
-                let (received_at, lifetime) = self.lifetime_of(name)?;
+                let (requested_at, _, lifetime) = self.lifetime_of(name)?;
                 let before = self.near_expiry_margin(lifetime) * 2;
-                if before >= lifetime || received_at + lifetime - before <= Instant::now() {
+                if before >= lifetime || requested_at + lifetime - before <= Instant::now() {
                     return Err(Stop::NotRun(format!(
                         "with round trips up to {:?}, a lifetime of {lifetime:?} leaves no time to use `{name}` before its expiry",
                         self.slowest
                     )));
                 }
-                received_at + lifetime - before
+                requested_at + lifetime - before
             }
         };
         let wait_for = until.saturating_duration_since(Instant::now());
@@ -376,8 +376,9 @@ impl StepRunner<'_> {
         Ok(())
     }
 
-    /// When a session's tokens arrived and how long the server said its access token lives.
-    fn lifetime_of(&self, name: &str) -> Result<(Instant, Duration), Stop> {
+    /// When a session's tokens were requested and arrived, and how long the server said its access token
+    /// lives.
+    fn lifetime_of(&self, name: &str) -> Result<(Instant, Instant, Duration), Stop> {
         let session = self.scope.session(name).map_err(Stop::Error)?;
         let lifetime = match &session.expires_in_ms {
             None => {
@@ -391,7 +392,7 @@ impl StepRunner<'_> {
                 ))
             })?,
         };
-        Ok((session.received_at, lifetime))
+        Ok((session.requested_at, session.received_at, lifetime))
     }
 
     /// How close to its advertised expiry a refused token gives no verdict: a tenth of the lifetime, or
@@ -417,9 +418,10 @@ impl StepRunner<'_> {
         let name = source?.session()?;
         let session = self.scope.session(name).ok()?;
         let lifetime = Duration::from_millis(session.expires_in_ms.as_ref()?.as_u64()?);
-        let expiry = session.received_at + lifetime;
+        // The earliest the server's clock may end the token: counted from when it was requested.
+        let expiry = session.requested_at + lifetime;
         let margin = self.near_expiry_margin(lifetime);
-        let deliberately_expired = expiry + expiry_margin(lifetime);
+        let deliberately_expired = session.received_at + lifetime + expiry_margin(lifetime);
         (sent_at + margin > expiry && sent_at < deliberately_expired).then(|| {
             format!(
                 "the access token of `{name}` was sent {:?} before its advertised expiry, within the margin of {margin:?}",
