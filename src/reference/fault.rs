@@ -124,9 +124,6 @@ faults! {
     ExpiresInMsString = "expires-in-ms-string",
         Breaks(&["login.200.expires_in_ms", "refresh.200.expires_in_ms", "register.200.expires_in_ms"]),
         "expires_in_ms is a JSON string (\"1500\") instead of an integer";
-    AccessTokensDieEarly = "access-tokens-die-early",
-        Breaks(&["login.200.expires_in_ms", "refresh.200.expires_in_ms"]),
-        "access tokens stop working after half the lifetime expires_in_ms advertises (a warning by default, A12)";
     NoSoftLogoutOnExpiry = "no-soft-logout-on-expiry",
         Breaks(&["expiry.expired-token-error"]),
         "an expired access token gets M_UNKNOWN_TOKEN with soft_logout: false (SHOULD: \"preferably with soft_logout: true\")";

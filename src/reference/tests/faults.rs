@@ -78,7 +78,6 @@ pub(super) enum Probe {
     RefreshAnyTime,
     ExpiresInMsInteger,
     ExpiresWhenAdvertised,
-    AliveBeforeExpiry,
     ExpiredSoftLogout,
     RefreshAfterExpiry,
     SoftLogoutBoolean,
@@ -133,7 +132,6 @@ impl Probe {
         Probe::RefreshAnyTime,
         Probe::ExpiresInMsInteger,
         Probe::ExpiresWhenAdvertised,
-        Probe::AliveBeforeExpiry,
         Probe::ExpiredSoftLogout,
         Probe::RefreshAfterExpiry,
         Probe::SoftLogoutBoolean,
@@ -196,7 +194,6 @@ impl Probe {
             F::RefreshOnlyAfterExpiry | F::RefreshBroken5xx => Probe::RefreshAnyTime,
             F::ExpiresInMsString => Probe::ExpiresInMsInteger,
             F::NoExpiry | F::ExpiresInSeconds => Probe::ExpiresWhenAdvertised,
-            F::AccessTokensDieEarly => Probe::AliveBeforeExpiry,
             F::NoSoftLogoutOnExpiry => Probe::ExpiredSoftLogout,
             F::ExpiryKillsRefreshToken => Probe::RefreshAfterExpiry,
             F::SoftLogoutString => Probe::SoftLogoutBoolean,
@@ -482,18 +479,6 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
                 unknown_token(&probe),
                 "{}ms after an advertised {expires}ms: {}",
                 expires + 200,
-                probe.status
-            );
-        }
-        Probe::AliveBeforeExpiry => {
-            let (_, login, _) = refreshable(hs).await?;
-            let expires = need!(login.expires_in_ms, "no expires_in_ms");
-            // 60 %: past the faulty server's half, with room for a slow response on a faithful one.
-            tokio::time::sleep(Duration::from_millis(expires * 3 / 5)).await;
-            let probe = hs.probe(&login.access).await;
-            ensure!(
-                ok(&probe),
-                "at 60 % of an advertised {expires}ms: {}",
                 probe.status
             );
         }
