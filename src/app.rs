@@ -4,18 +4,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use libtest_mimic::FormatSetting;
 use url::Url;
 
-use crate::case::{self, Case};
-use crate::cli::Cli;
+use crate::case;
+use crate::cli::{Cli, ServeCli};
+use crate::client;
 use crate::colour;
 use crate::error::{EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_NONCONFORMANT, EXIT_OK, Error};
 use crate::expected;
+use crate::listing;
 use crate::output;
 use crate::redact::Secrets;
-use crate::reference::{Fault, ReferenceConfig, ReferenceServer};
+use crate::reference::{self, Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals};
 use crate::run::{self, Interrupt, Privileges, RunContext, Settings};
+use crate::selection;
 use crate::target::accounts::Provisioning;
 use crate::verdict::{self, Outcome};
 
@@ -49,7 +53,7 @@ fn write_aborted_reports(dir: &Path, error: &Error) {
 fn run_checked(cli: Cli) -> Result<u8, Error> {
     // The user's secrets are known to the sink before anything can echo them, a parse error included.
     let secrets = Secrets::global().clone();
-    user_secrets(&cli).for_each(|s| secrets.add(s));
+    register_user_secrets(&cli, &secrets);
     let options = Options::check(&cli)?;
     let mut libtest = cli.libtest.clone();
     libtest.color = Some(colour::apply(libtest.color));
@@ -57,10 +61,23 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         // libtest's own meaning of 0 would be "no thread at all", a run that never ends.
         libtest.test_threads = Some(std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
-    let cases_dir = cli.cases.clone().unwrap_or_else(default_cases_dir);
-    let suite = case::load(&cases_dir)?;
+    let case_root = cli
+        .cases
+        .clone()
+        .map_or(case::CaseRoot::BuiltIn, case::CaseRoot::Dir);
+    let suite = case::load_from(&case_root)?;
+    let suite_digest = suite.digest;
     let known_ids: Vec<String> = suite.cases.iter().map(|c| c.id.clone()).collect();
-    let mut cases = select(suite.cases, &cli.clauses);
+    let mut cases = selection::by_clause(suite.cases, &cli.clauses);
+    if libtest.list && libtest.format == Some(FormatSetting::Json) {
+        output::out(&listing::render(
+            &suite.catalogue,
+            &cases,
+            &case_root,
+            &suite_digest,
+        ));
+        return Ok(EXIT_OK);
+    }
     // Cases that wait for expiry are the longest: start them first so that the run lasts little more than
     // the longest case.
     cases.sort_by_key(|case| !case.waits());
@@ -87,7 +104,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     .filter(|trial| !libtest.is_filtered_out(trial))
     .count();
     if selected == 0 {
-        return Err(nothing_selected(
+        return Err(selection::nothing_selected(
             &cli,
             &libtest,
             &known_ids,
@@ -213,6 +230,8 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         reference_fault: options.reference_fault.map(|f| f.name().to_owned()),
         server: ctx.capabilities.clone(),
         spec_version: ctx.catalogue.spec_version.to_string(),
+        case_root,
+        case_set: suite_digest,
         started_at,
         duration_ms: duration.as_millis() as u64,
         strict: cli.strict,
@@ -245,7 +264,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         );
     }
     output::err_line(&format!(
-        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
+        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md, {0}/report.html (exit code {exit_code})",
         cli.report_dir.display()
     ));
     Ok(exit_code)
@@ -288,16 +307,13 @@ impl Options {
 }
 
 /// Every secret on the command line, as given (`--register shared-secret=S` and `token=T` hold one after
-/// the `=`), and HTTP Basic credentials of the `--user` account, should anything build them.
-fn user_secrets(cli: &Cli) -> impl Iterator<Item = &str> {
+/// the `=`), and the HTTP Basic credentials of the `--user` account, should anything build them.
+fn register_user_secrets(cli: &Cli, secrets: &Secrets) {
     let register = cli
         .register
         .as_deref()
         .and_then(|mode| mode.split_once('='))
         .map(|(_, secret)| secret);
-    if let (Some(user), Some(password)) = (&cli.user, &cli.password) {
-        Secrets::global().add_credentials(user, password);
-    }
     [
         cli.password.as_deref(),
         cli.admin_token.as_deref(),
@@ -306,6 +322,10 @@ fn user_secrets(cli: &Cli) -> impl Iterator<Item = &str> {
     ]
     .into_iter()
     .flatten()
+    .for_each(|s| secrets.add(s));
+    if let (Some(user), Some(password)) = (&cli.user, &cli.password) {
+        secrets.add_credentials(user, password);
+    }
 }
 
 /// Without `--deadline`: every wave of cases may take its whole `--case-timeout`, plus one more for the
@@ -329,50 +349,124 @@ async fn stop_on_ctrl_c(interrupt: Interrupt) {
     }
 }
 
-/// A filter (`--clause`, the name filter, `--skip`, `--exact`) that selects no case: a typo must not pass CI.
-fn nothing_selected(
-    cli: &Cli,
-    libtest: &libtest_mimic::Arguments,
-    case_ids: &[String],
-    catalogue: &crate::clause::Catalogue,
-) -> Error {
-    let clause_ids: Vec<String> = catalogue.iter().map(|c| c.id.clone()).collect();
-    let mut lines = Vec::new();
-    for prefix in &cli.clauses {
-        lines.push(close_matches("--clause", prefix, &clause_ids));
+/// `refresh-conformance serve`: client mode, from the announcement to the reports.
+pub fn serve(cli: ServeCli) -> Result<u8, Error> {
+    let case_root = cli
+        .cases
+        .clone()
+        .map_or(case::CaseRoot::BuiltIn, case::CaseRoot::Dir);
+    let suite = case::load_from(&case_root)?;
+    let catalogue = client::catalogue(&suite.catalogue);
+    let secrets = Secrets::global().clone();
+    secrets.add_credentials(&cli.user, &cli.password);
+    let reports = ReportDir::prepare(&cli.report_dir)?;
+    let profile = client::Profile {
+        listen: cli.listen,
+        duration: cli.duration,
+        lifetime: cli.lifetime,
+        user: cli.user.clone(),
+        password: cli.password.clone(),
+        windows: client::Windows {
+            reaction: cli.reaction_window,
+            ..client::Windows::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let started = Instant::now();
+    let session = runtime
+        .block_on(client::Session::start(&profile, secrets))
+        .map_err(|e| Error::Usage(format!("cannot serve on {}: {e}", cli.listen)))?;
+    let url = session.base_url().to_owned();
+    output::out(&format!(
+        "client mode: the reference homeserver serves {} at {url} for {} (access tokens live {})\n\
+         homeserver: {url}\n\
+         user: {} (password: the one given with --password or MRC_PASSWORD)\n\
+         contract: log in with refresh_token: true, make authenticated requests until the time is up, then log out\n",
+        cli.client,
+        humantime::format_duration(cli.duration),
+        humantime::format_duration(cli.lifetime),
+        reference::user_id(&cli.user),
+    ));
+    let recording = runtime.block_on(session.finish());
+    let duration = started.elapsed();
+    let (records, verdicts) = client::verdicts(&catalogue, &recording, profile.windows);
+    let judged_wrong = match (&cli.expected, cli.bless) {
+        (Some(path), false) => moved_from(path, &verdicts)?,
+        (Some(_), true) => false,
+        (None, _) => verdict::nonconformant(&verdicts, cli.strict),
+    };
+    let never_came = recording.schedule.logins == 0;
+    let exit_code = if judged_wrong {
+        EXIT_NONCONFORMANT
+    } else if never_came {
+        EXIT_HARNESS
+    } else {
+        EXIT_OK
+    };
+    let report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        suite_version: env!("CARGO_PKG_VERSION"),
+        target: cli.client.clone(),
+        reference_fault: None,
+        reading: crate::reading::Reading::Default,
+        server: client_capabilities(&cli, &url),
+        spec_version: catalogue.spec_version.to_string(),
+        case_root,
+        case_set: suite.digest,
+        started_at,
+        duration_ms: duration.as_millis() as u64,
+        strict: cli.strict,
+        exit_code,
+        totals: Totals::of(&records, &verdicts),
+        clauses: verdicts,
+        cases: records,
+    };
+    output::out(&report::terminal::render(&report));
+    reports.write(&report)?;
+    if let (Some(path), true) = (&cli.expected, cli.bless) {
+        bless(path, &report)?;
     }
-    if let Some(filter) = &libtest.filter {
-        let candidates: Vec<String> = case_ids.iter().chain(&clause_ids).cloned().collect();
-        lines.push(close_matches("the name filter", filter, &candidates));
+    if never_came {
+        output::err_line(&format!(
+            "error: no client logged in within {}",
+            humantime::format_duration(cli.duration)
+        ));
+    } else if recording.schedule.logins_with_refresh_token == 0 {
+        output::err_line(&format!(
+            "finding: {} never obtained a refresh token (no refresh-token support)",
+            cli.client
+        ));
     }
-    Error::Usage(format!("no case matches the selection{}", lines.concat()))
+    output::err_line(&format!(
+        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
+        cli.report_dir.display()
+    ));
+    Ok(exit_code)
 }
 
-fn close_matches(what: &str, given: &str, candidates: &[String]) -> String {
-    let mut scored: Vec<(f64, &String)> = candidates
-        .iter()
-        .map(|c| {
-            // A prefix is compared with the candidate's beginning, and a name filter with every tail of
-            // the candidate after a `/` or `.` (`retry-windw` is close to `rotation/retry-window`).
-            let head: String = c.chars().take(given.chars().count()).collect();
-            let tails = c
-                .match_indices(['/', '.'])
-                .map(|(at, _)| &c[at + 1..])
-                .chain([c.as_str(), head.as_str()]);
-            let score = tails
-                .map(|tail| strsim::jaro_winkler(given, tail))
-                .fold(0.0, f64::max);
-            (score, c)
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.dedup_by(|a, b| a.1 == b.1);
-    let shown: Vec<&str> = scored.iter().take(5).map(|(_, c)| c.as_str()).collect();
-    if shown.is_empty() {
-        format!("\n  {what} {given:?}: nothing close (see --list)")
-    } else {
-        format!("\n  {what} {given:?}: did you mean {}?", shown.join(", "))
+/// What the reports say about the server side of a client-mode run: the reference homeserver.
+fn client_capabilities(cli: &ServeCli, url: &str) -> crate::target::Capabilities {
+    crate::target::Capabilities {
+        server: crate::target::ServerInfo {
+            base_url: url.to_owned(),
+            software: Some(cli.client.clone()),
+            versions: Vec::new(),
+            provisioning: format!(
+                "client mode: user {}, access tokens live {}",
+                reference::user_id(&cli.user),
+                humantime::format_duration(cli.lifetime)
+            ),
+            server_name: None,
+        },
+        versions: Vec::new(),
+        gates: Default::default(),
+        unmet_by_settings: Default::default(),
+        access_token_lifetime_ms: Some(cli.lifetime.as_millis() as u64),
     }
 }
 
@@ -421,30 +515,6 @@ fn moved_from(path: &std::path::Path, verdicts: &[verdict::ClauseVerdict]) -> Re
         }
     }
     Ok(!moved.is_empty())
-}
-
-fn default_cases_dir() -> PathBuf {
-    let local = PathBuf::from("cases");
-    if local.join(case::load::CATALOGUE_FILE).is_file() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
-    }
-}
-
-/// `--clause PREFIX`: keep the cases citing a clause with one of the prefixes.
-fn select(cases: Vec<Case>, prefixes: &[String]) -> Vec<Case> {
-    if prefixes.is_empty() {
-        return cases;
-    }
-    cases
-        .into_iter()
-        .filter(|case| {
-            case.clauses
-                .iter()
-                .any(|c| prefixes.iter().any(|p| c.starts_with(p.as_str())))
-        })
-        .collect()
 }
 
 fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {

@@ -144,6 +144,28 @@ impl Catalogue {
         self.index.get(id).map(|&i| &self.clauses[i])
     }
 
+    /// The clauses of `ids` that exist, in the order of `ids` (client mode judges only these).
+    pub fn subset(&self, ids: &[&str]) -> Catalogue {
+        let clauses: Vec<Clause> = ids.iter().filter_map(|id| self.get(id)).cloned().collect();
+        let index: HashMap<String, usize> = clauses
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        let ambiguities = self
+            .ambiguities
+            .iter()
+            .filter(|a| a.clauses.iter().any(|c| index.contains_key(c)))
+            .cloned()
+            .collect();
+        Catalogue {
+            spec_version: self.spec_version,
+            clauses,
+            index,
+            ambiguities,
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Clause> {
         self.clauses.iter()
     }

@@ -9,7 +9,8 @@ use crate::reading::Reading;
 
 /// Runs the Matrix refresh-token conformance cases against a homeserver and reports a verdict per spec clause.
 ///
-/// Without --target, the cases run against the built-in reference homeserver.
+/// Without --target, the cases run against the built-in reference homeserver. To judge a Matrix client
+/// instead: `refresh-conformance serve --help`.
 #[derive(Debug, Parser)]
 #[command(name = "refresh-conformance", version)]
 pub struct Cli {
@@ -71,7 +72,7 @@ pub struct Cli {
     )]
     pub as_token: Option<String>,
 
-    /// Folder of case files with clauses.yaml at its top.
+    /// Folder of case files with clauses.yaml at its top, run instead of the built-in cases.
     #[arg(long, value_name = "DIR")]
     pub cases: Option<PathBuf>,
 
@@ -128,6 +129,101 @@ pub struct Cli {
     pub libtest: libtest_mimic::Arguments,
 }
 
+/// What the command line asks for: the suite against a server, or client mode.
+#[derive(Debug)]
+pub enum Invocation {
+    Run(Box<Cli>),
+    Serve(Box<ServeCli>),
+}
+
+/// The word that selects client mode. A libtest filter with this exact text goes after `--`.
+pub const SERVE: &str = "serve";
+
+impl Invocation {
+    /// `refresh-conformance serve ...` is client mode; anything else is the suite, exactly as before
+    /// (libtest's positional FILTER stays free for everything but the word `serve`).
+    pub fn parse_from_iter<I, T>(args: I) -> Result<Invocation, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        if args.get(1).is_some_and(|a| a == SERVE) {
+            let rest = std::iter::once(format!("refresh-conformance {SERVE}").into())
+                .chain(args.into_iter().skip(2));
+            return ServeCli::try_parse_from(rest).map(|cli| Invocation::Serve(Box::new(cli)));
+        }
+        Cli::parse_from_iter(args).map(|cli| Invocation::Run(Box::new(cli)))
+    }
+
+    pub fn parse_args() -> Result<Invocation, clap::Error> {
+        Self::parse_from_iter(std::env::args_os())
+    }
+}
+
+/// Client mode: serves the built-in reference homeserver to a Matrix client under test, applies
+/// adversities on a schedule (expiry, soft logout, lost and failing /refresh responses), records
+/// every request, and judges the client-side refresh-token clauses from the traffic.
+///
+/// The client logs in as the printed user with `refresh_token: true`, keeps making authenticated
+/// requests for the announced duration, then logs out (see the README, "Client mode").
+#[derive(Debug, Parser)]
+#[command(name = "refresh-conformance serve", version)]
+pub struct ServeCli {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8008")]
+    pub listen: std::net::SocketAddr,
+
+    /// The run ends when the client logs out, or after this long.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+
+    /// Lifetime of the access tokens issued with a refresh token.
+    #[arg(long, value_name = "DURATION", default_value = "4s", value_parser = humantime::parse_duration)]
+    pub lifetime: Duration,
+
+    /// Localpart of the account the client logs in with.
+    #[arg(long, value_name = "LOCALPART", default_value = "client")]
+    pub user: String,
+
+    /// Password of that account (never printed: give the client the same one).
+    #[arg(
+        long,
+        env = "MRC_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: String,
+
+    /// The client's name and version, for the reports and --bless (e.g. "matrix-js-sdk 37.5.0").
+    #[arg(long, value_name = "NAME", default_value = "the client")]
+    pub client: String,
+
+    /// How long the judge waits for the client's reaction to an adversity before calling it none.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub reaction_window: Duration,
+
+    /// Folder with clauses.yaml (the clause catalogue).
+    #[arg(long, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+
+    /// Where junit.xml, report.json and summary.md are written.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub report_dir: PathBuf,
+
+    /// Compare the clause verdicts with the expected ones in this JSON file (exit 1 when one moved).
+    #[arg(long, value_name = "FILE")]
+    pub expected: Option<PathBuf>,
+
+    /// With --expected: rewrite the file (and FILE.md) with this run's verdicts.
+    #[arg(long, requires = "expected")]
+    pub bless: bool,
+
+    /// SHOULD-level failures make the run fail (exit 1) too.
+    #[arg(long)]
+    pub strict: bool,
+}
+
 impl Cli {
     /// Parses the process arguments; libtest-mimic's flattened attributes are undone so that `--help` and
     /// `--version` show this program, and RUST_TEST_THREADS works as it does for cargo test.
@@ -140,7 +236,14 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        // The version names the built-in case set: two runs with the same line ran the same cases.
+        let version = format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            crate::case::load::built_in_description()
+        );
         let command = Cli::command()
+            .version(&*Box::leak(version.into_boxed_str()))
             .help_template("{before-help}{name} {version}\n{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
             .disable_version_flag(false)
             .mut_arg("test_threads", |a| a.env("RUST_TEST_THREADS"));

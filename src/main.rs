@@ -1,12 +1,13 @@
 use std::process::ExitCode;
 
-use refresh_conformance::{app, cli::Cli, error::EXIT_HARNESS, output};
+use refresh_conformance::cli::Invocation;
+use refresh_conformance::{app, error::EXIT_HARNESS, output};
 
 fn main() -> ExitCode {
     restore_sigpipe();
     output::redact_panics();
-    let cli = match Cli::parse_args() {
-        Ok(cli) => cli,
+    let invocation = match Invocation::parse_args() {
+        Ok(invocation) => invocation,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -16,7 +17,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    match app::run(cli) {
+    let result = match invocation {
+        Invocation::Run(cli) => app::run(*cli),
+        Invocation::Serve(cli) => app::serve(*cli),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             output::err_line(&format!("error: {e}"));

@@ -88,11 +88,6 @@ impl Secrets {
         }
     }
 
-    /// Registers a secret the user handed over; the same as [`Secrets::add`].
-    pub fn add_exact(&self, secret: &str) {
-        self.add(secret);
-    }
-
     /// Registers a password and the HTTP Basic credentials `base64(user:password)` that could carry it.
     pub fn add_credentials(&self, user: &str, password: &str) {
         use base64::Engine;

@@ -1,14 +1,16 @@
 //! Case files as text, positions in them, and the one renderer for diagnostics that point into them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
 
 /// A YAML file read into memory, kept so that any later diagnostic can quote it.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    /// The path as shown to users (relative to the working directory when possible).
+    /// The path as shown in diagnostics: `cases/...` for the built-in cases, under `--cases DIR` otherwise.
     pub path: PathBuf,
+    /// The path relative to the case root, with `/`: how reports name a case file.
+    pub relative: String,
     pub text: String,
 }
 
@@ -29,13 +31,6 @@ impl From<serde_saphyr::Location> for Pos {
 }
 
 impl SourceFile {
-    pub fn read(path: &Path) -> std::io::Result<SourceFile> {
-        Ok(SourceFile {
-            path: path.to_path_buf(),
-            text: std::fs::read_to_string(path)?,
-        })
-    }
-
     /// Byte offset of a position; columns count characters, as the YAML parser does.
     fn offset(&self, pos: Pos) -> usize {
         let mut offset = 0;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::clause::{Catalogue, Clause, Level, Tag, TestKind};
 use crate::reading::{Reading, ReadingNote};
 use crate::source::Pos;
+use crate::transcript::Transcript;
 
 /// One expectation evaluated against the server, attributed to one clause.
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +66,9 @@ pub struct CaseRecord {
     /// Skipped because of this run's settings (a flag not given, `--max-wait`), not because of the server.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skipped_by_settings: bool,
+    /// The step at which the case stopped early (error or skip), when it had started its steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
     #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
     /// Why the case failed, errored or was skipped; empty when it passed.
@@ -73,7 +77,7 @@ pub struct CaseRecord {
     pub observations: Vec<Observation>,
     /// The requests and responses, redacted.
     #[serde(skip)]
-    pub transcript: String,
+    pub transcript: Transcript,
 }
 
 fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

@@ -217,3 +217,19 @@ fn no_expectation_is_met_by_any_status_or_by_a_server_error() {
         hollow.join("\n")
     );
 }
+
+#[test]
+fn the_built_in_cases_are_the_cases_folder() {
+    // build.rs makes a changed case file rebuild the binary; a stale embedded set would differ here.
+    let built_in = case::load_from(&case::CaseRoot::BuiltIn).expect("the built-in cases load");
+    let folder = case::load(&repo_cases()).unwrap();
+    assert_eq!(built_in.digest, folder.digest);
+    let ids = |suite: &case::Suite| suite.cases.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&built_in), ids(&folder));
+    assert!(
+        built_in
+            .cases
+            .iter()
+            .all(|c| !c.source.relative.starts_with('/'))
+    );
+}

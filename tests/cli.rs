@@ -150,3 +150,82 @@ fn list_needs_no_target() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("rotation/retry-window: test"), "{text}");
 }
+
+#[test]
+fn serve_is_a_subcommand_that_needs_a_password() {
+    let help = binary().args(["serve", "--help"]).output().unwrap();
+    assert_eq!(help.status.code(), Some(0), "{}", stderr(&help));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--listen") && text.contains("--duration"),
+        "{text}"
+    );
+    let output = binary()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("MRC_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--password"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn list_as_json_names_every_case_and_clause() {
+    let output = binary()
+        .args(["--list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let listing: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let cases = listing["cases"].as_array().unwrap();
+    let retry = cases
+        .iter()
+        .find(|c| c["id"] == "rotation/retry-window")
+        .expect("the retry-window case is listed");
+    assert_eq!(retry["file"], "rotation/retry-window.yaml");
+    assert!(!retry["clauses"].as_array().unwrap().is_empty());
+    let clauses = listing["clauses"].as_array().unwrap();
+    let endpoint = clauses
+        .iter()
+        .find(|c| c["id"] == "refresh.endpoint.path")
+        .expect("a catalogue clause is listed");
+    assert_eq!(endpoint["level"], "MUST");
+    assert!(!endpoint["cases"].as_array().unwrap().is_empty());
+    // The same case set --version names.
+    let version = binary().arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    let case_set = listing["case_set"].as_str().unwrap();
+    assert!(version.contains(case_set), "{version} / {case_set}");
+    assert!(
+        version.contains(&format!("{} cases", cases.len())),
+        "{version}"
+    );
+}
+
+#[test]
+fn a_cases_folder_without_a_catalogue_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary()
+        .arg("--cases")
+        .arg(dir.path())
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("clauses.yaml does not exist"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_filter_still_selects_cases_next_to_serve() {
+    let output = binary().args(["--list", "retry-window"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("rotation/retry-window: test"));
+}

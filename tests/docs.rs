@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use refresh_conformance::client::schedule::SCHEDULE;
 use refresh_conformance::reference::Fault;
 
 fn read(relative: &str) -> String {
@@ -60,6 +61,18 @@ fn case_format_guide_names_every_action_and_gate() {
         assert!(
             guide.contains(word),
             "cases/README.md does not describe `{word}`"
+        );
+    }
+}
+
+#[test]
+fn readme_names_every_client_mode_adversity() {
+    let readme = read("README.md");
+    for adversity in SCHEDULE {
+        assert!(
+            readme.contains(&format!("`{}`", adversity.name())),
+            "README.md does not describe the adversity {}",
+            adversity.name()
         );
     }
 }

@@ -322,12 +322,12 @@ fn bad_options_fail_before_any_request() {
 #[test]
 fn an_early_exit_leaves_no_stale_report() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["junit.xml", "report.json", "summary.md"] {
+    for name in ["junit.xml", "report.json", "summary.md", "report.html"] {
         std::fs::write(dir.path().join(name), "STALE").unwrap();
     }
     let output = run_in(dir.path(), &["--target", "http://127.0.0.1:1"]);
     assert_eq!(output.status.code(), Some(2));
-    for name in ["junit.xml", "report.json", "summary.md"] {
+    for name in ["junit.xml", "report.json", "summary.md", "report.html"] {
         let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(!text.contains("STALE"), "{name}: {text}");
         assert!(text.contains("unreachable"), "{name}: {text}");
@@ -344,6 +344,7 @@ fn an_early_exit_leaves_no_stale_report() {
         json: report,
         json_text: String::new(),
         summary: String::new(),
+        html: String::new(),
     };
     junit.assert_junit_valid(dir.path());
 }

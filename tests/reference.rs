@@ -71,6 +71,49 @@ fn a_fault_is_caught_by_its_clause_and_the_exit_code() {
 }
 
 #[test]
+fn a_failure_shows_its_file_spec_and_exchange_in_the_terminal_and_the_html_report() {
+    let run = run(&["--reference-fault", "used-refresh-forbidden"]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stderr, run.stdout);
+    // The terminal block: the case file relative to the case root, the clause's spec sentence and link,
+    // and the failed step's request line, status and body.
+    for needle in [
+        "MUST refresh.401.unknown-or-used: case rotation/revoked-after-new-access-used",
+        "  --> rotation/revoked-after-new-access-used.yaml:",
+        "   | spec: A refresh token that is unknown or already superseded",
+        "#post_matrixclientv3refresh",
+        "   | > POST /_matrix/client/v3/refresh",
+        "   | < 403",
+        "M_FORBIDDEN",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "{needle:?} missing:\n{}",
+            run.stdout
+        );
+    }
+    assert!(!run.stdout.contains(env!("CARGO_MANIFEST_DIR")));
+    // report.html: self-contained, the failed case opens to its exchange and the expectation with its line.
+    let html = &run.html;
+    for needle in [
+        "<details class=\"case\" id=\"case-rotation/revoked-after-new-access-used\">",
+        "rotation/revoked-after-new-access-used.yaml:",
+        "refresh.401.unknown-or-used",
+        "/_matrix/client/v3/refresh",
+        "failed here",
+        "M_FORBIDDEN",
+        "used-refresh-forbidden",
+    ] {
+        assert!(html.contains(needle), "{needle:?} missing from report.html");
+    }
+    for fetch in ["<script", "<link", "<img", " src=", "@import", "url("] {
+        assert!(
+            !html.contains(fetch),
+            "report.html fetches something: {fetch:?}"
+        );
+    }
+}
+
+#[test]
 fn strict_makes_a_should_failure_fail_the_run() {
     let relaxed = run(&[
         "--reference-fault",

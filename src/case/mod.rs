@@ -7,5 +7,5 @@ pub mod parse;
 pub mod template;
 pub mod validate;
 
-pub use load::{Suite, load};
+pub use load::{CaseRoot, Suite, load, load_from};
 pub use model::Case;

@@ -21,6 +21,7 @@ mod auth;
 mod cors;
 mod error;
 mod fault;
+pub mod hook;
 mod ids;
 mod present;
 mod ratelimit;
@@ -40,6 +41,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use fault::Fault;
+pub use hook::{Answer, Delivery, Hook, SeenRequest, SeenResponse};
 
 /// How a [`ReferenceServer`] behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +95,19 @@ impl ReferenceConfig {
     }
 }
 
+/// What [`ReferenceServer::serve`] adds to a plain server.
+#[derive(Default)]
+pub struct Served {
+    /// Accounts that exist from the start: (localpart, password).
+    pub accounts: Vec<(String, String)>,
+    pub hook: Option<std::sync::Arc<dyn Hook>>,
+}
+
+/// The user ID of `localpart` on the reference server.
+pub fn user_id(localpart: &str) -> String {
+    format!("@{localpart}:{}", ids::SERVER_NAME)
+}
+
 /// A running reference homeserver. Dropping it stops serving (graceful shutdown).
 #[derive(Debug)]
 pub struct ReferenceServer {
@@ -105,8 +120,36 @@ impl ReferenceServer {
     /// Binds 127.0.0.1:0 and spawns the server on the current tokio runtime.
     pub async fn start(config: ReferenceConfig) -> std::io::Result<ReferenceServer> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        Self::serve(listener, config, Served::default())
+    }
+
+    /// Serves on `listener` (client mode: a port the client was told), with accounts ready and a
+    /// hook around every exchange.
+    pub fn serve(
+        listener: tokio::net::TcpListener,
+        config: ReferenceConfig,
+        served: Served,
+    ) -> std::io::Result<ReferenceServer> {
         let addr = listener.local_addr()?;
-        let router = routes::router(app::App::new(&config));
+        let app = app::App::new(&config);
+        for (localpart, password) in &served.accounts {
+            let user = ids::UserId::from_localpart(localpart).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{localpart:?} is not a valid user localpart"),
+                )
+            })?;
+            // A name given twice keeps its first password.
+            let _ = app.store().register(&user, Some(password.clone()), false);
+        }
+        let mut router = routes::router(app.clone());
+        if let Some(hook) = served.hook {
+            // Around everything but CORS: the hook sees what the client sent and what it would
+            // get, and its own answers carry the CORS headers too.
+            router = router
+                .layer(axum::middleware::from_fn_with_state(hook, hook::layer))
+                .layer(axum::middleware::from_fn_with_state(app, cors::layer));
+        }
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             // An error here means the listener failed after binding; there is no one to report it

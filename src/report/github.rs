@@ -15,7 +15,8 @@ pub fn render(report: &RunReport) -> String {
             } else {
                 "warning"
             };
-            let mut properties = format!("file={}", property(&case.file));
+            let file = report.case_root.display_path(&case.file);
+            let mut properties = format!("file={}", property(&file.display().to_string()));
             if check.pos.line > 0 {
                 let _ = write!(
                     properties,

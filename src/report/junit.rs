@@ -100,7 +100,7 @@ fn test_case(case: &CaseRecord) -> TestCase {
     test_case.set_classname(case.clauses.first().map_or("", String::as_str));
     test_case.set_time(case.duration);
     if !case.transcript.is_empty() {
-        test_case.set_system_out(case.transcript.as_str());
+        test_case.set_system_out(case.transcript.text());
     }
     test_case
 }

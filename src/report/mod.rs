@@ -1,7 +1,9 @@
-//! Reports of a run: the terminal table, JUnit XML, `report.json` and `summary.md`. They all render one
-//! [`RunReport`]; every byte they write passes through the output sink, which redacts it.
+//! Reports of a run: the terminal table, JUnit XML, `report.json`, `summary.md` and `report.html`. They all
+//! render one [`RunReport`]; every byte they write passes through the output sink, which redacts it.
 
+pub mod failure;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -11,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::case::CaseRoot;
 use crate::error::Error;
 use crate::output;
 use crate::reading::Reading;
@@ -30,6 +33,9 @@ pub struct RunReport {
     pub reference_fault: Option<String>,
     pub server: Capabilities,
     pub spec_version: String,
+    /// Where the cases came from, and the hash of their files (as `--version` shows it for the built-in set).
+    pub case_root: CaseRoot,
+    pub case_set: String,
     pub started_at: String,
     pub duration_ms: u64,
     pub strict: bool,
@@ -76,7 +82,7 @@ impl Totals {
 }
 
 /// The files a run writes into the report directory.
-pub const FILES: [&str; 3] = ["junit.xml", "report.json", "summary.md"];
+pub const FILES: [&str; 4] = ["junit.xml", "report.json", "summary.md", "report.html"];
 
 /// The report directory, checked writable and cleared of a previous run's reports before any request is
 /// sent: a run that ends early must never leave older results behind for CI to publish.
@@ -111,12 +117,13 @@ impl ReportDir {
         })
     }
 
-    /// Writes junit.xml, report.json and summary.md, each replaced atomically.
+    /// Writes junit.xml, report.json, summary.md and report.html, each replaced atomically.
     pub fn write(&self, report: &RunReport) -> Result<(), Error> {
         self.write_files([
             junit::render(report),
             json::render(report),
             markdown::render(report),
+            html::render(report),
         ])
     }
 
@@ -126,10 +133,11 @@ impl ReportDir {
             junit::render_aborted(reason),
             json::render_aborted(reason, exit_code),
             markdown::render_aborted(reason, exit_code),
+            html::render_aborted(reason, exit_code),
         ])
     }
 
-    fn write_files(&self, texts: [String; 3]) -> Result<(), Error> {
+    fn write_files(&self, texts: [String; FILES.len()]) -> Result<(), Error> {
         for (name, text) in FILES.into_iter().zip(texts) {
             let path = self.path.join(name);
             output::write_file(&path, &text).map_err(|source| Error::Report {

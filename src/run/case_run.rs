@@ -4,10 +4,10 @@ use std::time::{Duration, Instant};
 
 use crate::case::model::{Case, Gate};
 use crate::run::RunContext;
-use crate::run::http::Transcript;
 use crate::run::scope::Scope;
 use crate::run::step::{Findings, StepRunner, Stop};
 use crate::target::{Capabilities, GateStatus};
+use crate::transcript::Transcript;
 use crate::verdict::{CaseRecord, Outcome};
 
 /// The record of a case the harness itself could not run to its end.
@@ -15,15 +15,16 @@ pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
     CaseRecord {
         id: case.id.clone(),
         title: case.title.clone(),
-        file: case.source.path.display().to_string(),
+        file: case.source.relative.clone(),
         clauses: case.clauses.clone(),
         outcome: Outcome::Error,
         skipped_by_settings: false,
+        stopped_at: None,
         duration: Duration::ZERO,
         message: message.to_owned(),
         checks: Vec::new(),
         observations: Vec::new(),
-        transcript: String::new(),
+        transcript: Transcript::default(),
     }
 }
 
@@ -79,6 +80,7 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         transcript: Transcript::default(),
         findings: Findings::default(),
         slowest: Duration::ZERO,
+        current_step: None,
     };
     if let Some(stop) = gate_reason(case, &ctx.capabilities) {
         return finish(ctx, case, runner, Some(stop), started);
@@ -196,13 +198,7 @@ fn finish(
         .map(|c| {
             format!(
                 "{}:{}:{}: [{} {}] {}: {}",
-                case.source.path.display(),
-                c.pos.line,
-                c.pos.column,
-                c.level,
-                c.clause,
-                c.step,
-                c.detail
+                case.source.relative, c.pos.line, c.pos.column, c.level, c.clause, c.step, c.detail
             )
         })
         .collect();
@@ -230,10 +226,11 @@ fn finish(
     CaseRecord {
         id: case.id.clone(),
         title: case.title.clone(),
-        file: case.source.path.display().to_string(),
+        file: case.source.relative.clone(),
         clauses,
         outcome,
         skipped_by_settings: outcome == Outcome::Skipped && matches!(stop, Some(Stop::NotRun(_))),
+        stopped_at: stop.as_ref().and(runner.current_step.clone()),
         duration: started.elapsed(),
         message: secrets.redact(&message),
         checks: checks
@@ -251,6 +248,6 @@ fn finish(
                 o
             })
             .collect(),
-        transcript: secrets.redact(&runner.transcript.text()),
+        transcript: runner.transcript.redacted(secrets),
     }
 }

@@ -8,12 +8,11 @@ use serde_json::Value;
 use url::Url;
 
 use crate::case::model::Method;
-use crate::redact::Secrets;
+use crate::redact::{Secrets, fingerprint};
+use crate::transcript::{SentRequest, Transcript};
 
 /// Responses larger than this are an error, not something to buffer.
 const MAX_BODY: usize = 1024 * 1024;
-/// How much of a body a transcript line shows.
-const TRANSCRIPT_BODY: usize = 600;
 /// The shortest wait before resending a rate-limited request.
 const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
 
@@ -231,12 +230,19 @@ impl Http {
             Method::Options => reqwest::Method::OPTIONS,
         };
         let mut builder = self.client.request(method, url.clone());
+        // The headers as the transcript shows them: the case's own, then what the harness adds.
+        let mut shown_headers = request.headers.clone();
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
         if let Some(token) = &request.bearer {
             self.secrets.add(token);
             builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+            // Shown as its fingerprint whatever its length (short strings are not registered as secrets).
+            shown_headers.push((
+                AUTHORIZATION.as_str().to_owned(),
+                format!("Bearer {}", fingerprint(token)),
+            ));
         }
         let shown_body = match &request.body {
             Some(OutBody::Json(value)) => {
@@ -244,6 +250,10 @@ impl Http {
                 builder = builder
                     .header(CONTENT_TYPE, "application/json")
                     .body(value.to_string());
+                shown_headers.push((
+                    CONTENT_TYPE.as_str().to_owned(),
+                    "application/json".to_owned(),
+                ));
                 Some(value.to_string())
             }
             Some(OutBody::Raw(text)) => {
@@ -255,12 +265,14 @@ impl Http {
             }
             None => None,
         };
-        // Redacted here, before the transcript clips long bodies: a clipped token would no longer match.
         transcript.request(
-            request.method.as_str(),
-            &self.secrets.redact(url.as_str()),
-            request.bearer.is_some(),
-            shown_body.map(|body| self.secrets.redact(&body)).as_deref(),
+            &self.secrets,
+            SentRequest {
+                method: request.method.as_str().to_owned(),
+                url: url.to_string(),
+                headers: shown_headers,
+                body: shown_body,
+            },
         );
         let mut response = builder.send().await.map_err(|e| self.classify(e))?;
         let status = response.status().as_u16();
@@ -280,10 +292,7 @@ impl Http {
         if let Some(json) = &json {
             self.secrets.add_from_json(json);
         }
-        transcript.response(
-            status,
-            &self.secrets.redact(&String::from_utf8_lossy(&body)),
-        );
+        transcript.response(&self.secrets, status, &headers, &body);
         Ok(Response {
             status,
             headers,
@@ -367,53 +376,6 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     out
-}
-
-/// What a case sent and received, in order; redacted when it is written anywhere.
-#[derive(Debug, Default, Clone)]
-pub struct Transcript {
-    lines: Vec<String>,
-}
-
-impl Transcript {
-    pub fn note(&mut self, text: &str) {
-        self.lines.push(format!("# {text}"));
-    }
-
-    fn request(&mut self, method: &str, url: &str, bearer: bool, body: Option<&str>) {
-        let auth = if bearer {
-            " [Authorization: Bearer …]"
-        } else {
-            ""
-        };
-        let mut line = format!("> {method} {url}{auth}");
-        if let Some(body) = body {
-            line.push(' ');
-            line.push_str(&clip(body));
-        }
-        self.lines.push(line);
-    }
-
-    fn response(&mut self, status: u16, body: &str) {
-        self.lines.push(format!("< {status} {}", clip(body.trim())));
-    }
-
-    pub fn extend(&mut self, other: Transcript) {
-        self.lines.extend(other.lines);
-    }
-
-    pub fn text(&self) -> String {
-        self.lines.join("\n")
-    }
-}
-
-fn clip(text: &str) -> String {
-    if text.chars().count() <= TRANSCRIPT_BODY {
-        text.to_owned()
-    } else {
-        let head: String = text.chars().take(TRANSCRIPT_BODY).collect();
-        format!("{head}… ({} bytes)", text.len())
-    }
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@ use crate::clause::{Catalogue, Level};
 use crate::reading::Reading;
 use crate::run::RunContext;
 use crate::run::ambient;
-use crate::run::http::{HttpError, OutBody, Outgoing, Response, Transcript};
+use crate::run::http::{HttpError, OutBody, Outgoing, Response};
 use crate::run::scope::{Scope, Session};
 use crate::target::probe::expiry_margin;
+use crate::transcript::Transcript;
 use crate::verdict::{CheckRecord, Observation};
 
 /// What must be escaped in a value put into a path segment: everything but RFC 3986's unreserved characters.
@@ -67,6 +68,8 @@ pub struct StepRunner<'a> {
     /// The slowest round trip of the case so far (logins and registrations aside): part of the margin
     /// before an advertised expiry.
     pub slowest: Duration,
+    /// The step under way (clean-up aside): where the case stopped when it stops early.
+    pub current_step: Option<String>,
 }
 
 impl StepRunner<'_> {
@@ -96,7 +99,10 @@ impl StepRunner<'_> {
     }
 
     pub async fn run(&mut self, step: &Step, cleanup: bool) -> Result<(), Stop> {
-        self.transcript.note(&format!("step: {}", step.name));
+        self.transcript.step(&step.name);
+        if !cleanup {
+            self.current_step = Some(step.name.clone());
+        }
         if let Action::Wait(wait) = &step.action {
             return self.wait(wait).await;
         }

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 
 use crate::case::model::Method;
-use crate::run::http::{Http, Outgoing, Response, Transcript};
+use crate::run::http::{Http, Outgoing, Response};
 use crate::target::GateStatus;
+use crate::transcript::Transcript;
 
 /// How accounts are provisioned on the target.
 #[derive(Debug, Clone)]
@@ -49,15 +50,6 @@ impl Provisioning {
 
     pub fn fresh_users(&self) -> bool {
         !matches!(self, Provisioning::Fixed { .. })
-    }
-
-    /// The secrets the user handed over, to be redacted from every output.
-    pub fn secrets(&self) -> Vec<&str> {
-        match self {
-            Provisioning::Open => vec![],
-            Provisioning::SharedSecret(s) | Provisioning::Token(s) => vec![s],
-            Provisioning::Fixed { password, .. } => vec![password],
-        }
     }
 }
 

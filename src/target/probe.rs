@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 use crate::case::model::{Gate, Method};
 use crate::error::Error;
 use crate::run::Privileges;
-use crate::run::http::{Http, HttpError, Outgoing, Response, Transcript};
+use crate::run::http::{Http, Outgoing, Response};
 use crate::spec_version::SpecVersion;
 use crate::target::accounts::Accounts;
 use crate::target::{Capabilities, GateStatus, ServerInfo};
+use crate::transcript::Transcript;
 
 /// The waiting margin after a lifetime: max(2 s, 5 % of it) (clause catalogue §2.1, gate G-exp).
 pub fn expiry_margin(lifetime: Duration) -> Duration {
@@ -100,14 +101,11 @@ pub async fn probe(
             let login = Outgoing::new(Method::Post, LOGIN_PATH).json(body);
             let request = format!("POST {LOGIN_PATH} with refresh_token: true");
             match http.send(&login, &mut transcript).await {
-                Err(e) => no_answer(&request, e),
-                Ok(response) if response.status != 200 => (
-                    GateStatus::Undecided(format!(
-                        "{request} with the probe account's password answered {}",
-                        response.describe()
-                    )),
-                    GateStatus::Undecided(format!("{request} failed")),
-                ),
+                Err(e) => both_undecided(format!("{request}: {e}")),
+                Ok(response) if response.status != 200 => both_undecided(format!(
+                    "{request} with the probe account's password answered {}",
+                    response.describe()
+                )),
                 Ok(response) => {
                     lifetime = response.pointer("/expires_in_ms").and_then(Value::as_u64);
                     let outcome = refresh_support(http, &response, &mut transcript).await;
@@ -159,9 +157,8 @@ const VERSIONS_PATH: &str = "/_matrix/client/versions";
 const LOGIN_PATH: &str = "/_matrix/client/v3/login";
 const REFRESH_PATH: &str = "/_matrix/client/v3/refresh";
 
-/// Both refresh gates when the probe login got no answer: nothing is known about either.
-fn no_answer(request: &str, error: HttpError) -> (GateStatus, GateStatus) {
-    let reason = format!("{request}: {error}");
+/// Both refresh gates when the probe login got no usable answer: nothing is known about either.
+fn both_undecided(reason: String) -> (GateStatus, GateStatus) {
     (
         GateStatus::Undecided(reason.clone()),
         GateStatus::Undecided(reason),

@@ -22,6 +22,7 @@ pub struct RunOutput {
     pub json: serde_json::Value,
     pub json_text: String,
     pub summary: String,
+    pub html: String,
 }
 
 impl RunOutput {
@@ -44,16 +45,18 @@ impl RunOutput {
             json: serde_json::from_str(&json_text).expect("report.json parses"),
             json_text,
             summary: read("summary.md"),
+            html: read("report.html"),
         }
     }
 
-    pub fn everything(&self) -> [&str; 5] {
+    pub fn everything(&self) -> [&str; 6] {
         [
             &self.stdout,
             &self.stderr,
             &self.junit,
             &self.json_text,
             &self.summary,
+            &self.html,
         ]
     }
 

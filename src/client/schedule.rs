@@ -1,0 +1,171 @@
+//! The adversities a client meets, one after the other, each once the client got past the last.
+//!
+//! Natural access-token expiry needs no scheduling: the short lifetime of the client-test profile
+//! makes it happen. The scheduled ones start after the client's first successful refresh (before
+//! that, nothing it does could show a clause about refreshing), and each waits until the client
+//! recovered from the previous one: a successful refresh, or for the two that end a session, a new
+//! login with a refresh token.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adversity {
+    /// An authenticated request gets `401 M_UNKNOWN_TOKEN`, `soft_logout: true` before the access
+    /// token's announced expiry (that token stays refused; the session lives on).
+    SoftLogoutTrue,
+    /// A `/refresh` is processed, then the connection is closed without a response.
+    LostRefreshClosed,
+    /// A `/refresh` is processed, then answered `500 M_UNKNOWN`.
+    LostRefresh5xx,
+    /// An authenticated request gets `401 M_UNKNOWN_TOKEN`, `soft_logout: false`: the session is
+    /// destroyed, every token of it refused from then on.
+    SoftLogoutFalse,
+    /// A `/refresh` gets `401 M_UNKNOWN_TOKEN`, `soft_logout: false`: the session is destroyed.
+    Refresh4xx,
+}
+
+/// In the order they are applied.
+pub const SCHEDULE: [Adversity; 5] = [
+    Adversity::SoftLogoutTrue,
+    Adversity::LostRefreshClosed,
+    Adversity::LostRefresh5xx,
+    Adversity::SoftLogoutFalse,
+    Adversity::Refresh4xx,
+];
+
+impl Adversity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Adversity::SoftLogoutTrue => "soft-logout-true",
+            Adversity::LostRefreshClosed => "lost-refresh-closed",
+            Adversity::LostRefresh5xx => "lost-refresh-5xx",
+            Adversity::SoftLogoutFalse => "soft-logout-false",
+            Adversity::Refresh4xx => "refresh-4xx",
+        }
+    }
+
+    /// Whether the client needs a new login to go on.
+    fn ends_session(self) -> bool {
+        matches!(self, Adversity::SoftLogoutFalse | Adversity::Refresh4xx)
+    }
+
+    /// Whether it is applied to a `/refresh` (else to another authenticated request).
+    fn at_refresh(self) -> bool {
+        matches!(
+            self,
+            Adversity::LostRefreshClosed | Adversity::LostRefresh5xx | Adversity::Refresh4xx
+        )
+    }
+}
+
+/// Where the schedule stands.
+#[derive(Debug, Clone, Default)]
+pub struct Schedule {
+    /// Index into [`SCHEDULE`] of the next adversity.
+    pub next: usize,
+    /// The next adversity applies to the next eligible request.
+    pub armed: bool,
+    /// The client logged in at least once, and whether it asked for and got a refresh token.
+    pub logins: usize,
+    pub logins_with_refresh_token: usize,
+    pub refreshes: usize,
+}
+
+impl Schedule {
+    /// The adversity to apply to a request to `endpoint`, if one is due there.
+    pub fn due(&self, endpoint: super::record::Endpoint) -> Option<Adversity> {
+        use super::record::Endpoint;
+        let next = *SCHEDULE.get(self.next)?;
+        let fits = match endpoint {
+            Endpoint::Refresh => next.at_refresh(),
+            Endpoint::Other => !next.at_refresh(),
+            _ => false,
+        };
+        (self.armed && fits).then_some(next)
+    }
+
+    pub fn applied(&mut self, adversity: Adversity) {
+        debug_assert_eq!(SCHEDULE.get(self.next), Some(&adversity));
+        self.next += 1;
+        self.armed = false;
+    }
+
+    /// A refresh was delivered: the client refreshes, and got past a non-ending adversity.
+    pub fn refreshed(&mut self) {
+        self.refreshes += 1;
+        if !self.previous_ended_session() {
+            self.armed = true;
+        }
+    }
+
+    fn previous_ended_session(&self) -> bool {
+        self.next
+            .checked_sub(1)
+            .is_some_and(|i| SCHEDULE[i].ends_session())
+    }
+
+    /// A login or registration was delivered.
+    pub fn logged_in(&mut self, with_refresh_token: bool) {
+        self.logins += 1;
+        if with_refresh_token {
+            self.logins_with_refresh_token += 1;
+            if self.previous_ended_session() {
+                self.armed = true;
+            }
+        }
+    }
+
+    /// Why `adversity` was never applied, for the reason of an untested clause.
+    pub fn why_not_reached(&self, adversity: Adversity) -> String {
+        let index = SCHEDULE
+            .iter()
+            .position(|a| *a == adversity)
+            .unwrap_or_default();
+        if self.logins == 0 {
+            return "the client never logged in".into();
+        }
+        if self.logins_with_refresh_token == 0 {
+            return "the client never obtained a refresh token (it did not log in with \
+                    refresh_token: true): no refresh-token support"
+                .into();
+        }
+        if self.refreshes == 0 {
+            return "the client never refreshed its access token, so no adversity was scheduled"
+                .into();
+        }
+        if index < self.next {
+            return format!("{} was applied", adversity.name());
+        }
+        if index > self.next {
+            let stuck = SCHEDULE[self.next];
+            return format!(
+                "the client never got to {}: the schedule stopped at {}, {}",
+                adversity.name(),
+                stuck.name(),
+                self.stuck_reason(stuck)
+            );
+        }
+        format!(
+            "the client never got to {}: {}",
+            adversity.name(),
+            self.stuck_reason(adversity)
+        )
+    }
+
+    fn stuck_reason(&self, adversity: Adversity) -> &'static str {
+        match (
+            self.armed,
+            self.previous_ended_session(),
+            adversity.at_refresh(),
+        ) {
+            (false, true, _) => {
+                "waiting for the client to log in again after its session was ended"
+            }
+            (false, false, _) => {
+                "waiting for the client to refresh successfully after the previous adversity"
+            }
+            (true, _, true) => "waiting for the client's next /refresh, which never came",
+            (true, _, false) => {
+                "waiting for the client's next authenticated request, which never came"
+            }
+        }
+    }
+}
