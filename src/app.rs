@@ -183,6 +183,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
             (None, Some(_)) => Some(Authoriser::Builtin),
             (None, None) => None,
         },
+        reading: cli.reading,
     };
     let connect = RunContext::connect(
         target.clone(),
@@ -221,7 +222,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
 
     let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
     records.sort_by(|a, b| a.id.cmp(&b.id));
-    let verdicts = verdict::aggregate(&ctx.catalogue, &records);
+    let verdicts = verdict::aggregate(&ctx.catalogue, cli.reading, &records);
     let errors = records
         .iter()
         .filter(|r| r.outcome == Outcome::Error)
@@ -259,6 +260,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         started_at,
         duration_ms: duration.as_millis() as u64,
         strict: cli.strict,
+        reading: cli.reading,
         exit_code,
         totals: Totals::of(&records, &verdicts),
         clauses: verdicts,
@@ -448,6 +450,7 @@ pub fn serve(cli: ServeCli) -> Result<u8, Error> {
         suite_version: env!("CARGO_PKG_VERSION"),
         target: cli.client.clone(),
         reference_fault: None,
+        reading: crate::reading::Reading::Default,
         server: client_capabilities(&cli, &url),
         spec_version: catalogue.spec_version.to_string(),
         case_root,

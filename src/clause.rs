@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::reading::Ambiguity;
 use crate::spec_version::SpecVersion;
 
 /// RFC 2119 strength of a clause, as the catalogue records it.
@@ -87,6 +88,8 @@ pub struct Clause {
 struct CatalogueFile {
     spec_version: SpecVersion,
     clauses: Vec<serde_saphyr::Spanned<Clause>>,
+    #[serde(default)]
+    ambiguities: Vec<serde_saphyr::Spanned<Ambiguity>>,
 }
 
 /// All clauses, in catalogue order, with lookup by ID.
@@ -95,6 +98,7 @@ pub struct Catalogue {
     pub spec_version: SpecVersion,
     clauses: Vec<Clause>,
     index: HashMap<String, usize>,
+    ambiguities: Vec<Ambiguity>,
 }
 
 impl Catalogue {
@@ -114,10 +118,25 @@ impl Catalogue {
             }
             clauses.push(clause);
         }
+        let mut ambiguities: Vec<Ambiguity> = Vec::with_capacity(file.ambiguities.len());
+        for spanned in file.ambiguities {
+            let ambiguity = spanned.value;
+            let at = |message: String| {
+                source.render(spanned.referenced.into(), &message, "in this ambiguity")
+            };
+            if ambiguities.iter().any(|a| a.id == ambiguity.id) {
+                return Err(at(format!("duplicate ambiguity id `{}`", ambiguity.id)));
+            }
+            if let Some(unknown) = ambiguity.clauses.iter().find(|c| !index.contains_key(*c)) {
+                return Err(at(format!("unknown clause `{unknown}`")));
+            }
+            ambiguities.push(ambiguity);
+        }
         Ok(Catalogue {
             spec_version: file.spec_version,
             clauses,
             index,
+            ambiguities,
         })
     }
 
@@ -128,19 +147,37 @@ impl Catalogue {
     /// The clauses of `ids` that exist, in the order of `ids` (client mode judges only these).
     pub fn subset(&self, ids: &[&str]) -> Catalogue {
         let clauses: Vec<Clause> = ids.iter().filter_map(|id| self.get(id)).cloned().collect();
-        let index = clauses
+        let index: HashMap<String, usize> = clauses
             .iter()
             .enumerate()
             .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        let ambiguities = self
+            .ambiguities
+            .iter()
+            .filter(|a| a.clauses.iter().any(|c| index.contains_key(c)))
+            .cloned()
             .collect();
         Catalogue {
             spec_version: self.spec_version,
             clauses,
             index,
+            ambiguities,
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Clause> {
         self.clauses.iter()
+    }
+
+    pub fn ambiguity(&self, id: &str) -> Option<&Ambiguity> {
+        self.ambiguities.iter().find(|a| a.id == id)
+    }
+
+    /// The ambiguities that touch a clause, in catalogue order.
+    pub fn ambiguities_of<'a>(&'a self, clause: &'a str) -> impl Iterator<Item = &'a Ambiguity> {
+        self.ambiguities
+            .iter()
+            .filter(move |a| a.clauses.iter().any(|c| c == clause))
     }
 }

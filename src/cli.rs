@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+use crate::reading::Reading;
+
 /// Runs the Matrix refresh-token conformance cases against a homeserver and reports a verdict per spec clause.
 ///
 /// Without --target, the cases run against the built-in reference homeserver. To judge a Matrix client
@@ -120,6 +122,11 @@ pub struct Cli {
     #[arg(long)]
     pub strict: bool,
 
+    /// How to read the spec where its texts disagree (the catalogue's ambiguities A1-A35): `default`
+    /// follows the catalogue's recommendation, `strict` the strongest text.
+    #[arg(long, value_enum, value_name = "READING", default_value_t = Reading::Default)]
+    pub reading: Reading,
+
     /// Accept invalid TLS certificates (self-signed development servers).
     #[arg(long)]
     pub insecure: bool,
@@ -128,7 +135,7 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", conflicts_with_all = ["target", "oauth_issuer"])]
     pub reference_fault: Option<String>,
 
-    /// With no --target: lifetime of the reference server's refreshable access tokens (default 1.5s).
+    /// With no --target: lifetime of the reference server's refreshable access tokens (default 3s).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "target")]
     pub reference_lifetime: Option<Duration>,
 

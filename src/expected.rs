@@ -97,6 +97,7 @@ mod tests {
             cases: vec![],
             section: String::new(),
             summary: String::new(),
+            readings: vec![],
         }
     }
 

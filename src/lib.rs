@@ -20,6 +20,7 @@ pub mod error;
 pub mod expected;
 pub mod listing;
 pub mod output;
+pub mod reading;
 pub mod redact;
 pub mod reference;
 pub mod report;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::cause::Cause;
 use crate::clause::{Catalogue, Clause, Level, Tag, TestKind};
+use crate::reading::{Reading, ReadingNote};
 use crate::source::Pos;
 use crate::transcript::Transcript;
 
@@ -137,6 +138,9 @@ pub struct ClauseVerdict {
     pub cases: Vec<String>,
     pub section: String,
     pub summary: String,
+    /// For each ambiguity of the spec that touches the clause, the reading that produced the verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub readings: Vec<ReadingNote>,
 }
 
 /// The reason given for clauses that only a client can honour, or that only define terms.
@@ -144,7 +148,11 @@ pub const NOT_TESTABLE: &str =
     "not testable against a server (client-side requirement or definition)";
 
 /// Aggregates case records into one verdict per catalogue clause, in catalogue order.
-pub fn aggregate(catalogue: &Catalogue, records: &[CaseRecord]) -> Vec<ClauseVerdict> {
+pub fn aggregate(
+    catalogue: &Catalogue,
+    reading: Reading,
+    records: &[CaseRecord],
+) -> Vec<ClauseVerdict> {
     let mut citing: BTreeMap<&str, Vec<&CaseRecord>> = BTreeMap::new();
     for record in records {
         for clause in &record.clauses {
@@ -154,12 +162,21 @@ pub fn aggregate(catalogue: &Catalogue, records: &[CaseRecord]) -> Vec<ClauseVer
     catalogue
         .iter()
         .map(|clause| {
-            verdict_for(
+            let mut verdict = verdict_for(
                 clause,
                 citing
                     .get(clause.id.as_str())
                     .map_or(&[][..], Vec::as_slice),
-            )
+            );
+            verdict.readings = catalogue
+                .ambiguities_of(&clause.id)
+                .map(|a| ReadingNote {
+                    ambiguity: a.id.clone(),
+                    reading,
+                    note: a.reads(reading).to_owned(),
+                })
+                .collect();
+            verdict
         })
         .collect()
 }
@@ -241,6 +258,7 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
         cases,
         section: clause.section.clone(),
         summary: clause.summary.clone(),
+        readings: Vec::new(),
     }
 }
 

@@ -176,6 +176,48 @@ fn every_error_of_every_file_is_reported_at_once() {
     }
 }
 
+/// A status expectation that a server error meets, or that every status meets, passes a broken server:
+/// such a check can never fail for the server that breaks its clause. The list must stay empty.
+#[test]
+fn no_expectation_is_met_by_any_status_or_by_a_server_error() {
+    use serde_json::json;
+    let suite = case::load(&repo_cases()).expect("the committed cases load");
+    let identity = |v: &serde_json::Value| Ok(v.clone());
+    let meets = |m: &refresh_conformance::case::matcher::Matcher, status: u16| {
+        m.check(Some(&json!(status)), &identity).is_ok()
+    };
+    let mut hollow = Vec::new();
+    for c in &suite.cases {
+        for step in &c.steps {
+            for block in &step.expect {
+                let Some(status) = &block.status else {
+                    continue;
+                };
+                let every = (100..600).all(|s| meets(status, s));
+                let server_error = [500, 502, 503, 504].into_iter().any(|s| meets(status, s));
+                if every || server_error {
+                    hollow.push(format!(
+                        "{}:{}: step `{}`: {}",
+                        c.id,
+                        block.pos.line,
+                        step.name,
+                        if every {
+                            "any status meets it"
+                        } else {
+                            "a server error meets it"
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        hollow.is_empty(),
+        "hollow status checks:\n{}",
+        hollow.join("\n")
+    );
+}
+
 #[test]
 fn the_built_in_cases_are_the_cases_folder() {
     // build.rs makes a changed case file rebuild the binary; a stale embedded set would differ here.

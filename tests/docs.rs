@@ -52,6 +52,8 @@ fn case_format_guide_names_every_action_and_gate() {
         "bursts",
         "if_status",
         "level:",
+        "reading:",
+        "ambiguities",
         "assume",
         "each",
         "optional",

@@ -3,8 +3,10 @@
 //! exactly the clauses it declares (`Fault::breaks`) fail or warn, and nothing else; the allowed variations
 //! must make nothing fail. Finally, every MUST clause with a server-side test must be caught by some fault.
 //!
-//! Cases may end in error under a fault (a broken endpoint keeps a case from reaching its checks: that is
-//! what an error means), but never on the faithful server or under an allowed variation.
+//! Under a fault, every clause the fault does not break should keep the verdict it has on the faithful
+//! server (a case that needs a precondition the fault breaks is written so that its own clause still gets a
+//! verdict); the clauses that move are printed, not yet asserted. No case may end in error on the faithful
+//! server or under an allowed variation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use refresh_conformance::case;
 use refresh_conformance::clause::{Level, TestKind};
+use refresh_conformance::reading::Reading;
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::reference::{Fault, ReferenceConfig, ReferenceServer};
 use refresh_conformance::run::oauth::Authoriser;
@@ -51,6 +54,7 @@ async fn run_suite(config: ReferenceConfig) -> Run {
         bursts: true,
         oauth_issuer: None,
         authoriser: Some(Authoriser::Builtin),
+        reading: Reading::Default,
     };
     let base = server.base_url().parse().unwrap();
     let ctx = RunContext::connect(
@@ -70,7 +74,7 @@ async fn run_suite(config: ReferenceConfig) -> Run {
         .map(|r| format!("{}: {}", r.id, r.message))
         .collect();
     Run {
-        verdicts: verdict::aggregate(&ctx.catalogue, &records),
+        verdicts: verdict::aggregate(&ctx.catalogue, Reading::Default, &records),
         errors,
     }
 }
@@ -130,6 +134,7 @@ async fn every_fault_fails_exactly_its_clauses() {
         });
     }
     let mut caught: BTreeSet<String> = BTreeSet::new();
+    let mut moves = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (fault, run) = joined.unwrap();
         let actual = failing(&run);
@@ -149,6 +154,27 @@ async fn every_fault_fails_exactly_its_clauses() {
                 problems.push(format!(
                     "fault {fault}: {clause} should fail but is {shown}"
                 ));
+            }
+        }
+        // One deviation, one verdict moves: a clause the fault does not break keeps its faithful verdict,
+        // rather than dropping to untested because a neighbouring case stumbled over the fault. Not yet
+        // asserted: the moves are printed so that cases can be restructured one by one.
+        if !fault.is_allowed_variation() {
+            for v in &run.verdicts {
+                let before = faithful.verdicts.iter().find(|f| f.id == v.id);
+                if let Some(before) = before
+                    && !expected.contains(v.id.as_str())
+                    && !actual.contains_key(&v.id)
+                    && before.verdict != v.verdict
+                {
+                    moves.push(format!(
+                        "fault {fault}: {} moved from {} to {}: {}",
+                        v.id,
+                        before.verdict.as_str(),
+                        v.verdict.as_str(),
+                        v.reason
+                    ));
+                }
             }
         }
         if fault.is_allowed_variation() {
@@ -171,6 +197,13 @@ async fn every_fault_fails_exactly_its_clauses() {
         problems.push(format!(
             "MUST clauses no fault catches: {uncaught:?} (documented: {known:?})"
         ));
+    }
+    if !moves.is_empty() {
+        eprintln!(
+            "{} verdict(s) of clauses a fault does not break moved:\n{}",
+            moves.len(),
+            moves.join("\n")
+        );
     }
     assert!(
         problems.is_empty(),

@@ -47,6 +47,7 @@ async fn run_limited(per_second: u32, max_wait: Option<Duration>, fixed: bool) -
         bursts: false,
         oauth_issuer: None,
         authoriser: None,
+        reading: Default::default(),
     };
     let provisioning = if fixed {
         let http = Http::new(
@@ -89,7 +90,7 @@ async fn run_limited(per_second: u32, max_wait: Option<Duration>, fixed: bool) -
     let records = run::run_all(ctx.clone(), suite.cases).await;
     let stats = ctx.http.pacer.stats();
     Run {
-        verdicts: verdict::aggregate(&ctx.catalogue, &records),
+        verdicts: verdict::aggregate(&ctx.catalogue, Default::default(), &records),
         login_429s: stats.values().map(|s| s.rate_limited).sum::<u32>(),
         records,
     }

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::case::matcher::Matcher;
 use crate::clause::Level;
+use crate::reading::BlockReading;
 use crate::source::{Pos, SourceFile};
 use crate::spec_version::VersionRange;
 
@@ -347,6 +348,9 @@ pub struct OauthRefreshSpec {
 pub enum Wait {
     /// Until the session's access token has expired: `expires_in_ms` after it was issued, plus a margin.
     ExpiryOf(String),
+    /// Until shortly before the session's access token expires: `expires_in_ms` minus twice the margin a
+    /// refusal near expiry gets (so the token is still judged on).
+    BeforeExpiryOf(String),
     Millis(u64),
 }
 
@@ -357,6 +361,8 @@ pub struct CheckBlock {
     pub clause: String,
     /// Lowers the level of these checks below the clause's own (e.g. a SHOULD part of a MUST clause).
     pub level: Option<Level>,
+    /// Where an ambiguity of the spec makes the level depend on the reading (replaces `level`).
+    pub reading: Option<BlockReading>,
     /// The block applies only when the status matches (a conditional requirement such as "if 401 then ...").
     pub if_status: Option<Matcher>,
     /// The block applies only when the server advertises a version in this range.

@@ -15,6 +15,7 @@ use serde_saphyr::Spanned;
 use crate::case::matcher::Matcher;
 use crate::case::model::*;
 use crate::clause::Level;
+use crate::reading::BlockReading;
 use crate::source::{Pos, SourceFile};
 use crate::spec_version::VersionRange;
 
@@ -153,6 +154,7 @@ struct RawTokenSource {
 #[serde(deny_unknown_fields)]
 struct RawWait {
     expiry_of: Option<String>,
+    before_expiry_of: Option<String>,
     ms: Option<u64>,
 }
 
@@ -171,6 +173,7 @@ const MAX_BURST: u32 = 200;
 struct RawBlock {
     clause: Option<String>,
     level: Option<Level>,
+    reading: Option<BlockReading>,
     if_status: Option<Matcher>,
     spec: Option<VersionRange>,
     status: Option<Matcher>,
@@ -380,11 +383,18 @@ fn convert_step(
         }));
     }
     if let Some(w) = raw.wait {
-        actions.push(Action::Wait(match (w.expiry_of, w.ms) {
-            (Some(session), None) => Wait::ExpiryOf(session),
-            (None, Some(ms)) => Wait::Millis(ms),
-            _ => return Err(fail("`wait` takes exactly one of `expiry_of` or `ms`")),
-        }));
+        actions.push(Action::Wait(
+            match (w.expiry_of, w.before_expiry_of, w.ms) {
+                (Some(session), None, None) => Wait::ExpiryOf(session),
+                (None, Some(session), None) => Wait::BeforeExpiryOf(session),
+                (None, None, Some(ms)) => Wait::Millis(ms),
+                _ => {
+                    return Err(fail(
+                        "`wait` takes exactly one of `expiry_of`, `before_expiry_of` or `ms`",
+                    ));
+                }
+            },
+        ));
     }
     if actions.len() != 1 {
         return Err(fail(
@@ -400,10 +410,18 @@ fn convert_step(
                 "empty",
             ));
         }
+        if b.level.is_some() && b.reading.is_some() {
+            return Err(error(
+                pos,
+                "a block with `reading` gives its level for each reading there, not in `level`",
+                "both `level` and `reading`",
+            ));
+        }
         Ok(CheckBlock {
             pos,
             clause: b.clause.unwrap_or_else(|| default_clause.to_owned()),
             level: b.level,
+            reading: b.reading,
             if_status: b.if_status,
             spec: b.spec,
             status: b.status,
@@ -421,6 +439,17 @@ fn convert_step(
                 .collect::<Result<_, _>>()?,
         },
     };
+    let readings_outside_expect = raw.require.iter().chain(&raw.assume);
+    if let Some(b) = readings_outside_expect
+        .into_iter()
+        .find(|b| b.value.reading.is_some())
+    {
+        return Err(error(
+            b.referenced.into(),
+            "`reading` applies to `expect` blocks only: a precondition holds or not whatever the reading",
+            "here",
+        ));
+    }
     let require = raw
         .require
         .map(|b| block(b.referenced.into(), b.value, primary))
@@ -495,6 +524,7 @@ fn default_name(action: &Action) -> String {
             out(&r.session)
         ),
         Action::Wait(Wait::ExpiryOf(s)) => format!("wait for {s} to expire"),
+        Action::Wait(Wait::BeforeExpiryOf(s)) => format!("wait until shortly before {s} expires"),
         Action::Wait(Wait::Millis(ms)) => format!("wait {ms} ms"),
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use crate::case::model::*;
 use crate::case::template;
 use crate::clause::{Catalogue, Level};
+use crate::reading::{BlockReading, Reading};
 use crate::source::Pos;
 
 /// Variables every case has without defining them.
@@ -100,6 +101,32 @@ impl Validator<'_> {
         self.catalogue.get(id).map(|c| c.level)
     }
 
+    /// A block's `reading` names an ambiguity of the catalogue that touches its clause, and no reading
+    /// raises the clause above its own level.
+    fn reading(&mut self, pos: Pos, clause: &str, level: Level, reading: &BlockReading) {
+        let id = &reading.ambiguity;
+        match self.catalogue.ambiguity(id) {
+            None => {
+                let message = format!("ambiguity `{id}` is not in the catalogue's `ambiguities`");
+                self.error_near(pos, id, message, "unknown ambiguity");
+            }
+            Some(a) if !a.clauses.iter().any(|c| c == clause) => {
+                let message = format!("ambiguity `{id}` does not list clause `{clause}`");
+                self.error_near(pos, id, message, "add the clause to the ambiguity");
+            }
+            Some(_) => {}
+        }
+        let raised = [Reading::Default, Reading::Strict]
+            .into_iter()
+            .filter_map(|r| reading.level(r))
+            .any(|l| l < level);
+        if raised {
+            let message =
+                format!("a reading can only keep or lower the clause's own level {level}");
+            self.error_near(pos, "reading", message, "stronger than the clause");
+        }
+    }
+
     fn step(&mut self, step: &Step) {
         let pos = step.pos;
         for block in &step.expect {
@@ -118,6 +145,9 @@ impl Validator<'_> {
                         "`level: {lower}` must be weaker than the clause's own level {level}"
                     );
                     self.error_near(block.pos, "level", message, "can only lower the level");
+                }
+                if let Some(reading) = &block.reading {
+                    self.reading(block.pos, &block.clause, level, reading);
                 }
             }
         }
@@ -240,7 +270,7 @@ impl Validator<'_> {
             Action::Refresh(r) => session_of(&r.token),
             Action::OauthRefresh(r) => session_of(&r.token),
             Action::Whoami(t) => session_of(t),
-            Action::Wait(Wait::ExpiryOf(s)) => Some(s.clone()),
+            Action::Wait(Wait::ExpiryOf(s) | Wait::BeforeExpiryOf(s)) => Some(s.clone()),
             _ => None,
         };
         if let Some(session) = used
@@ -284,8 +314,11 @@ impl Validator<'_> {
             }
             match &step.action {
                 Action::Refresh(_) => needs.push((Gate::RefreshTokens, step.pos)),
-                Action::Wait(Wait::ExpiryOf(s)) if oauth_sessions.contains(s) => {}
-                Action::Wait(Wait::ExpiryOf(_)) => needs.push((Gate::Expiry, step.pos)),
+                Action::Wait(Wait::ExpiryOf(s) | Wait::BeforeExpiryOf(s))
+                    if oauth_sessions.contains(s) => {}
+                Action::Wait(Wait::ExpiryOf(_) | Wait::BeforeExpiryOf(_)) => {
+                    needs.push((Gate::Expiry, step.pos))
+                }
                 Action::Register(r) if r.kind == AccountKind::Guest => {
                     needs.push((Gate::Guest, step.pos))
                 }

@@ -105,7 +105,8 @@ pub fn verdicts(
     windows: Windows,
 ) -> (Vec<CaseRecord>, Vec<ClauseVerdict>) {
     let records = judge::judge(recording, windows);
-    let mut verdicts = verdict::aggregate(client_catalogue, &records);
+    let mut verdicts =
+        verdict::aggregate(client_catalogue, crate::reading::Reading::Default, &records);
     for v in &mut verdicts {
         if v.verdict != Verdict::NotApplicable {
             continue;

@@ -85,6 +85,13 @@ impl FromRequestParts<App> for Authed {
             }
             return Err(ApiError::missing_token());
         };
+        if app.has(Fault::NonAsciiAccessToken500) && !token.is_ascii() {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrCode::Unknown,
+                "Internal server error",
+            ));
+        }
         let session = app
             .store()
             .authenticate(&token)

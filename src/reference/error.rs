@@ -171,6 +171,8 @@ impl ApiError {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Presentation {
     pub(crate) omit_error_field: bool,
+    /// Bad-request errors (M_NOT_JSON, M_BAD_JSON, M_MISSING_PARAM) carry no errcode.
+    pub(crate) omit_bad_request_errcode: bool,
     pub(crate) text_plain: bool,
     pub(crate) latin1_message: bool,
     pub(crate) soft_logout_as_string: bool,
@@ -180,6 +182,7 @@ pub(crate) struct Presentation {
 impl Presentation {
     pub(crate) const FAITHFUL: Presentation = Presentation {
         omit_error_field: false,
+        omit_bad_request_errcode: false,
         text_plain: false,
         latin1_message: false,
         soft_logout_as_string: false,
@@ -191,7 +194,13 @@ impl Presentation {
 /// extensions so a later layer can render it again differently.
 pub(crate) fn render(error: &ApiError, presentation: Presentation) -> Response {
     let mut body = Map::new();
-    body.insert("errcode".into(), json!(error.errcode.as_str()));
+    let bad_request = matches!(
+        error.errcode,
+        ErrCode::NotJson | ErrCode::BadJson | ErrCode::MissingParam
+    );
+    if !(presentation.omit_bad_request_errcode && bad_request) {
+        body.insert("errcode".into(), json!(error.errcode.as_str()));
+    }
     if !presentation.omit_error_field {
         let mut message = error.message.clone();
         if presentation.latin1_message {

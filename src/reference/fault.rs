@@ -106,10 +106,8 @@ faults! {
     RefreshBroken5xx = "refresh-broken-5xx",
         Breaks(&["login.200.refresh_token", "expiry.refresh-any-time",
                  "refresh.request.json-body", "refresh.request.refresh_token-required",
-                 "device.reuse.invalidates-old-tokens", "logout.refresh-token-dead",
-                 "logout.all.refresh-tokens-dead", "device.delete.refresh-tokens-dead",
-                 "password.logout_devices"]),
-        "refresh tokens are issued, but /refresh answers 500 M_UNKNOWN to every request (the probe must not excuse the refresh and rotation clauses as not applicable)";
+                 "refresh.endpoint.path", "refresh.versions.listed", "logout.refresh-token-dead"]),
+        "refresh tokens are issued, but /refresh answers 500 M_UNKNOWN to every request (the probe must not excuse the refresh and rotation clauses as not applicable; cases whose control refresh fails cannot say a token is dead)";
     RefreshOnlyAfterExpiry = "refresh-only-after-expiry",
         Breaks(&["expiry.refresh-any-time", "login.200.refresh_token"]),
         "/refresh refuses (403 M_FORBIDDEN) while the access token issued with the refresh token has not expired yet";
@@ -228,6 +226,20 @@ faults! {
     TxnNotKeptAcrossRefresh = "txn-not-kept-across-refresh",
         Breaks(&["txn.survives-refresh"]),
         "transaction ids are scoped to the access token instead of the device, so a refresh forgets them";
+
+    // --- Hollow passes the suite once let through ---
+    EndedRefreshTokenForbidden = "ended-refresh-token-forbidden",
+        Breaks(&["refresh.401.unknown-or-used"]),
+        "a refresh token of an ended session (logout, device deletion, password change, device_id re-use) gets 403 M_FORBIDDEN instead of 401 M_UNKNOWN_TOKEN";
+    RefreshWithoutAuthForbidden = "refresh-without-auth-forbidden",
+        Breaks(&["refresh.auth.no-access-token"]),
+        "/refresh answers 403 M_FORBIDDEN (not 401) when no Authorization header is sent";
+    NonAsciiAccessToken500 = "non-ascii-access-token-500",
+        Breaks(&["token.use.401-missing-or-unknown"]),
+        "an access token with non-ASCII characters gets 500 M_UNKNOWN instead of 401 M_UNKNOWN_TOKEN (as Synapse 1.163.2 does)";
+    BadRequestErrorsWithoutErrcode = "bad-request-errors-without-errcode",
+        Breaks(&["error.standard-format"]),
+        "M_NOT_JSON, M_BAD_JSON and M_MISSING_PARAM errors carry only an error message, no errcode";
 
     // --- General API rules ---
     ErrorWithoutErrorField = "error-without-error-field",
@@ -357,6 +369,9 @@ faults! {
     OauthOnly = "oauth-only",
         Allowed,
         "allowed: the server offers only the OAuth 2.0 API (GET /login lists no flows, POST /login and /register are refused)";
+    NoExpiresInMs = "no-expires-in-ms",
+        Allowed,
+        "allowed (A11): refresh tokens are issued, but no expires_in_ms anywhere and access tokens never expire";
 }
 
 impl Fault {
@@ -440,7 +455,7 @@ mod tests {
             .iter()
             .filter(|f| f.is_allowed_variation())
             .collect();
-        assert_eq!(allowed.len(), 10);
+        assert_eq!(allowed.len(), 11);
     }
 
     /// The names the harness and the CLI were promised.

@@ -68,7 +68,7 @@ impl Default for ReferenceConfig {
     fn default() -> Self {
         ReferenceConfig {
             fault: None,
-            access_token_lifetime: Some(Duration::from_millis(1500)),
+            access_token_lifetime: Some(Duration::from_secs(3)),
             login_rate_limit: None,
         }
     }
@@ -79,6 +79,7 @@ impl ReferenceConfig {
     /// under a particular setting:
     /// - [`Fault::ExpiresInSeconds`]: a 15 s lifetime, so that the advertised "15 ms" plus the
     ///   suite's margin (at least 2 s) ends well before the real expiry, even on a busy machine.
+    /// - [`Fault::NoExpiresInMs`]: no lifetime at all, so no `expires_in_ms` is ever given.
     /// - [`Fault::NoRetryAfterHeader`]: a rate limit of 10 logins/registrations per second, so 429s
     ///   happen; and a 20 s lifetime, so that the suite's waits for those 429s (a second each) do
     ///   not outlast access tokens a case means to use.
@@ -89,6 +90,7 @@ impl ReferenceConfig {
         };
         match fault {
             Fault::ExpiresInSeconds => config.access_token_lifetime = Some(Duration::from_secs(15)),
+            Fault::NoExpiresInMs => config.access_token_lifetime = None,
             Fault::NoRetryAfterHeader => {
                 config.login_rate_limit = Some(10);
                 config.access_token_lifetime = Some(Duration::from_secs(20));

@@ -20,6 +20,7 @@ use crate::reference::fault::Fault;
 fn presentation(app: &App) -> Presentation {
     Presentation {
         omit_error_field: app.has(Fault::ErrorWithoutErrorField),
+        omit_bad_request_errcode: app.has(Fault::BadRequestErrorsWithoutErrcode),
         text_plain: app.has(Fault::TextPlainErrors),
         latin1_message: app.has(Fault::ErrorBodyNotUtf8),
         soft_logout_as_string: app.has(Fault::SoftLogoutString),

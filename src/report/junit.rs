@@ -32,6 +32,23 @@ pub fn render(report: &RunReport) -> String {
                 case.clauses.join(" "),
             ));
         }
+        // Which reading of an ambiguity produced the verdicts of the suite's clauses.
+        let cited: std::collections::BTreeSet<&str> = cases
+            .iter()
+            .flat_map(|c| c.clauses.iter().map(String::as_str))
+            .collect();
+        for clause in report
+            .clauses
+            .iter()
+            .filter(|c| cited.contains(c.id.as_str()))
+        {
+            for note in &clause.readings {
+                suite.add_property(Property::new(
+                    format!("reading:{}:{}", clause.id, note.ambiguity),
+                    note.to_string(),
+                ));
+            }
+        }
         let duration: std::time::Duration = cases.iter().map(|c| c.duration).sum();
         suite.set_time(duration);
         suite.add_test_cases(cases.into_iter().map(test_case));

@@ -38,6 +38,11 @@ pub fn render(report: &RunReport) -> String {
     );
     let _ = writeln!(
         out,
+        "- Reading of the spec's ambiguities: {} (`--reading`)",
+        report.reading.as_str()
+    );
+    let _ = writeln!(
+        out,
         "- Exit code: {}{}\n",
         report.exit_code,
         if report.strict { " (--strict)" } else { "" }
@@ -124,6 +129,17 @@ pub fn render(report: &RunReport) -> String {
             clause.verdict.as_str(),
             cell(&first_line(&clause.reason))
         );
+    }
+    let _ = writeln!(out, "\n## Readings\n");
+    let _ = writeln!(
+        out,
+        "Where the spec's texts disagree, the verdict follows the {} reading:\n",
+        report.reading.as_str()
+    );
+    for clause in &report.clauses {
+        for note in &clause.readings {
+            let _ = writeln!(out, "- `{}`: {}", clause.id, cell(&note.to_string()));
+        }
     }
     let _ = writeln!(out, "\n## Cases\n");
     let _ = writeln!(out, "| Case | Outcome | ms | Message |");

@@ -18,6 +18,7 @@ use crate::case::CaseRoot;
 use crate::cause::Limit;
 use crate::error::Error;
 use crate::output;
+use crate::reading::Reading;
 use crate::report::advice::Advice;
 use crate::run::pacer::LimitStats;
 use crate::target::Capabilities;
@@ -42,6 +43,8 @@ pub struct RunReport {
     pub started_at: String,
     pub duration_ms: u64,
     pub strict: bool,
+    /// How the ambiguities of the spec were read (`--reading`).
+    pub reading: Reading,
     pub exit_code: u8,
     pub totals: Totals,
     pub clauses: Vec<ClauseVerdict>,

@@ -32,8 +32,10 @@ pub fn render(report: &RunReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\nClause verdicts ({} against {}):",
-        report.spec_version, report.target
+        "\nClause verdicts ({} against {}, {} reading of the ambiguities):",
+        report.spec_version,
+        report.target,
+        report.reading.as_str()
     );
     let _ = writeln!(
         out,
@@ -50,6 +52,10 @@ pub fn render(report: &RunReport) -> String {
             paint(clause.verdict, verdict),
             first_line(&clause.reason)
         );
+        for note in &clause.readings {
+            let line = format!("{:id_width$}  └ {note}", "");
+            let _ = writeln!(out, "{}", line.dimmed());
+        }
     }
     if !report.advice.is_empty() {
         let _ = writeln!(out, "\nAdvice:");

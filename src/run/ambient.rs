@@ -45,7 +45,10 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
                 response.status
             ),
         );
-        if response.status >= 400 && json.get("errcode").is_some() {
+        // Every JSON error is a standard error response, whether or not it carries an errcode; only a
+        // user-interactive-authentication challenge (a 401 with `flows`) has a shape of its own.
+        let uia_challenge = response.status == 401 && json.get("flows").is_some();
+        if response.status >= 400 && !uia_challenge {
             let errcode_ok = json.get("errcode").is_some_and(Value::is_string);
             let error_ok = json.get("error").is_some_and(Value::is_string);
             record(

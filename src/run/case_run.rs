@@ -138,6 +138,7 @@ fn runner<'a>(ctx: &'a RunContext, case: &'a Case) -> StepRunner<'a> {
         findings: Findings::default(),
         judged: 0,
         logins: None,
+        slowest: Duration::ZERO,
         current_step: None,
     }
 }

@@ -19,6 +19,7 @@ use crate::clause::Catalogue;
 use url::Url;
 
 use crate::error::Error;
+use crate::reading::Reading;
 use crate::redact::Secrets;
 use crate::run::http::{Http, HttpConfig};
 use crate::run::oauth::Authoriser;
@@ -55,6 +56,8 @@ pub struct Settings {
     pub oauth_issuer: Option<Url>,
     /// Who completes the user's login and consent in the authorisation code grant.
     pub authoriser: Option<Authoriser>,
+    /// How the ambiguities of the spec are read (`--reading`).
+    pub reading: Reading,
 }
 
 /// Everything the trials share.
@@ -69,6 +72,7 @@ pub struct RunContext {
     /// The authorisation server, when one was found (gate `oauth`), and how to get grants from it.
     pub oauth: Option<OauthServer>,
     pub authoriser: Option<Authoriser>,
+    pub reading: Reading,
     /// After this, cases still to run or running are errors (`--deadline`).
     pub deadline: Instant,
     /// Ctrl-C: cases stop, log out, and those not started are not run.
@@ -164,6 +168,7 @@ impl RunContext {
             privileges: settings.privileges.clone(),
             oauth: oauth.ok(),
             authoriser: settings.authoriser.clone(),
+            reading: settings.reading,
             // The embedding caller sets its own; a year is "no deadline" without overflowing Instant.
             deadline: Instant::now() + Duration::from_secs(365 * 24 * 3600),
             interrupt: Interrupt::default(),

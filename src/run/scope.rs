@@ -24,6 +24,9 @@ pub struct Session {
     pub client_id: Option<String>,
     /// When the response arrived: expiry waits count from here, so that they never end early.
     pub received_at: Instant,
+    /// When the request was sent: the server minted the token after this, so a token is judged alive only
+    /// counting from here, never later than the server's own clock allows.
+    pub requested_at: Instant,
 }
 
 impl Scope {
@@ -43,6 +46,7 @@ impl Session {
     pub fn from_response(
         response: &Response,
         previous_refresh: Option<String>,
+        requested_at: Instant,
         received_at: Instant,
     ) -> Option<Session> {
         let access_token = response.pointer("/access_token")?.as_str()?.to_owned();
@@ -65,6 +69,7 @@ impl Session {
             }),
             client_id: None,
             received_at,
+            requested_at,
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::case::model::*;
 use crate::case::template;
 use crate::cause::{Cause, Limit};
 use crate::clause::{Catalogue, Level};
+use crate::reading::Reading;
 use crate::run::RunContext;
 use crate::run::ambient;
 use crate::run::http::{HttpError, OutBody, Outgoing, Response};
@@ -90,6 +91,9 @@ pub struct StepRunner<'a> {
     pub judged: usize,
     /// The case's hold on the login lane until its last login (see [`crate::run::pacer::Reservation`]).
     pub logins: Option<(Reservation, usize)>,
+    /// The slowest round trip of the case so far (logins and registrations aside): part of the margin
+    /// before an advertised expiry.
+    pub slowest: Duration,
     /// The step under way (clean-up aside): where the case stopped when it stops early.
     pub current_step: Option<String>,
 }
@@ -162,6 +166,7 @@ impl StepRunner<'_> {
             _ => None,
         };
         let mut granted = None;
+        let sent_at = Instant::now();
         let response = match &step.action {
             Action::Register(spec) => self.register(spec).await?,
             Action::Burst { count, request } => self.burst(*count, request).await?,
@@ -195,9 +200,15 @@ impl StepRunner<'_> {
             }
         };
         let received_at = Instant::now();
+        // Login and registration hash passwords: their time says nothing about how long a request with a
+        // token takes.
+        if !matches!(step.action, Action::Login(_) | Action::Register(_)) {
+            self.slowest = self.slowest.max(received_at - sent_at);
+        }
         if cleanup {
             return Ok(());
         }
+        let near_expiry = self.near_expiry(&step.action, sent_at);
         // The OAuth endpoints «use their own rules» (A34): the Matrix form checks are not theirs.
         if !step.action.calls_oauth_endpoint() {
             ambient::check(
@@ -208,21 +219,48 @@ impl StepRunner<'_> {
             );
         }
         self.preconditions(step, &response)?;
+        let before = self.findings.checks.len();
         for block in &step.expect {
             self.expectations(step, block, &response)?;
         }
+        // A token refused close to its advertised expiry may simply have expired: no verdict either way.
+        // Only where the step expected the token to work: a check that the token is dead stands.
+        let expected_success = step.expect.iter().any(|b| {
+            b.status
+                .as_ref()
+                .is_some_and(|m| m.check(Some(&json!(200)), &|v| self.render(v)).is_ok())
+        });
+        if let Some(why) = near_expiry
+            && expected_success
+            && response.status == 401
+            && self.findings.checks[before..].iter().any(|c| !c.held)
+        {
+            self.findings.checks.truncate(before);
+            return Err(Stop::Error(format!(
+                "step `{}`: refused, but {why}: that says nothing about the clause",
+                step.name
+            )));
+        }
         if let Some(observe) = &step.observe {
             let label = observe.label.as_deref().unwrap_or(&step.name);
+            let mut note = format!("{label}: {}", response.summary());
+            // Where tokens were issued, whether they come with a lifetime is part of what the server chose.
+            if response.status == 200 && response.pointer("/access_token").is_some() {
+                note.push_str(match response.pointer("/expires_in_ms") {
+                    Some(_) => " with expires_in_ms",
+                    None => " without expires_in_ms",
+                });
+            }
             self.findings.observations.push(Observation {
                 clause: observe.clause.clone(),
                 step: step.name.clone(),
-                note: format!("{label}: {}", response.summary()),
+                note,
             });
         }
         self.judged += 1;
         if let Some(name) = step.action.session_out() {
             let previous_refresh = previous.as_ref().and_then(|p| p.refresh_token.clone());
-            match Session::from_response(&response, previous_refresh, received_at) {
+            match Session::from_response(&response, previous_refresh, sent_at, received_at) {
                 Some(mut session) if response.status == 200 => {
                     if let Some((client_id, device_id)) = granted {
                         session.client_id = Some(client_id);
@@ -483,20 +521,19 @@ impl StepRunner<'_> {
         let until = match wait {
             Wait::Millis(ms) => Instant::now() + Duration::from_millis(*ms),
             Wait::ExpiryOf(name) => {
-                let session = self.scope.session(name).map_err(Stop::Error)?;
-                let lifetime = match &session.expires_in_ms {
-                    None => {
-                        return Err(Stop::Skip(format!(
-                            "the server gave `{name}` no expires_in_ms"
-                        )));
-                    }
-                    Some(value) => value.as_u64().map(Duration::from_millis).ok_or_else(|| {
-                        Stop::Error(format!(
-                            "cannot wait: expires_in_ms of `{name}` is {value}, not an integer"
-                        ))
-                    })?,
-                };
-                session.received_at + lifetime + expiry_margin(lifetime)
+                let (_, received_at, lifetime) = self.lifetime_of(name)?;
+                received_at + lifetime + expiry_margin(lifetime)
+            }
+            Wait::BeforeExpiryOf(name) => {
+                let (requested_at, _, lifetime) = self.lifetime_of(name)?;
+                let before = self.near_expiry_margin(lifetime) * 2;
+                if before >= lifetime || requested_at + lifetime - before <= Instant::now() {
+                    return Err(Stop::NotRun(format!(
+                        "with round trips up to {:?}, a lifetime of {lifetime:?} leaves no time to use `{name}` before its expiry",
+                        self.slowest
+                    )));
+                }
+                requested_at + lifetime - before
             }
         };
         let wait_for = until.saturating_duration_since(Instant::now());
@@ -514,6 +551,58 @@ impl StepRunner<'_> {
         self.transcript.clock().add(wait_for);
         tokio::time::sleep_until(until.into()).await;
         Ok(())
+    }
+
+    /// When a session's tokens were requested and arrived, and how long the server said its access token
+    /// lives.
+    fn lifetime_of(&self, name: &str) -> Result<(Instant, Instant, Duration), Stop> {
+        let session = self.scope.session(name).map_err(Stop::Error)?;
+        let lifetime = match &session.expires_in_ms {
+            None => {
+                return Err(Stop::Skip(format!(
+                    "the server gave `{name}` no expires_in_ms"
+                )));
+            }
+            Some(value) => value.as_u64().map(Duration::from_millis).ok_or_else(|| {
+                Stop::Error(format!(
+                    "cannot wait: expires_in_ms of `{name}` is {value}, not an integer"
+                ))
+            })?,
+        };
+        Ok((session.requested_at, session.received_at, lifetime))
+    }
+
+    /// How close to its advertised expiry a refused token gives no verdict: a tenth of the lifetime, or
+    /// twice the slowest round trip of the case, whichever is longer.
+    fn near_expiry_margin(&self, lifetime: Duration) -> Duration {
+        (lifetime / 10).max(self.slowest * 2)
+    }
+
+    /// Why the access token an action sends was too close to its advertised expiry for a refusal to count:
+    /// sent after `E - margin` (margin: a tenth of the lifetime, or twice the slowest round trip of the case,
+    /// whichever is longer) but before the wait that deliberately lets it expire would have ended.
+    fn near_expiry(&self, action: &Action, sent_at: Instant) -> Option<String> {
+        let source = match action {
+            Action::Whoami(source) => Some(source),
+            // At /refresh an access token sent along is incidental: a refusal there is about the refresh token.
+            Action::Request(r) | Action::Burst { request: r, .. } if !matches!(&r.target, Target::Path(p) if p.ends_with("/refresh")) => {
+                r.auth.as_ref()
+            }
+            _ => None,
+        };
+        let name = source?.session()?;
+        let session = self.scope.session(name).ok()?;
+        let lifetime = Duration::from_millis(session.expires_in_ms.as_ref()?.as_u64()?);
+        // The earliest the server's clock may end the token: counted from when it was requested.
+        let expiry = session.requested_at + lifetime;
+        let margin = self.near_expiry_margin(lifetime);
+        let deliberately_expired = session.received_at + lifetime + expiry_margin(lifetime);
+        (sent_at + margin > expiry && sent_at < deliberately_expired).then(|| {
+            format!(
+                "the access token of `{name}` was sent {:?} before its advertised expiry, within the margin of {margin:?}",
+                expiry.saturating_duration_since(sent_at)
+            )
+        })
     }
 
     /// Fixture steps must answer 200 unless the step checks the status itself; `require:` blocks likewise stop
@@ -621,7 +710,10 @@ impl StepRunner<'_> {
             template::render(template, &self.lookup())
                 .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?;
         }
-        let level = level_of(&self.ctx.catalogue, block);
+        let Some(level) = level_of(&self.ctx.catalogue, self.ctx.reading, block) else {
+            // Not checked under this run's reading of an ambiguity.
+            return Ok(());
+        };
         let mut records = Vec::new();
         for (what, matcher, actual) in targets(block, response) {
             let (held, detail) = match matcher.check(actual.as_ref(), &|v| self.render(v)) {
@@ -650,11 +742,16 @@ impl StepRunner<'_> {
     }
 }
 
-fn level_of(catalogue: &Catalogue, block: &CheckBlock) -> Level {
+/// The level a block's checks count at under `reading`; `None` when the reading does not check it.
+fn level_of(catalogue: &Catalogue, reading: Reading, block: &CheckBlock) -> Option<Level> {
     let own = catalogue
         .get(&block.clause)
         .map_or(Level::Must, |c| c.level);
-    block.level.map_or(own, |lower| lower.max(own))
+    let lowered = match &block.reading {
+        Some(readings) => readings.level(reading)?,
+        None => block.level.unwrap_or(own),
+    };
+    Some(lowered.max(own))
 }
 
 /// (label, matcher, actual value) for every matcher of a block.

@@ -53,6 +53,9 @@ fn refresh_error(app: &App, failure: RefreshFailure) -> ApiError {
         RefreshFailure::Superseded { .. } => {
             ApiError::unknown_token("Refresh token has already been used", false)
         }
+        RefreshFailure::SessionEnded if app.has(Fault::EndedRefreshTokenForbidden) => {
+            ApiError::forbidden("refresh token isn't valid anymore")
+        }
         RefreshFailure::SessionEnded => ApiError::unknown_token(
             "Refresh token has been revoked",
             app.has(Fault::SoftLogoutAfterLogout),
@@ -80,6 +83,9 @@ pub(super) async fn refresh(
     }
     if app.has(Fault::RefreshRequiresAccessToken) && !headers.contains_key(header::AUTHORIZATION) {
         return Err(ApiError::missing_token());
+    }
+    if app.has(Fault::RefreshWithoutAuthForbidden) && !headers.contains_key(header::AUTHORIZATION) {
+        return Err(ApiError::forbidden("An access token is required"));
     }
     if app.has(Fault::RefreshRequiresContentType) && !declares_json(&headers) {
         return Err(ApiError::not_json("Content-Type must be application/json"));

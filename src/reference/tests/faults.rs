@@ -182,7 +182,11 @@ impl Probe {
             F::OldRefreshRevokedAtOnce => Probe::RetryWindow,
             F::UnknownRefreshWrongStatus => Probe::UnknownRefresh401,
             F::NoRotationOldRevoked => Probe::RefreshTokenOptional,
-            F::RefreshEndpointV1Only | F::RefreshRequiresAccessToken => Probe::RefreshEndpoint,
+            F::RefreshEndpointV1Only
+            | F::RefreshRequiresAccessToken
+            | F::RefreshWithoutAuthForbidden => Probe::RefreshEndpoint,
+            F::EndedRefreshTokenForbidden => Probe::LogoutDestroys,
+            F::BadRequestErrorsWithoutErrcode => Probe::ErrorHasErrorField,
             F::RefreshRequiresContentType => Probe::RefreshWithoutContentType,
             F::MalformedRefresh5xx => Probe::MalformedRefresh4xx,
             F::RefreshedAccessTokenInvalid => Probe::RefreshedAccessTokenWorks,
@@ -215,7 +219,9 @@ impl Probe {
                 Probe::RegisterReturnsTokens
             }
             F::GuestHonoursRefreshToken => Probe::GuestIgnoresParams,
-            F::RefreshTokenAsAccessToken | F::MissingTokenAsUnknown => Probe::TokenErrors,
+            F::RefreshTokenAsAccessToken | F::MissingTokenAsUnknown | F::NonAsciiAccessToken500 => {
+                Probe::TokenErrors
+            }
             F::QueryStringTokenRejected => Probe::QueryStringToken,
             F::WhoamiWithoutDeviceId => Probe::WhoamiDeviceId,
             F::TxnNotKeptAcrossRefresh => Probe::TxnSurvivesRefresh,
@@ -267,7 +273,8 @@ impl Probe {
             | F::NoRotation
             | F::NoRefreshTokens
             | F::ReplayEndsSession
-            | F::UnusedBranchKept => return None,
+            | F::UnusedBranchKept
+            | F::NoExpiresInMs => return None,
         })
     }
 }
@@ -786,6 +793,17 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
                 missing.body
             );
             ensure!(unknown_token(&hs.probe("garbage").await), "garbage token");
+            let non_ascii = hs
+                .get(
+                    "/_matrix/client/v3/account/whoami?access_token=t%C3%B6ken",
+                    None,
+                )
+                .await;
+            ensure!(
+                unknown_token(&non_ascii),
+                "non-ASCII token: {}",
+                non_ascii.status
+            );
             let as_access = hs.probe(&rt0).await;
             ensure!(
                 unknown_token(&as_access),
@@ -847,6 +865,7 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
             for reply in [
                 hs.get("/_matrix/client/v3/account/whoami", None).await,
                 hs.refresh("nope").await,
+                hs.post("/_matrix/client/v3/refresh", None, json!({})).await,
             ] {
                 ensure!(
                     reply.str("errcode").is_some() && reply.str("error").is_some(),
