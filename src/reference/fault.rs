@@ -371,7 +371,7 @@ faults! {
         "allowed: the server offers only the OAuth 2.0 API (GET /login lists no flows, POST /login and /register are refused)";
     NoExpiresInMs = "no-expires-in-ms",
         Allowed,
-        "allowed (A11): refresh tokens are issued, but no expires_in_ms anywhere and access tokens never expire";
+        "allowed (A11): refresh tokens are issued, but no expires_in_ms anywhere and access tokens never expire (so no OAuth 2.0 API, whose access tokens must be short-lived)";
 }
 
 impl Fault {

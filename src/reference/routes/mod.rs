@@ -81,7 +81,9 @@ pub(crate) fn router(app: App) -> Router {
             "/_matrix/client/v1/auth_metadata",
             get(discovery::auth_metadata_not_found),
         );
-    } else if !app.has(Fault::NoOauth) {
+    } else if !app.has(Fault::NoOauth) && !app.has(Fault::NoExpiresInMs) {
+        // Access tokens that never expire are the legacy API's choice (A11); the OAuth 2.0 API requires
+        // short-lived ones, so a server making that choice is one without it.
         router = router
             .route(
                 "/_matrix/client/v1/auth_metadata",
