@@ -59,14 +59,7 @@ pub fn render(report: &RunReport) -> String {
         count("not-applicable"),
         count("untested"),
     );
-    let cases = |outcome: Outcome| {
-        report
-            .totals
-            .cases
-            .get(outcome.as_str())
-            .copied()
-            .unwrap_or(0)
-    };
+    let cases = |outcome: Outcome| report.totals.cases_with(outcome);
     let _ = writeln!(
         out,
         "**Cases:** {} passed, {} failed, {} errors, {} skipped.\n",

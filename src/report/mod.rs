@@ -63,6 +63,11 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// How many cases ended with this outcome.
+    pub fn cases_with(&self, outcome: Outcome) -> usize {
+        self.cases.get(outcome.as_str()).copied().unwrap_or(0)
+    }
+
     pub fn of(cases: &[CaseRecord], clauses: &[ClauseVerdict]) -> Totals {
         let mut totals = Totals::default();
         for outcome in [

@@ -79,14 +79,7 @@ pub fn render(report: &RunReport) -> String {
 /// The suite's count of cases, in libtest's terms too, so that its `test result` line is not contradicted:
 /// libtest counts a case in error as failed and a skipped one as ignored.
 pub fn case_counts(report: &RunReport) -> String {
-    let n = |outcome: Outcome| {
-        report
-            .totals
-            .cases
-            .get(outcome.as_str())
-            .copied()
-            .unwrap_or(0)
-    };
+    let n = |outcome: Outcome| report.totals.cases_with(outcome);
     let (failed, errors) = (n(Outcome::Failed), n(Outcome::Error));
     format!(
         "cases: {} passed; {} failed ({failed} failed a check, {errors} ended in error); {} skipped (libtest: ignored)",
