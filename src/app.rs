@@ -13,15 +13,16 @@ use crate::client;
 use crate::colour;
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, run_exit_code};
 use crate::expected;
+use crate::homeserver::Privileges;
+use crate::homeserver::accounts::Provisioning;
 use crate::listing;
 use crate::output;
 use crate::redact::Secrets;
 use crate::reference::{self, Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals};
 use crate::run::oauth::Authoriser;
-use crate::run::{self, Interrupt, Privileges, RunContext, Settings};
+use crate::run::{self, Interrupt, RunContext, Settings};
 use crate::selection;
-use crate::target::accounts::Provisioning;
 use crate::verdict::{self, Outcome};
 
 /// Cases run concurrently: they mostly wait (for the server, for expiry), so many run at once by default.
@@ -489,9 +490,9 @@ pub fn serve(cli: ServeCli) -> Result<u8, Error> {
 }
 
 /// What the reports say about the server side of a client-mode run: the reference homeserver.
-fn client_capabilities(cli: &ServeCli, url: &str) -> crate::target::Capabilities {
-    crate::target::Capabilities {
-        server: crate::target::ServerInfo {
+fn client_capabilities(cli: &ServeCli, url: &str) -> crate::homeserver::Capabilities {
+    crate::homeserver::Capabilities {
+        server: crate::homeserver::ServerInfo {
             base_url: url.to_owned(),
             software: Some(cli.client.clone()),
             versions: Vec::new(),
@@ -594,8 +595,8 @@ fn parse_target(target: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-fn describe_probe(capabilities: &crate::target::Capabilities) -> String {
-    use crate::target::GateStatus;
+fn describe_probe(capabilities: &crate::homeserver::Capabilities) -> String {
+    use crate::homeserver::GateStatus;
     let server = &capabilities.server;
     let mut out = format!(
         "target {} ({}), versions {}, accounts: {}",

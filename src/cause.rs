@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::case::model::Method;
-
 /// The classes of request the run paces: the expensive ones (each hashes or checks a password) have a
 /// concurrency cap of their own and, on Synapse, a rate limiter of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -24,22 +22,6 @@ pub enum Limit {
 }
 
 impl Limit {
-    pub fn of(method: Method, path: &str) -> Limit {
-        let path = path.split('?').next().unwrap_or(path);
-        if method != Method::Post {
-            return Limit::Endpoint;
-        }
-        if path.ends_with("/login") {
-            Limit::Login
-        } else if path.ends_with("/register") {
-            Limit::Registration
-        } else if path.ends_with("/account/password") || path.ends_with("/account/deactivate") {
-            Limit::Password
-        } else {
-            Limit::Endpoint
-        }
-    }
-
     /// Hashes or checks a password: costly for the server, so capped in concurrency.
     pub fn expensive(self) -> bool {
         self != Limit::Endpoint
@@ -127,34 +109,6 @@ pub fn option_value(needed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_requests() {
-        assert_eq!(
-            Limit::of(Method::Post, "/_matrix/client/v3/login"),
-            Limit::Login
-        );
-        assert_eq!(
-            Limit::of(Method::Get, "/_matrix/client/v3/login"),
-            Limit::Endpoint
-        );
-        assert_eq!(
-            Limit::of(Method::Post, "/_matrix/client/v3/register?kind=user"),
-            Limit::Registration
-        );
-        assert_eq!(
-            Limit::of(Method::Post, "/_synapse/admin/v1/register"),
-            Limit::Registration
-        );
-        assert_eq!(
-            Limit::of(Method::Post, "/_matrix/client/v3/account/password"),
-            Limit::Password
-        );
-        assert_eq!(
-            Limit::of(Method::Post, "/_matrix/client/v3/refresh"),
-            Limit::Endpoint
-        );
-    }
 
     #[test]
     fn option_values_are_round_and_enough() {

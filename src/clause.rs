@@ -5,7 +5,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::reading::Ambiguity;
 use crate::spec_version::SpecVersion;
 
 /// RFC 2119 strength of a clause, as the catalogue records it.
@@ -83,6 +82,21 @@ pub struct Clause {
     pub summary: String,
 }
 
+/// One ambiguity of the catalogue (`ambiguities:` in `clauses.yaml`) and what each reading makes of it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ambiguity {
+    /// `A14`: the catalogue's numbering.
+    pub id: String,
+    pub title: String,
+    /// The clauses whose verdicts depend on how the ambiguity is read.
+    pub clauses: Vec<String>,
+    /// What the default reading makes of it, one line.
+    pub default: String,
+    /// What the strict reading makes of it, one line.
+    pub strict: String,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogueFile {
@@ -104,7 +118,7 @@ pub struct Catalogue {
 impl Catalogue {
     /// Parses the catalogue; errors are rendered with the file position and a snippet.
     pub fn parse(source: &crate::source::SourceFile) -> Result<Catalogue, String> {
-        let file: CatalogueFile = crate::case::parse::from_yaml(source)?;
+        let file: CatalogueFile = crate::source::from_yaml(source)?;
         let mut index = HashMap::new();
         let mut clauses = Vec::with_capacity(file.clauses.len());
         for spanned in file.clauses {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::run::http::HttpError;
+use crate::http::HttpError;
 
 /// No MUST-level clause failed (with `--strict`: no SHOULD-level clause either).
 pub const EXIT_OK: u8 = 0;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cases/**/*.yaml --load--> Case --validate--> checked Case            (case)
-//! target URL --probe--> Capabilities                                  (target)
+//! target URL --probe--> Capabilities                                  (homeserver)
 //! checked Cases + Capabilities --trials--> steps over HTTP             (run)
 //!   --> CheckRecords, each attributed to one clause --> CaseRecord
 //! CaseRecords --aggregate--> ClauseVerdicts                           (verdict)
@@ -18,6 +18,10 @@ pub mod client;
 pub mod colour;
 pub mod error;
 pub mod expected;
+pub mod homeserver;
+pub mod http;
+#[cfg(test)]
+mod layers;
 pub mod listing;
 pub mod output;
 pub mod reading;
@@ -28,6 +32,5 @@ pub mod run;
 pub mod selection;
 pub mod source;
 pub mod spec_version;
-pub mod target;
 pub mod transcript;
 pub mod verdict;

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clause::Level;
+use crate::clause::{Ambiguity, Level};
 
 /// Which reading of the ambiguous spec text judges the run (`--reading`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -19,34 +19,18 @@ pub enum Reading {
 }
 
 impl Reading {
+    /// What this reading makes of an ambiguity, one line.
+    pub fn reads(self, ambiguity: &Ambiguity) -> &str {
+        match self {
+            Reading::Default => &ambiguity.default,
+            Reading::Strict => &ambiguity.strict,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reading::Default => "default",
             Reading::Strict => "strict",
-        }
-    }
-}
-
-/// One ambiguity of the catalogue (`ambiguities:` in `clauses.yaml`) and what each reading makes of it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ambiguity {
-    /// `A14`: the catalogue's numbering.
-    pub id: String,
-    pub title: String,
-    /// The clauses whose verdicts depend on how the ambiguity is read.
-    pub clauses: Vec<String>,
-    /// What the default reading makes of it, one line.
-    pub default: String,
-    /// What the strict reading makes of it, one line.
-    pub strict: String,
-}
-
-impl Ambiguity {
-    pub fn reads(&self, reading: Reading) -> &str {
-        match reading {
-            Reading::Default => &self.default,
-            Reading::Strict => &self.strict,
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+use serde::de::DeserializeOwned;
 
 /// A YAML file read into memory, kept so that any later diagnostic can quote it.
 #[derive(Debug, Clone)]
@@ -81,4 +82,18 @@ impl SourceFile {
         )];
         Renderer::plain().render(report).to_string()
     }
+}
+
+/// Parses YAML with the options every file of the suite uses; errors come back rendered with a snippet.
+pub fn from_yaml<T: DeserializeOwned>(source: &SourceFile) -> Result<T, String> {
+    // `no` and `017` stay strings: request bodies and expected values are data, not YAML 1.1 booleans or
+    // octal numbers.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
+    serde_saphyr::from_str_with_options(&source.text, options).map_err(|e| {
+        let name = source.path.display().to_string();
+        e.render_with_options(serde_saphyr::render_options! { source_name: Some(name.as_str()) })
+    })
 }

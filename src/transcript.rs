@@ -5,11 +5,15 @@
 //! match) and again when the case ends, with every secret the case learnt by then. Response headers are left
 //! to that last pass.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
 use serde::Serialize;
+// Tokio's clock, so that the tests can run on paused time.
+use tokio::time::Instant;
 
 use crate::cause::Limit;
 use crate::redact::Secrets;
-use crate::run::pacer::WaitClock;
 
 /// How much of a body a transcript keeps.
 const BODY_CLIP: usize = 600;
@@ -31,7 +35,7 @@ pub struct Transcript {
     /// The case's time spent waiting (expiry, its turn behind a rate limit); clones share it.
     #[serde(skip)]
     waited: WaitClock,
-    /// The lane the case holds a reservation of (see [`crate::run::pacer::Reservation`]).
+    /// The lane the case holds a reservation of (see [`crate::http::pacer::Reservation`]).
     #[serde(skip)]
     pub reserved: Option<Limit>,
 }
@@ -241,6 +245,50 @@ fn clip(text: &str) -> String {
     } else {
         let head: String = text.chars().take(BODY_CLIP).collect();
         format!("{head}… ({} bytes)", text.len())
+    }
+}
+
+/// The time a case spent waiting (for expiry, for its turn): the case timeout does not count it.
+#[derive(Debug, Clone, Default)]
+pub struct WaitClock(Arc<Mutex<ClockState>>);
+
+#[derive(Debug, Default)]
+struct ClockState {
+    total: Duration,
+    /// A wait under way, counted as it goes (the case timeout looks while the case waits).
+    since: Option<Instant>,
+}
+
+impl WaitClock {
+    fn state(&self) -> MutexGuard<'_, ClockState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add(&self, wait: Duration) {
+        self.state().total += wait;
+    }
+
+    /// Counts the time until the returned guard is dropped.
+    pub fn waiting(&self) -> Waiting {
+        self.state().since = Some(Instant::now());
+        Waiting(self.clone())
+    }
+
+    pub fn total(&self) -> Duration {
+        let state = self.state();
+        state.total + state.since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+}
+
+/// A wait under way on a [`WaitClock`].
+pub struct Waiting(WaitClock);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        if let Some(since) = state.since.take() {
+            state.total += since.elapsed();
+        }
     }
 }
 

@@ -173,7 +173,7 @@ pub fn aggregate(
                 .map(|a| ReadingNote {
                     ambiguity: a.id.clone(),
                     reading,
-                    note: a.reads(reading).to_owned(),
+                    note: reading.reads(a).to_owned(),
                 })
                 .collect();
             verdict

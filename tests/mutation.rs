@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use refresh_conformance::case;
 use refresh_conformance::clause::{Level, TestKind};
+use refresh_conformance::homeserver::accounts::Provisioning;
 use refresh_conformance::reading::Reading;
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::reference::{Fault, ReferenceConfig, ReferenceServer};
 use refresh_conformance::run::oauth::Authoriser;
 use refresh_conformance::run::{self, RunContext, Settings};
-use refresh_conformance::target::accounts::Provisioning;
 use refresh_conformance::verdict::{self, ClauseVerdict, Outcome, Verdict};
 
 /// MUST clauses with a server-side test (kind F or W) that no fault catches, each with the reason.

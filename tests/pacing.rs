@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use refresh_conformance::case;
 use refresh_conformance::cause::Cause;
+use refresh_conformance::homeserver::accounts::{Accounts, Provisioning};
+use refresh_conformance::http::pacer::Pacer;
+use refresh_conformance::http::{Http, HttpConfig};
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::reference::{ReferenceConfig, ReferenceServer};
-use refresh_conformance::run::http::{Http, HttpConfig};
-use refresh_conformance::run::pacer::Pacer;
 use refresh_conformance::run::{self, RunContext, Settings};
-use refresh_conformance::target::accounts::{Accounts, Provisioning};
 use refresh_conformance::transcript::Transcript;
 use refresh_conformance::verdict::{self, CaseRecord, Outcome, Verdict};
 

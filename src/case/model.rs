@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::case::matcher::Matcher;
 use crate::clause::Level;
+use crate::http::Method;
 use crate::reading::BlockReading;
 use crate::source::{Pos, SourceFile};
 use crate::spec_version::VersionRange;
@@ -202,32 +203,6 @@ impl Action {
             Action::OauthLogin(l) => l.session.as_deref(),
             Action::OauthRefresh(r) => r.session.as_deref(),
             _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum Method {
-    #[serde(rename = "GET")]
-    Get,
-    #[serde(rename = "POST")]
-    Post,
-    #[serde(rename = "PUT")]
-    Put,
-    #[serde(rename = "DELETE")]
-    Delete,
-    #[serde(rename = "OPTIONS")]
-    Options,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Options => "OPTIONS",
         }
     }
 }

@@ -8,30 +8,17 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use crate::case::matcher::Matcher;
 use crate::case::model::*;
 use crate::clause::Level;
+use crate::http::Method;
 use crate::reading::BlockReading;
-use crate::source::{Pos, SourceFile};
+use crate::source::{Pos, SourceFile, from_yaml};
 use crate::spec_version::VersionRange;
-
-/// Parses YAML with the options every file of the suite uses; errors come back rendered with a snippet.
-pub fn from_yaml<T: DeserializeOwned>(source: &SourceFile) -> Result<T, String> {
-    // `no` and `017` stay strings: request bodies and expected values are data, not YAML 1.1 booleans or
-    // octal numbers.
-    let options = serde_saphyr::options! {
-        strict_booleans: true,
-        leading_zero_numbers_as_strings: true,
-    };
-    serde_saphyr::from_str_with_options(&source.text, options).map_err(|e| {
-        let name = source.path.display().to_string();
-        e.render_with_options(serde_saphyr::render_options! { source_name: Some(name.as_str()) })
-    })
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

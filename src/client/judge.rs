@@ -16,8 +16,8 @@
 
 use std::time::Duration;
 
-use super::record::{Endpoint, Exchange, Kind, Place, Recording, Reply, TokenRef};
-use super::schedule::Adversity;
+use super::record::{Exchange, Kind, Place, Recording, Reply, TokenRef};
+use super::schedule::{Adversity, Endpoint};
 use crate::clause::Level;
 use crate::source::Pos;
 use crate::verdict::{CaseRecord, CheckRecord, Outcome};

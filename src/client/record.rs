@@ -9,37 +9,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use super::schedule::{Adversity, Schedule};
+use super::schedule::{Adversity, Endpoint, Schedule};
 use crate::redact::Secrets;
 use crate::reference::{Answer, Delivery, Hook, SeenRequest, SeenResponse};
-
-/// Which endpoint a request went to, as far as judging cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Login,
-    Register,
-    Refresh,
-    Logout,
-    Other,
-}
-
-impl Endpoint {
-    fn of(method: &Method, path: &str) -> Endpoint {
-        let last = path.rsplit('/').next().unwrap_or("");
-        let post = method == Method::POST;
-        match last {
-            "login" if post => Endpoint::Login,
-            "register" if post => Endpoint::Register,
-            "refresh" if post => Endpoint::Refresh,
-            "logout" | "all" if post && path.contains("/logout") => Endpoint::Logout,
-            _ => Endpoint::Other,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -6,6 +6,32 @@
 //! recovered from the previous one: a successful refresh, or for the two that end a session, a new
 //! login with a refresh token.
 
+use axum::http::Method;
+
+/// Which endpoint a request went to, as far as judging cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Login,
+    Register,
+    Refresh,
+    Logout,
+    Other,
+}
+
+impl Endpoint {
+    pub fn of(method: &Method, path: &str) -> Endpoint {
+        let last = path.rsplit('/').next().unwrap_or("");
+        let post = method == Method::POST;
+        match last {
+            "login" if post => Endpoint::Login,
+            "register" if post => Endpoint::Register,
+            "refresh" if post => Endpoint::Refresh,
+            "logout" | "all" if post && path.contains("/logout") => Endpoint::Logout,
+            _ => Endpoint::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adversity {
     /// An authenticated request gets `401 M_UNKNOWN_TOKEN`, `soft_logout: true` before the access
@@ -71,8 +97,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// The adversity to apply to a request to `endpoint`, if one is due there.
-    pub fn due(&self, endpoint: super::record::Endpoint) -> Option<Adversity> {
-        use super::record::Endpoint;
+    pub fn due(&self, endpoint: Endpoint) -> Option<Adversity> {
         let next = *SCHEDULE.get(self.next)?;
         let fits = match endpoint {
             Endpoint::Refresh => next.at_refresh(),

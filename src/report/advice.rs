@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::case::model::Gate;
 use crate::cause::{Cause, Limit, option_value};
-use crate::run::pacer::LimitStats;
-use crate::target::probe::NO_REFRESH_TOKEN;
-use crate::target::{Capabilities, GateStatus};
+use crate::homeserver::probe::NO_REFRESH_TOKEN;
+use crate::homeserver::{Capabilities, GateStatus};
+use crate::http::pacer::LimitStats;
 use crate::verdict::CaseRecord;
 
 /// What the advice is about, for report.json and tests.
@@ -228,7 +228,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::target::ServerInfo;
+    use crate::homeserver::ServerInfo;
     use crate::verdict::Outcome;
 
     fn capabilities(refresh: GateStatus) -> Capabilities {

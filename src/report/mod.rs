@@ -17,11 +17,11 @@ use serde::Serialize;
 use crate::case::CaseRoot;
 use crate::cause::Limit;
 use crate::error::Error;
+use crate::homeserver::Capabilities;
+use crate::http::pacer::LimitStats;
 use crate::output;
 use crate::reading::Reading;
 use crate::report::advice::Advice;
-use crate::run::pacer::LimitStats;
-use crate::target::Capabilities;
 use crate::verdict::{CaseRecord, ClauseVerdict, Outcome, Verdict};
 
 /// Bumped when a field of `report.json` changes meaning or disappears.

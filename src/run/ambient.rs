@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::clause::Catalogue;
-use crate::run::http::Response;
+use crate::http::Response;
 use crate::source::Pos;
 use crate::verdict::CheckRecord;
 

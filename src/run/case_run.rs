@@ -4,12 +4,12 @@ use std::time::{Duration, Instant};
 
 use crate::case::model::{Case, Gate};
 use crate::cause::{Cause, Limit};
+use crate::homeserver::accounts::AccountError;
+use crate::homeserver::probe::expiry_margin;
+use crate::homeserver::{Capabilities, GateStatus};
 use crate::run::RunContext;
 use crate::run::scope::Scope;
 use crate::run::step::{self, Findings, StepRunner, Stop};
-use crate::target::accounts::AccountError;
-use crate::target::probe::expiry_margin;
-use crate::target::{Capabilities, GateStatus};
 use crate::transcript::Transcript;
 use crate::verdict::{CaseRecord, Outcome, Unreached};
 

@@ -3,9 +3,7 @@
 
 pub mod ambient;
 pub mod case_run;
-pub mod http;
 pub mod oauth;
-pub mod pacer;
 pub mod scope;
 pub mod step;
 
@@ -19,24 +17,16 @@ use crate::clause::Catalogue;
 use url::Url;
 
 use crate::error::Error;
+use crate::homeserver::Privileges;
+use crate::homeserver::accounts::{Accounts, Provisioning};
+use crate::homeserver::oauth::OauthServer;
+use crate::homeserver::{Capabilities, GateStatus, probe};
+use crate::http::{Http, HttpConfig};
 use crate::reading::Reading;
 use crate::redact::Secrets;
-use crate::run::http::{Http, HttpConfig};
 use crate::run::oauth::Authoriser;
-use crate::target::accounts::{Accounts, Provisioning};
-use crate::target::oauth::OauthServer;
-use crate::target::{Capabilities, GateStatus, probe};
 use crate::transcript::Transcript;
 use crate::verdict::{CaseRecord, Outcome};
-
-/// Tokens the user hands over for the cases that need privileges; each enables a gate and a variable.
-#[derive(Debug, Clone, Default)]
-pub struct Privileges {
-    /// A server admin's access token: gate `admin`, `{{admin_token}}`.
-    pub admin_token: Option<String>,
-    /// An application service's `as_token`: gate `appservice`, `{{as_token}}`.
-    pub as_token: Option<String>,
-}
 
 /// How the harness talks to a target, from the command line.
 #[derive(Debug, Clone)]
@@ -147,9 +137,12 @@ impl RunContext {
             http.allow_origins([issuer]);
         }
         let mut transcript = Transcript::default();
-        let oauth =
-            crate::target::oauth::discover(&http, settings.oauth_issuer.as_ref(), &mut transcript)
-                .await;
+        let oauth = crate::homeserver::oauth::discover(
+            &http,
+            settings.oauth_issuer.as_ref(),
+            &mut transcript,
+        )
+        .await;
         let offered = match &oauth {
             Ok(server) => {
                 http.allow_origins(&server.endpoint_urls());

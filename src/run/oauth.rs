@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::case::model::Method;
+use crate::homeserver::oauth::OauthServer;
+use crate::http::Method;
+use crate::http::{Http, Outgoing, Response};
 use crate::redact::Secrets;
-use crate::run::http::{Http, Outgoing, Response};
-use crate::target::oauth::OauthServer;
 use crate::transcript::Transcript;
 
 /// The redirect URI of the suite's client: a native client's loopback URI, without a port (the Matrix

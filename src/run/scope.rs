@@ -6,9 +6,9 @@ use std::time::Instant;
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
-use crate::run::Privileges;
-use crate::run::http::Response;
-use crate::target::accounts::Account;
+use crate::homeserver::Privileges;
+use crate::homeserver::accounts::Account;
+use crate::http::Response;
 
 /// The tokens one login, registration or refresh handed out.
 #[derive(Debug, Clone)]

@@ -10,15 +10,15 @@ use crate::case::model::*;
 use crate::case::template;
 use crate::cause::{Cause, Limit};
 use crate::clause::{Catalogue, Level};
+use crate::homeserver::accounts::AccountError;
+use crate::homeserver::probe::expiry_margin;
+use crate::http::pacer::Reservation;
+use crate::http::{self, HttpError, Method, OutBody, Outgoing, Response};
 use crate::reading::Reading;
 use crate::run::RunContext;
 use crate::run::ambient;
-use crate::run::http::{HttpError, OutBody, Outgoing, Response};
 use crate::run::oauth;
-use crate::run::pacer::Reservation;
 use crate::run::scope::{Scope, Session};
-use crate::target::accounts::AccountError;
-use crate::target::probe::expiry_margin;
 use crate::transcript::Transcript;
 use crate::verdict::{CheckRecord, Observation};
 
@@ -89,7 +89,7 @@ pub struct StepRunner<'a> {
     pub findings: Findings,
     /// Steps whose expectations and observations were all evaluated, in order from the first.
     pub judged: usize,
-    /// The case's hold on the login lane until its last login (see [`crate::run::pacer::Reservation`]).
+    /// The case's hold on the login lane until its last login (see [`crate::http::pacer::Reservation`]).
     pub logins: Option<(Reservation, usize)>,
     /// The slowest round trip of the case so far (logins and registrations aside): part of the margin
     /// before an advertised expiry.
@@ -108,7 +108,7 @@ pub fn logins(case: &Case) -> usize {
                 method,
                 target: Target::Path(path),
                 ..
-            }) => Limit::of(*method, path) == Limit::Login,
+            }) => http::limit_of(*method, path) == Limit::Login,
             _ => false,
         })
         .count()
@@ -182,7 +182,7 @@ impl StepRunner<'_> {
                 let outgoing = self.outgoing(action).map_err(Stop::Error)?;
                 let (sent, waited) = (Instant::now(), self.transcript.clock().total());
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
-                if Limit::of(outgoing.method, &outgoing.path) == Limit::Login {
+                if http::limit_of(outgoing.method, &outgoing.path) == Limit::Login {
                     self.login_sent();
                 }
                 let response =

@@ -5,9 +5,9 @@
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::case::model::Method;
-use crate::run::http::{Http, Outgoing, Response};
-use crate::target::GateStatus;
+use crate::homeserver::GateStatus;
+use crate::http::Method;
+use crate::http::{Http, Outgoing, Response};
 use crate::transcript::Transcript;
 
 const AUTH_METADATA: &str = "/_matrix/client/v1/auth_metadata";

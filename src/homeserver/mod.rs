@@ -13,6 +13,15 @@ use crate::spec_version::SpecVersion;
 
 pub use probe::probe;
 
+/// Tokens the user hands over for the cases that need privileges; each enables a gate and a variable.
+#[derive(Debug, Clone, Default)]
+pub struct Privileges {
+    /// A server admin's access token: gate `admin`, `{{admin_token}}`.
+    pub admin_token: Option<String>,
+    /// An application service's `as_token`: gate `appservice`, `{{as_token}}`.
+    pub as_token: Option<String>,
+}
+
 /// What the probe learned; cases are gated on it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Capabilities {

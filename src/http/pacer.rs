@@ -26,7 +26,7 @@ use tokio::sync::{
 use tokio::time::Instant;
 
 use crate::cause::Limit;
-use crate::run::http::HttpError;
+use crate::http::error::HttpError;
 use crate::transcript::Transcript;
 
 /// Requests of one expensive kind in flight at once: enough to overlap network and hashing, few enough that a
@@ -59,50 +59,6 @@ pub struct LimitStats {
 
 fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(duration.as_millis() as u64)
-}
-
-/// The time a case spent waiting (for expiry, for its turn): the case timeout does not count it.
-#[derive(Debug, Clone, Default)]
-pub struct WaitClock(Arc<Mutex<ClockState>>);
-
-#[derive(Debug, Default)]
-struct ClockState {
-    total: Duration,
-    /// A wait under way, counted as it goes (the case timeout looks while the case waits).
-    since: Option<Instant>,
-}
-
-impl WaitClock {
-    fn state(&self) -> MutexGuard<'_, ClockState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn add(&self, wait: Duration) {
-        self.state().total += wait;
-    }
-
-    /// Counts the time until the returned guard is dropped.
-    pub fn waiting(&self) -> Waiting {
-        self.state().since = Some(Instant::now());
-        Waiting(self.clone())
-    }
-
-    pub fn total(&self) -> Duration {
-        let state = self.state();
-        state.total + state.since.map_or(Duration::ZERO, |since| since.elapsed())
-    }
-}
-
-/// A wait under way on a [`WaitClock`].
-pub struct Waiting(WaitClock);
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        let mut state = self.0.state();
-        if let Some(since) = state.since.take() {
-            state.total += since.elapsed();
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -168,7 +124,7 @@ impl Lane {
     }
 }
 
-/// The run's pacer, shared by every request through [`crate::run::http::Http`].
+/// The run's pacer, shared by every request through [`crate::http::Http`].
 #[derive(Debug)]
 pub struct Pacer {
     max_wait: Duration,

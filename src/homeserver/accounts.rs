@@ -7,10 +7,10 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{Value, json};
 use sha1::Sha1;
 
-use crate::case::model::Method;
 use crate::cause::Limit;
-use crate::run::http::{Http, HttpError, Outgoing, Response};
-use crate::target::GateStatus;
+use crate::homeserver::GateStatus;
+use crate::http::Method;
+use crate::http::{Http, HttpError, Outgoing, Response};
 use crate::transcript::Transcript;
 
 /// Why an account could not be made: the transport (typed, so that a 429 or a timeout gets the same outcome

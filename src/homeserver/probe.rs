@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::case::model::{Gate, Method};
+use crate::case::model::Gate;
 use crate::error::Error;
-use crate::run::Privileges;
-use crate::run::http::{Http, Outgoing, Response};
+use crate::homeserver::Privileges;
+use crate::homeserver::accounts::Accounts;
+use crate::homeserver::{Capabilities, GateStatus, ServerInfo};
+use crate::http::Method;
+use crate::http::{Http, Outgoing, Response};
 use crate::spec_version::SpecVersion;
-use crate::target::accounts::Accounts;
-use crate::target::{Capabilities, GateStatus, ServerInfo};
 use crate::transcript::Transcript;
 
 /// The gate reason when a login that asked for a refresh token got none: refresh tokens look switched off.

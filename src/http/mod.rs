@@ -2,21 +2,25 @@
 //! with a wait the server asked for (within `--max-wait`), bounded bodies, secrets collected for redaction.
 //! Every request goes through the run's [`Pacer`].
 
+pub mod error;
+pub mod pacer;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::case::model::Method;
-use crate::cause::{Cause, Limit};
+use crate::cause::Limit;
+use crate::http::pacer::{Pacer, Turn};
 use crate::redact::{Secrets, fingerprint};
-use crate::run::pacer::{Pacer, Turn};
 use crate::transcript::{SentRequest, Transcript};
 
-/// Responses larger than this are an error, not something to buffer.
-const MAX_BODY: usize = 1024 * 1024;
+pub use error::HttpError;
+use error::MAX_BODY;
+
 /// The shortest wait before resending a rate-limited request.
 const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
 
@@ -30,6 +34,50 @@ pub struct HttpConfig {
     /// Print a line on stderr when the run starts waiting for a rate limit.
     pub progress: bool,
     pub insecure: bool,
+}
+
+/// The methods a case may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Method {
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "POST")]
+    Post,
+    #[serde(rename = "PUT")]
+    Put,
+    #[serde(rename = "DELETE")]
+    Delete,
+    #[serde(rename = "OPTIONS")]
+    Options,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+        }
+    }
+}
+
+/// The lane of a request: the expensive kinds by their path, every other as an endpoint.
+pub fn limit_of(method: Method, path: &str) -> Limit {
+    let path = path.split('?').next().unwrap_or(path);
+    if method != Method::Post {
+        return Limit::Endpoint;
+    }
+    if path.ends_with("/login") {
+        Limit::Login
+    } else if path.ends_with("/register") {
+        Limit::Registration
+    } else if path.ends_with("/account/password") || path.ends_with("/account/deactivate") {
+        Limit::Password
+    } else {
+        Limit::Endpoint
+    }
 }
 
 /// A request as the runner wants it sent.
@@ -150,42 +198,6 @@ impl Response {
     }
 }
 
-/// Why no response could be had; never the server's fault in the sense of a clause. Each says in plain words
-/// what happened, so that a timeout is never called "unreachable" (README, "When things go wrong").
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum HttpError {
-    #[error("unreachable: cannot connect to the target: {0}")]
-    Connect(String),
-    #[error("timed out: no answer within {0:?} (--request-timeout)")]
-    Timeout(Duration),
-    #[error("oversized body: the response body is larger than {MAX_BODY} bytes")]
-    TooLarge,
-    #[error(
-        "rate-limited beyond --max-wait: 429 ({}), and the server asks to wait {}, more than --max-wait {}",
-        limit.what(), crate::cause::shown(*asked), crate::cause::shown(*max_wait)
-    )]
-    RateLimited {
-        limit: Limit,
-        asked: Duration,
-        max_wait: Duration,
-    },
-    #[error(
-        "rate-limited beyond --wait-budget: 429 ({}), and this request's turn would come after the run's --wait-budget {} is spent",
-        limit.what(), crate::cause::shown(*budget)
-    )]
-    WaitBudget { limit: Limit, budget: Duration },
-    #[error(
-        "TLS failure: {0} (a self-signed certificate needs --insecure; a server that speaks plain HTTP needs an http:// URL)"
-    )]
-    Tls(String),
-    #[error("bad request path `{0}`: paths start with a single `/` and stay on the target")]
-    BadPath(String),
-    #[error("`{0}` is not on the target nor on an OAuth 2.0 endpoint's host it advertised")]
-    ForeignUrl(String),
-    #[error("transport error: {0}")]
-    Other(String),
-}
-
 /// One shared client; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Http {
@@ -196,21 +208,6 @@ pub struct Http {
     config: HttpConfig,
     pub secrets: Secrets,
     pub pacer: Arc<Pacer>,
-}
-
-impl HttpError {
-    /// The cause for the advice and the outcome, when it is one of the run's timing causes.
-    pub fn cause(&self) -> Option<Cause> {
-        match self {
-            HttpError::RateLimited { limit, asked, .. } => Some(Cause::RateLimit {
-                limit: *limit,
-                asked: *asked,
-            }),
-            HttpError::WaitBudget { limit, .. } => Some(Cause::WaitBudget { limit: *limit }),
-            HttpError::Timeout(_) => Some(Cause::Timeout),
-            _ => None,
-        }
-    }
 }
 
 impl Http {
@@ -265,7 +262,7 @@ impl Http {
         request: &Outgoing,
         transcript: &mut Transcript,
     ) -> Result<Response, HttpError> {
-        let limit = Limit::of(request.method, &request.path);
+        let limit = limit_of(request.method, &request.path);
         let reserved = transcript.reserved == Some(limit);
         // Time in the queue is waiting, as much as a wait the server asked for: the case timeout skips it.
         let queued = transcript.clock().waiting();
@@ -525,6 +522,34 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classifies_requests() {
+        assert_eq!(
+            limit_of(Method::Post, "/_matrix/client/v3/login"),
+            Limit::Login
+        );
+        assert_eq!(
+            limit_of(Method::Get, "/_matrix/client/v3/login"),
+            Limit::Endpoint
+        );
+        assert_eq!(
+            limit_of(Method::Post, "/_matrix/client/v3/register?kind=user"),
+            Limit::Registration
+        );
+        assert_eq!(
+            limit_of(Method::Post, "/_synapse/admin/v1/register"),
+            Limit::Registration
+        );
+        assert_eq!(
+            limit_of(Method::Post, "/_matrix/client/v3/account/password"),
+            Limit::Password
+        );
+        assert_eq!(
+            limit_of(Method::Post, "/_matrix/client/v3/refresh"),
+            Limit::Endpoint
+        );
+    }
 
     fn rate_limited(retry_after: &str) -> Response {
         Response {
