@@ -9,6 +9,9 @@
 //! --> terminal table, junit.xml, report.json, summary.md              (report)
 //! ```
 
+// Every byte the suite writes goes through `output`, which redacts it: nothing else prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod app;
 pub mod case;
 pub mod cause;

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
 
 /// `refresh-conformance | head` must end quietly when the reader goes away, like any Unix filter, instead of
 /// panicking on a failed write (libtest-mimic's printer unwraps its writes). Rust ignores SIGPIPE by default.
+#[allow(unsafe_code)]
 fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid disposition.

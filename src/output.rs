@@ -15,12 +15,14 @@ fn redacted(text: &str) -> String {
 }
 
 /// Writes to stdout, redacted.
+#[allow(clippy::print_stdout)]
 pub fn out(text: &str) {
     print!("{}", redacted(text));
     let _ = std::io::stdout().flush();
 }
 
 /// Writes one line to stderr, redacted.
+#[allow(clippy::print_stderr)]
 pub fn err_line(text: &str) {
     eprintln!("{}", redacted(text));
 }

@@ -347,6 +347,11 @@ pub fn fingerprint(secret: &str) -> String {
     format!("‹secret:{}›", &hex::encode(digest)[..6])
 }
 
+// The encodings the end-to-end tests make a hostile server echo, so that both test the same list.
+#[cfg(test)]
+#[path = "../tests/support/encodings.rs"]
+mod test_encodings;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,56 +372,7 @@ mod tests {
         assert!(out.contains(&fingerprint("syt_abcdefgh")));
     }
 
-    /// `%2F` as `%2f`: the hex digits in lower case, the rest as it is.
-    fn lower_hex(encoded: &str) -> String {
-        let mut out = String::new();
-        let mut hex_left = 0;
-        for c in encoded.chars() {
-            if c == '%' {
-                hex_left = 2;
-                out.push(c);
-            } else if hex_left > 0 {
-                hex_left -= 1;
-                out.push(c.to_ascii_lowercase());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
-
-    const TILDE_KEPT: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'~').remove(b'-');
-
-    /// Every encoding of one secret a server or a serializer may produce; none may survive.
-    pub fn encodings(secret: &str) -> Vec<String> {
-        let percent = |set: &'static percent_encoding::AsciiSet| {
-            percent_encoding::utf8_percent_encode(secret, set).to_string()
-        };
-        let upper = percent(percent_encoding::NON_ALPHANUMERIC);
-        let json = serde_json::to_string(secret).unwrap();
-        vec![
-            secret.to_owned(),
-            json[1..json.len() - 1].to_owned(),
-            json[1..json.len() - 1].replace('/', "\\/"),
-            secret
-                .encode_utf16()
-                .map(|u| format!("\\u{u:04x}"))
-                .collect(),
-            secret
-                .encode_utf16()
-                .map(|u| format!("\\u{u:04X}"))
-                .collect(),
-            upper.clone(),
-            lower_hex(&upper),
-            percent(TILDE_KEPT),
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-            secret
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('"', "&quot;"),
-        ]
-    }
+    use super::test_encodings::encodings;
 
     #[test]
     fn every_encoding_of_a_secret_is_redacted() {

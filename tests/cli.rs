@@ -1,18 +1,14 @@
 //! The binary's contract at its edges: exit codes and messages for bad input, unreachable or non-Matrix
 //! targets, and the help text.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_refresh-conformance"));
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1");
-    command
-}
+use support::binary;
 
 fn run(args: &[&str]) -> Output {
     let report_dir = tempfile::tempdir().unwrap();

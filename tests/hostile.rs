@@ -428,6 +428,7 @@ fn ctrl_c_stops_promptly_reports_and_logs_out() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(6));
     // SAFETY: signalling the child this test started, by its pid.
+    #[allow(unsafe_code)]
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGINT);
     }

@@ -8,6 +8,9 @@
 //! verdict); the clauses that move are printed, not yet asserted. No case may end in error on the faithful
 //! server or under an allowed variation.
 
+#[path = "support/settings.rs"]
+mod settings;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -44,17 +47,9 @@ async fn run_suite(config: ReferenceConfig) -> Run {
         .await
         .expect("reference server starts");
     let settings = Settings {
-        request_timeout: Duration::from_secs(30),
-        max_wait: Duration::from_secs(30),
-        wait_budget: None,
-        progress: false,
-        case_timeout: Duration::from_secs(120),
-        insecure: false,
-        privileges: Default::default(),
         bursts: true,
-        oauth_issuer: None,
         authoriser: Some(Authoriser::Builtin),
-        reading: Reading::Default,
+        ..settings::loopback()
     };
     let base = server.base_url().parse().unwrap();
     let ctx = RunContext::connect(

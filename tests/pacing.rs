@@ -2,6 +2,9 @@
 //! registration limit switched on. Paced, every case reaches its checks; with a `--max-wait` shorter than the
 //! server asks for, a 429 gets the same outcome wherever it strikes in a case.
 
+#[path = "support/settings.rs"]
+mod settings;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use refresh_conformance::http::pacer::Pacer;
 use refresh_conformance::http::{Http, HttpConfig};
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::reference::{ReferenceConfig, ReferenceServer};
-use refresh_conformance::run::{self, RunContext, Settings};
+use refresh_conformance::run::{self, RunContext};
 use refresh_conformance::transcript::Transcript;
 use refresh_conformance::verdict::{self, CaseRecord, Outcome, Verdict};
 
@@ -36,19 +39,7 @@ async fn run_limited(per_second: u32, max_wait: Option<Duration>, fixed: bool) -
     })
     .await
     .expect("reference server starts");
-    let settings = Settings {
-        request_timeout: Duration::from_secs(30),
-        max_wait: Duration::from_secs(30),
-        wait_budget: None,
-        progress: false,
-        case_timeout: Duration::from_secs(120),
-        insecure: false,
-        privileges: Default::default(),
-        bursts: false,
-        oauth_issuer: None,
-        authoriser: None,
-        reading: Default::default(),
-    };
+    let settings = settings::loopback();
     let provisioning = if fixed {
         let http = Http::new(
             server.base_url().parse().unwrap(),

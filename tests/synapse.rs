@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{RunOutput, binary};
+use support::run_against_expected;
 
 /// The expected verdicts of the pinned Synapse, with the lifetimes `scripts/synapse.sh` configures.
 const EXPECTED: &str = "reports/expected/synapse-1.163.2.json";
@@ -26,9 +26,8 @@ fn synapse_verdicts_are_the_expected_ones() {
         eprintln!("note: SYNAPSE_URL not set; the Synapse end-to-end test did not run");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let output = binary()
-        .args([
+    let run = run_against_expected(
+        &[
             "--target",
             &url,
             "--register",
@@ -36,21 +35,9 @@ fn synapse_verdicts_are_the_expected_ones() {
             "--bursts",
             "--as-token",
             &as_token,
-        ])
-        .args(["--expected", EXPECTED, "--report-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let run = RunOutput::collect(output, dir.path());
-    assert_eq!(
-        run.code,
-        Some(0),
-        "verdicts moved from {EXPECTED} (rerun with --bless after checking each one):\n{}\n{}",
-        run.stderr,
-        run.stdout
+        ],
+        EXPECTED,
     );
-    run.assert_report_shape();
-    run.assert_junit_valid(dir.path());
     // Synapse's access and refresh tokens start with syt_ / syr_; guest tokens are macaroons (MDAx...).
     run.assert_free_of(&[&secret, &as_token, "syt_", "syr_", "MDAx"]);
     assert!(run.stdout.contains("Clause verdicts"), "{}", run.stdout);

@@ -16,6 +16,10 @@ use tokio::net::TcpStream;
 
 use refresh_conformance::reference::{ReferenceConfig, ReferenceServer};
 
+#[path = "encodings.rs"]
+mod encodings;
+pub use encodings::encodings;
+
 /// How long a hanging server holds a connection before it lets go.
 const HOLD: Duration = Duration::from_secs(30);
 
@@ -254,48 +258,6 @@ fn echo(body: &str) -> String {
     parts.join(" | ")
 }
 
-/// `%2F` as `%2f`: the hex digits in lower case, the rest as it is.
-fn lower_hex(encoded: &str) -> String {
-    let mut out = String::new();
-    let mut hex_left = 0;
-    for c in encoded.chars() {
-        if c == '%' {
-            hex_left = 2;
-            out.push(c);
-        } else if hex_left > 0 {
-            hex_left -= 1;
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-const TILDE_KEPT: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'~').remove(b'-');
-
-/// Every encoding of one secret a server or a serializer may produce.
-pub fn encodings(secret: &str) -> Vec<String> {
-    let upper = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
-    let json = serde_json::to_string(secret).unwrap();
-    let json = json[1..json.len() - 1].to_owned();
-    vec![
-        secret.to_owned(),
-        json.clone(),
-        json.replace('/', "\\/"),
-        secret
-            .encode_utf16()
-            .map(|u| format!("\\u{u:04x}"))
-            .collect(),
-        upper.clone(),
-        lower_hex(&upper),
-        percent_encoding::utf8_percent_encode(secret, TILDE_KEPT).to_string(),
-        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-    ]
-}
-
 /// A raw server: every connection (up to `connections`) gets `answer`, on its own thread.
 pub fn raw_server(connections: usize, answer: fn(std::net::TcpStream)) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -355,6 +317,7 @@ pub fn reset(mut stream: std::net::TcpStream) {
 }
 
 /// `SO_LINGER` with a zero timeout: closing the socket sends a TCP reset instead of a FIN.
+#[allow(unsafe_code)]
 fn zero_linger(stream: &std::net::TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {

@@ -13,6 +13,29 @@ pub fn binary() -> Command {
     command
 }
 
+/// Runs the binary with `args` and `--expected` on a known server's committed verdicts; the run must end 0
+/// with reports of the documented shape.
+pub fn run_against_expected(args: &[&str], expected: &str) -> RunOutput {
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary()
+        .args(args)
+        .args(["--expected", expected, "--report-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let run = RunOutput::collect(output, dir.path());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "verdicts moved from {expected} (rerun with --bless after checking each one):\n{}\n{}",
+        run.stderr,
+        run.stdout
+    );
+    run.assert_report_shape();
+    run.assert_junit_valid(dir.path());
+    run
+}
+
 /// Stdout, stderr and the three report files of a run, for checks over everything the suite wrote.
 pub struct RunOutput {
     pub code: Option<i32>,
