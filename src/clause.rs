@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use crate::spec_version::SpecVersion;
 
 /// RFC 2119 strength of a clause, as the catalogue records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    schemars::JsonSchema,
+)]
 pub enum Level {
     #[serde(rename = "MUST")]
     Must,

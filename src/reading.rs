@@ -36,7 +36,7 @@ impl Reading {
 }
 
 /// The level a check block counts at under one reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub enum ReadingLevel {
     #[serde(rename = "MUST")]
     Must,
@@ -58,9 +58,10 @@ impl ReadingLevel {
 }
 
 /// `reading: { ambiguity: A14, default: SHOULD, strict: MUST }` on an `expect` block.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockReading {
+    #[schemars(pattern(r"^A[0-9]+$"))]
     pub ambiguity: String,
     pub default: ReadingLevel,
     pub strict: ReadingLevel,

@@ -69,6 +69,19 @@ impl<'de> Deserialize<'de> for SpecVersion {
     }
 }
 
+impl schemars::JsonSchema for SpecVersion {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SpecVersion".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": r"^(v[1-9][0-9]*\.[0-9]+|r0\.[0-9]+\.[0-9]+)$"
+        })
+    }
+}
+
 impl Serialize for SpecVersion {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
@@ -76,7 +89,7 @@ impl Serialize for SpecVersion {
 }
 
 /// `[from, until)`: the versions in which a clause or case applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionRange {
     pub from: Option<SpecVersion>,

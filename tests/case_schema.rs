@@ -1,5 +1,6 @@
-//! cases/case.schema.json (for editors: completion and checking as you type) agrees with the loader: every
-//! committed case validates against it, and shapes the loader refuses, the schema refuses too.
+//! cases/case.schema.json (for editors: completion and checking as you type) is generated from the loader's
+//! own types and agrees with the loader: every committed case validates against it, and shapes the loader
+//! refuses, the schema refuses too.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,23 @@ fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// `REGENERATE_SCHEMA=1 cargo test --test case_schema` writes the file anew after a change to the case types.
+#[test]
+fn the_committed_schema_is_the_generated_one() {
+    let path = cases_dir().join("case.schema.json");
+    let generated =
+        serde_json::to_string_pretty(&refresh_conformance::case::parse::schema()).unwrap() + "\n";
+    if std::env::var_os("REGENERATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        committed == generated,
+        "{} is not the schema the case types generate: rerun with REGENERATE_SCHEMA=1",
+        path.display()
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use regex::Regex;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -13,7 +14,7 @@ use serde_json::Value;
 use crate::case::template;
 
 /// The JSON types a `type:` operator can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JsonType {
     String,
@@ -84,8 +85,9 @@ pub struct Matcher {
 }
 
 /// The map form of a matcher, as written in a case file.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "MatcherOperators", extend("minProperties" = 1))]
 struct OpsForm {
     eq: Option<Value>,
     ne: Option<Value>,
@@ -99,6 +101,7 @@ struct OpsForm {
     lte: Option<f64>,
     matches: Option<String>,
     one_of: Option<Vec<Value>>,
+    #[schemars(range(min = 0))]
     length: Option<u64>,
     each: Option<Box<Matcher>>,
     contains: Option<Value>,
@@ -146,6 +149,21 @@ impl OpsForm {
         Ok(Matcher {
             ops,
             optional: self.optional,
+        })
+    }
+}
+
+/// A literal (equality) or a map of operators that must all hold.
+impl JsonSchema for Matcher {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Matcher".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let ops = generator.subschema_for::<OpsForm>();
+        json_schema!({
+            "description": "A literal (equality) or a map of operators that must all hold.",
+            "anyOf": [{ "not": { "type": "object" } }, ops]
         })
     }
 }

@@ -13,7 +13,9 @@ use crate::source::{Pos, SourceFile};
 use crate::spec_version::VersionRange;
 
 /// Conditions a target must meet for a case to run; an unmet gate skips the case with a reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Gate {
     /// `/login` with `refresh_token: true` returns a refresh token (G-rt).
@@ -278,7 +280,7 @@ pub struct LoginSpec {
     pub session: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountKind {
     User,

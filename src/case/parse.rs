@@ -3,10 +3,12 @@
 //! Structural errors (syntax, unknown keys, wrong types) come from serde-saphyr with a snippet; shape errors
 //! that serde cannot express (exactly one action per step, ...) are rendered here at the step's position.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -20,24 +22,52 @@ use crate::reading::BlockReading;
 use crate::source::{Pos, SourceFile, from_yaml};
 use crate::spec_version::VersionRange;
 
-#[derive(Deserialize)]
+/// A conformance case: the spec clauses it checks, the gates it needs, and steps. See cases/README.md.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "matrix-refresh-conformance case file",
+    extend("$id" = "https://github.com/matrix-refresh-conformance/cases/case.schema.json")
+)]
 struct RawCase {
+    /// One line a spec author recognises.
     title: String,
+    /// Clause IDs from cases/clauses.yaml; the first is the case's primary clause.
+    #[schemars(
+        with = "Vec<String>",
+        length(min = 1),
+        inner(pattern(r"^[A-Za-z0-9_.-]+$")),
+        extend("uniqueItems" = true)
+    )]
     clauses: Vec<Spanned<String>>,
     #[serde(default)]
+    #[schemars(extend("uniqueItems" = true))]
     requires: Vec<Gate>,
     #[serde(default)]
     spec: Option<VersionRange>,
     #[serde(default)]
+    #[schemars(
+        with = "Vec<String>",
+        inner(pattern(r"^[A-Za-z0-9_-]+$")),
+        extend("uniqueItems" = true)
+    )]
     users: Vec<Spanned<String>>,
+    #[schemars(with = "Vec<RawStep>", length(min = 1))]
     steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawStep>")]
     finally: Vec<Spanned<RawStep>>,
 }
 
-#[derive(Deserialize)]
+/// One step: exactly one action, then checks of its response.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Step")]
+#[schemars(extend("oneOf" = [
+    { "required": ["request"] }, { "required": ["login"] }, { "required": ["register"] },
+    { "required": ["refresh"] }, { "required": ["whoami"] }, { "required": ["wait"] }, { "required": ["burst"] },
+    { "required": ["oauth_login"] }, { "required": ["oauth_refresh"] }
+]))]
 struct RawStep {
     name: Option<String>,
     request: Option<RawRequest>,
@@ -49,35 +79,55 @@ struct RawStep {
     oauth_refresh: Option<RawOauthRefresh>,
     wait: Option<RawWait>,
     burst: Option<RawBurst>,
+    #[schemars(with = "Option<Expectations>")]
     expect: Option<Spanned<Expectations>>,
+    #[schemars(with = "Option<RawBlock>")]
     require: Option<Spanned<RawBlock>>,
+    #[schemars(with = "Option<RawBlock>")]
     assume: Option<Spanned<RawBlock>>,
     observe: Option<RawObserve>,
+    /// Variable name to a JSON pointer into the response body.
     #[serde(default, deserialize_with = "ordered_map")]
+    #[schemars(schema_with = "pointer_values")]
     capture: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Request")]
+#[schemars(extend(
+    "oneOf" = [{ "required": ["path"] }, { "required": ["endpoint"] }],
+    "not" = { "anyOf": [
+        { "required": ["session", "token"] }, { "required": ["json", "body"] },
+        { "required": ["json", "form"] }, { "required": ["body", "form"] }
+    ] }
+))]
 struct RawRequest {
     method: Method,
+    #[schemars(pattern(r"^/"))]
     path: Option<String>,
     /// An OAuth 2.0 server metadata field holding the URL, e.g. `token_endpoint`.
+    #[schemars(pattern(r"_endpoint$"))]
     endpoint: Option<String>,
     #[serde(default, deserialize_with = "ordered_map")]
+    #[schemars(with = "BTreeMap<String, String>")]
     query: Vec<(String, String)>,
     #[serde(default, deserialize_with = "ordered_map")]
+    #[schemars(with = "BTreeMap<String, String>")]
     headers: Vec<(String, String)>,
     session: Option<String>,
     token: Option<String>,
     json: Option<Value>,
     body: Option<String>,
+    /// Sent as application/x-www-form-urlencoded.
     #[serde(default, deserialize_with = "ordered_map")]
+    #[schemars(with = "BTreeMap<String, String>")]
     form: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "OauthLogin")]
 struct RawOauthLogin {
     device_id: Option<String>,
     code_verifier: Option<String>,
@@ -85,8 +135,10 @@ struct RawOauthLogin {
     session: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "OauthRefresh")]
+#[schemars(extend("oneOf" = [{ "required": ["session"] }, { "required": ["token"] }]))]
 struct RawOauthRefresh {
     session: Option<String>,
     token: Option<String>,
@@ -95,8 +147,9 @@ struct RawOauthRefresh {
     out: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Login")]
 struct RawLogin {
     user: String,
     refresh_token: Option<bool>,
@@ -105,8 +158,9 @@ struct RawLogin {
     session: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Register")]
 struct RawRegister {
     #[serde(default = "default_kind")]
     kind: AccountKind,
@@ -121,8 +175,10 @@ fn default_kind() -> AccountKind {
     AccountKind::User
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Refresh")]
+#[schemars(extend("oneOf" = [{ "required": ["session"] }, { "required": ["token"] }]))]
 struct RawRefresh {
     session: Option<String>,
     token: Option<String>,
@@ -130,24 +186,32 @@ struct RawRefresh {
     out: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TokenSource")]
+#[schemars(extend("oneOf" = [{ "required": ["session"] }, { "required": ["token"] }]))]
 struct RawTokenSource {
     session: Option<String>,
     token: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Wait")]
+#[schemars(extend("oneOf" = [
+    { "required": ["expiry_of"] }, { "required": ["before_expiry_of"] }, { "required": ["ms"] }
+]))]
 struct RawWait {
     expiry_of: Option<String>,
     before_expiry_of: Option<String>,
     ms: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Burst")]
 struct RawBurst {
+    #[schemars(range(min = 1, max = MAX_BURST))]
     count: u32,
     request: RawRequest,
 }
@@ -155,8 +219,12 @@ struct RawBurst {
 /// Bursts stay small: they provoke a rate limit, they are not a load test.
 const MAX_BURST: u32 = 200;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Block")]
+#[schemars(extend("anyOf" = [
+    { "required": ["status"] }, { "required": ["headers"] }, { "required": ["json"] }
+]))]
 struct RawBlock {
     clause: Option<String>,
     level: Option<Level>,
@@ -165,13 +233,17 @@ struct RawBlock {
     spec: Option<VersionRange>,
     status: Option<Matcher>,
     #[serde(default, deserialize_with = "ordered_map")]
+    #[schemars(with = "BTreeMap<String, Matcher>")]
     headers: Vec<(String, Matcher)>,
+    /// JSON pointer to a matcher.
     #[serde(default, deserialize_with = "ordered_map")]
+    #[schemars(schema_with = "pointer_keys")]
     json: Vec<(String, Matcher)>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Observe")]
 struct RawObserve {
     clause: String,
     label: Option<String>,
@@ -182,6 +254,40 @@ enum Expectations {
     /// Located by the `expect:` value itself.
     One(RawBlock),
     Many(Vec<Spanned<RawBlock>>),
+}
+
+impl JsonSchema for Expectations {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Expectations".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let block = generator.subschema_for::<RawBlock>();
+        json_schema!({ "anyOf": [block, { "type": "array", "items": block }] })
+    }
+}
+
+/// A map whose values are JSON pointers (`capture:`).
+fn pointer_values(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "object", "additionalProperties": { "type": "string", "pattern": "^(/.*)?$" } })
+}
+
+/// A map from JSON pointers to matchers (`json:` in a check block).
+fn pointer_keys(generator: &mut SchemaGenerator) -> Schema {
+    let matcher = generator.subschema_for::<Matcher>();
+    json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": "^(/.*)?$" },
+        "additionalProperties": matcher
+    })
+}
+
+/// The JSON Schema of a case file (`cases/case.schema.json`, for editors), generated from the types above.
+pub fn schema() -> serde_json::Value {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<RawCase>();
+    schema.to_value()
 }
 
 impl<'de> Deserialize<'de> for Expectations {

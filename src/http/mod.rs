@@ -37,7 +37,7 @@ pub struct HttpConfig {
 }
 
 /// The methods a case may send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub enum Method {
     #[serde(rename = "GET")]
     Get,
