@@ -4,14 +4,11 @@
 use std::collections::HashSet;
 
 use crate::case::model::*;
-use crate::case::template;
+use crate::case::template::{self, Builtin};
 use crate::clause::{Catalogue, Level};
 use crate::reading::{BlockReading, Reading};
 use crate::source::Pos;
 
-/// Variables every case has without defining them.
-pub const BUILTIN_VARIABLES: &[&str] =
-    &["random", "nonce", "server_name", "admin_token", "as_token"];
 /// The fields a session (`as: s0`) defines, as `s0.access_token` etc.
 pub const SESSION_FIELDS: &[&str] = &[
     "access_token",
@@ -30,7 +27,7 @@ pub fn validate(case: &Case, catalogue: &Catalogue) -> Vec<String> {
         case,
         catalogue,
         errors: Vec::new(),
-        defined: BUILTIN_VARIABLES.iter().map(|s| s.to_string()).collect(),
+        defined: Builtin::ALL.iter().map(|b| b.name().to_owned()).collect(),
         sessions: HashSet::new(),
     };
     v.clauses();
@@ -332,8 +329,11 @@ impl Validator<'_> {
                 _ => {}
             }
         }
-        for (variable, gate) in [("admin_token", Gate::Admin), ("as_token", Gate::Appservice)] {
-            if self.uses(variable) {
+        for (variable, gate) in [
+            (Builtin::AdminToken, Gate::Admin),
+            (Builtin::AsToken, Gate::Appservice),
+        ] {
+            if self.uses(variable.name()) {
                 needs.push((gate, Pos { line: 1, column: 1 }));
             }
         }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
+use crate::case::template::Builtin;
 use crate::homeserver::Privileges;
 use crate::homeserver::accounts::Account;
 use crate::http::Response;
@@ -108,25 +109,22 @@ impl Scope {
 
     /// Resolves one template variable.
     pub fn lookup(&self, name: &str) -> Result<Value, String> {
-        match name {
-            "random" => {
-                return Ok(Value::String(
-                    Alphanumeric.sample_string(&mut rand::rng(), 32),
-                ));
-            }
-            "nonce" => return Ok(Value::String(self.nonce.clone())),
-            "admin_token" | "as_token" | "server_name" => {
-                let (value, missing) = match name {
-                    "admin_token" => (&self.privileges.admin_token, "no --admin-token given"),
-                    "as_token" => (&self.privileges.as_token, "no --as-token given"),
-                    _ => (&self.server_name, "the probe learned no server name"),
-                };
-                return value
-                    .clone()
-                    .map(Value::String)
-                    .ok_or_else(|| missing.to_owned());
-            }
-            _ => {}
+        if let Some(builtin) = Builtin::named(name) {
+            let (value, missing) = match builtin {
+                Builtin::Random => {
+                    return Ok(Value::String(
+                        Alphanumeric.sample_string(&mut rand::rng(), 32),
+                    ));
+                }
+                Builtin::Nonce => return Ok(Value::String(self.nonce.clone())),
+                Builtin::AdminToken => (&self.privileges.admin_token, "no --admin-token given"),
+                Builtin::AsToken => (&self.privileges.as_token, "no --as-token given"),
+                Builtin::ServerName => (&self.server_name, "the probe learned no server name"),
+            };
+            return value
+                .clone()
+                .map(Value::String)
+                .ok_or_else(|| missing.to_owned());
         }
         if let Some(value) = self.vars.get(name) {
             return Ok(value.clone());
