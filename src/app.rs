@@ -125,15 +125,15 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     let interrupt = Interrupt::default();
     runtime.spawn(stop_on_ctrl_c(interrupt.clone()));
     let _reference: Option<ReferenceServer>;
-    let target = match &options.target {
+    let target = match &cli.target {
         Some(target) => {
             _reference = None;
             target.clone()
         }
         // A plain OAuth 2.0 server is its own target.
-        None if options.oauth_issuer.is_some() => {
+        None if cli.oauth_issuer.is_some() => {
             _reference = None;
-            let mut origin = options.oauth_issuer.clone().expect("checked");
+            let mut origin = cli.oauth_issuer.clone().expect("checked");
             origin.set_path("/");
             origin
         }
@@ -177,7 +177,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         },
         // Bursts are the user's to allow on their server; on our own reference server they always are.
         bursts: cli.bursts || _reference.is_some(),
-        oauth_issuer: options.oauth_issuer.clone(),
+        oauth_issuer: cli.oauth_issuer.clone(),
         // The reference server consents on its own; a real server needs the user's command.
         authoriser: match (&cli.oauth_authorize, &_reference) {
             (Some(command), _) => Some(Authoriser::Command(command.clone())),
@@ -299,52 +299,23 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
 }
 
 /// The options, checked before any request is sent or any file touched.
+/// (`--target` and `--oauth-issuer` are URLs and the timeouts longer than zero already: clap checked them.)
 struct Options {
-    /// `None`: the built-in reference homeserver.
-    target: Option<Url>,
     provisioning: Provisioning,
     reference_fault: Option<Fault>,
-    /// A plain OAuth 2.0 server's issuer (`--oauth-issuer`).
-    oauth_issuer: Option<Url>,
 }
 
 impl Options {
     fn check(cli: &Cli) -> Result<Options, Error> {
-        let target = cli.target.as_deref().map(parse_target).transpose()?;
-        for (name, value) in [
-            ("--request-timeout", Some(cli.request_timeout)),
-            ("--case-timeout", Some(cli.case_timeout)),
-            ("--deadline", cli.deadline),
-        ] {
-            if value.is_some_and(|v| v.is_zero()) {
-                return Err(Error::Usage(format!(
-                    "{name} must be longer than zero: nothing could finish within it"
-                )));
-            }
-        }
         let reference_fault = cli
             .reference_fault
             .as_deref()
             .map(str::parse::<Fault>)
             .transpose()
             .map_err(Error::Usage)?;
-        let oauth_issuer = cli
-            .oauth_issuer
-            .as_deref()
-            .map(|issuer| {
-                Url::parse(issuer)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .ok_or_else(|| {
-                        Error::Usage(format!("--oauth-issuer {issuer:?} is not an http(s) URL"))
-                    })
-            })
-            .transpose()?;
         Ok(Options {
-            target,
             provisioning: provisioning(cli)?,
             reference_fault,
-            oauth_issuer,
         })
     }
 }
@@ -566,33 +537,6 @@ fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {
         (_, _, Some(mode)) => Provisioning::parse_register(mode).map_err(Error::Usage),
         _ => Ok(Provisioning::Open),
     }
-}
-
-fn parse_target(target: &str) -> Result<Url, Error> {
-    // Query and fragment would be silently dropped or, worse, sent along with every request.
-    if target.contains(['?', '#']) {
-        return Err(Error::Usage(format!(
-            "--target {target:?} has a query or a fragment; give the homeserver's base URL alone"
-        )));
-    }
-    let url = Url::parse(target)
-        .map_err(|e| Error::Usage(format!("--target {target:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(Error::Usage(format!(
-            "--target {target:?} must be an http:// or https:// URL"
-        )));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Usage(
-            "--target must not carry credentials; use --register or --user/--password".to_owned(),
-        ));
-    }
-    if url.path() != "/" && !url.path().is_empty() {
-        return Err(Error::Usage(format!(
-            "--target {target:?} has a path; give the homeserver's base URL (the suite adds /_matrix/...)"
-        )));
-    }
-    Ok(url)
 }
 
 fn describe_probe(capabilities: &crate::homeserver::Capabilities) -> String {

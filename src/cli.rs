@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use url::Url;
 
 use crate::reading::Reading;
 
@@ -15,8 +16,8 @@ use crate::reading::Reading;
 #[command(name = "refresh-conformance", version)]
 pub struct Cli {
     /// Base URL of the homeserver under test, e.g. http://127.0.0.1:8008.
-    #[arg(long, env = "MRC_TARGET", value_name = "URL")]
-    pub target: Option<String>,
+    #[arg(long, env = "MRC_TARGET", value_name = "URL", value_parser = base_url)]
+    pub target: Option<Url>,
 
     /// How to get test accounts: `open` (m.login.dummy), `shared-secret=SECRET` (Synapse admin API) or
     /// `token=TOKEN` (registration token). Default: open.
@@ -75,8 +76,8 @@ pub struct Cli {
     /// Issuer URL of a plain OAuth 2.0 authorisation server: its metadata is read from the RFC 8414 or
     /// OpenID Connect discovery path instead of GET /_matrix/client/v1/auth_metadata. Without --target, the
     /// issuer is the target and only the OAuth cases that call no Matrix endpoint run.
-    #[arg(long, value_name = "URL")]
-    pub oauth_issuer: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    pub oauth_issuer: Option<Url>,
 
     /// A command that completes a user's login and consent (run with `sh -c`): it gets the authorisation
     /// URL in MRC_OAUTH_AUTHORIZATION_URL and the redirect URI in MRC_OAUTH_REDIRECT_URI, and prints the URL
@@ -102,16 +103,16 @@ pub struct Cli {
     pub wait_budget: Duration,
 
     /// Timeout of one HTTP request; a login or registration gets more once the server has been slower.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = longer_than_zero)]
     pub request_timeout: Duration,
 
     /// Timeout of one case; its waits (for expiry, for its turn behind a rate limit) are not counted.
-    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = longer_than_zero)]
     pub case_timeout: Duration,
 
     /// The longest the whole run may take; cases not finished by then are errors. Default: --case-timeout
     /// for each wave of cases (cases / --test-threads, rounded up), plus one for the probe and clean-ups.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = longer_than_zero)]
     pub deadline: Option<Duration>,
 
     /// Run only cases citing a clause whose ID starts with this prefix (repeatable), e.g. `refresh.rotation`.
@@ -267,4 +268,47 @@ impl Cli {
         let matches = command.try_get_matches_from(args)?;
         Cli::from_arg_matches(&matches)
     }
+}
+
+/// A homeserver's base URL: http(s), a host, no credentials, no path, no query.
+fn base_url(text: &str) -> Result<Url, String> {
+    // Query and fragment would be silently dropped or, worse, sent along with every request.
+    if text.contains(['?', '#']) {
+        return Err(
+            "it has a query or a fragment; give the homeserver's base URL alone".to_owned(),
+        );
+    }
+    let url = http_url(text)?;
+    if url.host().is_none() {
+        return Err("it must be an http:// or https:// URL".to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "it must not carry credentials; use --register or --user/--password".to_owned(),
+        );
+    }
+    if url.path() != "/" && !url.path().is_empty() {
+        return Err(
+            "it has a path; give the homeserver's base URL (the suite adds /_matrix/...)"
+                .to_owned(),
+        );
+    }
+    Ok(url)
+}
+
+fn http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("it must be an http:// or https:// URL".to_owned());
+    }
+    Ok(url)
+}
+
+/// A timeout or a deadline: nothing could finish within zero.
+fn longer_than_zero(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("it must be longer than zero: nothing could finish within it".to_owned());
+    }
+    Ok(duration)
 }
