@@ -16,6 +16,7 @@ const LAYERS: &[&str] = &[
     "transcript",
     // The transport: requests, pacing, transport errors.
     "http",
+    "matrix",
     "error",
     // What the cases say, and what a run found.
     "case",

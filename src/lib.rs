@@ -26,6 +26,7 @@ pub mod http;
 #[cfg(test)]
 mod layers;
 pub mod listing;
+pub mod matrix;
 pub mod output;
 pub mod reading;
 pub mod redact;

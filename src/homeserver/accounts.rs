@@ -11,6 +11,7 @@ use crate::cause::Limit;
 use crate::homeserver::GateStatus;
 use crate::http::Method;
 use crate::http::{Http, HttpError, Outgoing, Response};
+use crate::matrix;
 use crate::transcript::Transcript;
 
 /// Why an account could not be made: the transport (typed, so that a 429 or a timeout gets the same outcome
@@ -342,10 +343,7 @@ async fn logout_session(
     transcript: &mut Transcript,
 ) -> Result<(), AccountError> {
     if let Some(token) = response.pointer("/access_token").and_then(Value::as_str) {
-        let logout = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
-            .json(json!({}))
-            .bearer(token);
-        http.send(&logout, transcript).await?;
+        http.send(&matrix::logout(token), transcript).await?;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::homeserver::accounts::Accounts;
 use crate::homeserver::{Capabilities, GateStatus, ServerInfo};
 use crate::http::Method;
 use crate::http::{Http, Outgoing, Response};
+use crate::matrix::{self, LOGIN_PATH, REFRESH_PATH};
 use crate::spec_version::SpecVersion;
 use crate::transcript::Transcript;
 
@@ -100,12 +101,8 @@ pub async fn probe(
                 .user_id
                 .split_once(':')
                 .map(|(_, name)| name.to_owned());
-            let body = json!({
-                "type": "m.login.password",
-                "identifier": {"type": "m.id.user", "user": account.localpart},
-                "password": account.password,
-                "refresh_token": true,
-            });
+            let mut body = matrix::password_login(&account.localpart, &account.password);
+            body["refresh_token"] = json!(true);
             let login = Outgoing::new(Method::Post, LOGIN_PATH).json(body);
             let request = format!("POST {LOGIN_PATH} with refresh_token: true");
             match http.send(&login, &mut transcript).await {
@@ -162,8 +159,6 @@ pub async fn probe(
 }
 
 const VERSIONS_PATH: &str = "/_matrix/client/versions";
-const LOGIN_PATH: &str = "/_matrix/client/v3/login";
-const REFRESH_PATH: &str = "/_matrix/client/v3/refresh";
 
 /// Both refresh gates when the probe login got no usable answer: nothing is known about either.
 fn both_undecided(reason: String) -> (GateStatus, GateStatus) {
@@ -252,7 +247,7 @@ async fn refresh_support(
         let reason = NO_REFRESH_TOKEN.to_owned();
         return (GateStatus::Unmet(reason.clone()), GateStatus::Unmet(reason));
     };
-    let request = Outgoing::new(Method::Post, REFRESH_PATH).json(json!({"refresh_token": token}));
+    let request = matrix::refresh(token);
     let rotation = match http.send(&request, transcript).await {
         Err(e) => GateStatus::Undecided(format!("POST {REFRESH_PATH}: {e}")),
         Ok(response) if response.status != 200 => GateStatus::Undecided(format!(
@@ -294,9 +289,6 @@ async fn guest_registration(http: &Http, transcript: &mut Transcript) -> GateSta
 /// Ends the session a probe response opened; clean-up only, so its answer does not matter.
 async fn logout(http: &Http, session: &Response, transcript: &mut Transcript) {
     if let Some(token) = session.pointer("/access_token").and_then(Value::as_str) {
-        let request = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
-            .json(json!({}))
-            .bearer(token);
-        let _ = http.send(&request, transcript).await;
+        let _ = http.send(&matrix::logout(token), transcript).await;
     }
 }

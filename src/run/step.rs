@@ -14,6 +14,7 @@ use crate::homeserver::accounts::AccountError;
 use crate::homeserver::probe::expiry_margin;
 use crate::http::pacer::Reservation;
 use crate::http::{self, HttpError, Method, OutBody, Outgoing, Response};
+use crate::matrix;
 use crate::reading::Reading;
 use crate::run::RunContext;
 use crate::run::ambient;
@@ -129,9 +130,7 @@ impl StepRunner<'_> {
         self.transcript
             .note("interrupted: logging out the sessions this case holds");
         for token in tokens {
-            let request = Outgoing::new(Method::Post, "/_matrix/client/v3/logout")
-                .json(json!({}))
-                .bearer(token);
+            let request = matrix::logout(&token);
             let _ = self
                 .ctx
                 .http
@@ -375,28 +374,18 @@ impl StepRunner<'_> {
                     .users
                     .get(&l.user)
                     .ok_or_else(|| format!("user `{}` was not created", l.user))?;
-                let mut body = json!({
-                    "type": "m.login.password",
-                    "identifier": {"type": "m.id.user", "user": account.localpart},
-                    "password": account.password,
-                });
+                let mut body = matrix::password_login(&account.localpart, &account.password);
                 if let Some(flag) = l.refresh_token {
                     body["refresh_token"] = json!(flag);
                 }
                 if let Some(device) = &l.device_id {
                     body["device_id"] = json!(self.text(device)?);
                 }
-                Outgoing::new(Method::Post, "/_matrix/client/v3/login").json(body)
+                Outgoing::new(Method::Post, matrix::LOGIN_PATH).json(body)
             }
-            Action::Refresh(r) => {
-                // No Authorization header: "this endpoint does not require authentication via an access token".
-                let token = self.token(&r.token, true)?;
-                Outgoing::new(Method::Post, "/_matrix/client/v3/refresh")
-                    .json(json!({"refresh_token": token}))
-            }
+            Action::Refresh(r) => matrix::refresh(&self.token(&r.token, true)?),
             Action::Whoami(source) => {
-                Outgoing::new(Method::Get, "/_matrix/client/v3/account/whoami")
-                    .bearer(self.token(source, false)?)
+                Outgoing::new(Method::Get, matrix::WHOAMI_PATH).bearer(self.token(source, false)?)
             }
             Action::OauthRefresh(r) => {
                 let token = self.token(&r.token, true)?;
