@@ -3,11 +3,13 @@
 //! ```text
 //! cases/**/*.yaml --load--> Case --validate--> checked Case            (case)
 //! target URL --probe--> Capabilities                                  (homeserver)
-//! checked Cases + Capabilities --trials--> steps over HTTP             (run)
+//! checked Cases + Capabilities --trials--> steps over HTTP             (run, over http)
 //!   --> CheckRecords, each attributed to one clause --> CaseRecord
 //! CaseRecords --aggregate--> ClauseVerdicts                           (verdict)
 //! --> terminal table, junit.xml, report.json, summary.md              (report)
 //! ```
+//!
+//! The modules form layers, each using only those below it: see `layers.rs` and ARCHITECTURE.md.
 
 // Every byte the suite writes goes through `output`, which redacts it: nothing else prints.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
