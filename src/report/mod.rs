@@ -13,6 +13,7 @@ pub mod terminal;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use strum::IntoEnumIterator;
 
 use crate::case::CaseRoot;
 use crate::cause::Limit;
@@ -70,23 +71,11 @@ impl Totals {
 
     pub fn of(cases: &[CaseRecord], clauses: &[ClauseVerdict]) -> Totals {
         let mut totals = Totals::default();
-        for outcome in [
-            Outcome::Passed,
-            Outcome::Failed,
-            Outcome::Error,
-            Outcome::Skipped,
-        ] {
+        for outcome in Outcome::iter() {
             let n = cases.iter().filter(|c| c.outcome == outcome).count();
             totals.cases.insert(outcome.as_str(), n);
         }
-        for verdict in [
-            Verdict::Pass,
-            Verdict::Fail,
-            Verdict::Warn,
-            Verdict::NotApplicable,
-            Verdict::Observed,
-            Verdict::Untested,
-        ] {
+        for verdict in Verdict::iter() {
             let n = clauses.iter().filter(|c| c.verdict == verdict).count();
             totals.clauses.insert(verdict.as_str(), n);
         }
