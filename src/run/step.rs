@@ -14,7 +14,7 @@ use crate::reading::Reading;
 use crate::run::RunContext;
 use crate::run::ambient;
 use crate::run::http::{HttpError, OutBody, Outgoing, Response};
-use crate::run::oauth;
+use crate::run::oauth::{self, LoginGrant};
 use crate::run::pacer::Reservation;
 use crate::run::scope::{Scope, Session};
 use crate::target::accounts::AccountError;
@@ -453,6 +453,16 @@ impl StepRunner<'_> {
             .as_ref()
             .map(|t| self.text(t))
             .transpose()?;
+        if spec.grant == LoginGrant::DeviceCode {
+            return oauth::device_authorization_grant(
+                &self.ctx.http,
+                server,
+                authoriser,
+                &device_id,
+                &mut self.transcript,
+            )
+            .await;
+        }
         oauth::authorization_code_grant(
             &self.ctx.http,
             server,
