@@ -244,3 +244,33 @@ impl OAuthState {
             .is_some_and(|at| at.elapsed() < GRACE_WINDOW)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_code_is_pending_until_approved_then_redeemed_once() {
+        let mut state = OAuthState::default();
+        let device = DeviceId::generate();
+        let (code, user_code) = state.issue_device_code("client", device, API_SCOPE);
+        assert_eq!(
+            state.redeem_device(&code, "client").unwrap_err(),
+            DevicePoll::Pending
+        );
+        assert!(!state.approve("NOPE-NOPE"));
+        assert!(state.approve(&user_code.to_lowercase()));
+        assert_eq!(
+            state.redeem_device(&code, "other").unwrap_err(),
+            DevicePoll::Invalid
+        );
+        assert_eq!(
+            state.redeem_device(&code, "client").unwrap().client_id,
+            "client"
+        );
+        assert_eq!(
+            state.redeem_device(&code, "client").unwrap_err(),
+            DevicePoll::Invalid
+        );
+    }
+}

@@ -136,6 +136,41 @@ fn metadata_of(response: &Response, what: &str) -> Result<OauthServer, GateStatu
 mod tests {
     use super::*;
 
+    fn server(metadata: Value) -> OauthServer {
+        OauthServer {
+            metadata: metadata.as_object().unwrap().clone(),
+            source: "test".to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_device_grant_needs_its_grant_type_and_endpoint() {
+        let offered = server(serde_json::json!({
+            "grant_types_supported": ["authorization_code", DEVICE_CODE_GRANT],
+            "device_authorization_endpoint": "http://127.0.0.1:1/device",
+        }));
+        assert_eq!(offered.device_grant(), Ok(()));
+        let unlisted = server(serde_json::json!({
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "device_authorization_endpoint": "http://127.0.0.1:1/device",
+        }));
+        assert!(
+            unlisted
+                .device_grant()
+                .unwrap_err()
+                .contains(DEVICE_CODE_GRANT)
+        );
+        let no_endpoint = server(serde_json::json!({
+            "grant_types_supported": [DEVICE_CODE_GRANT],
+        }));
+        assert!(
+            no_endpoint
+                .device_grant()
+                .unwrap_err()
+                .contains("device_authorization_endpoint")
+        );
+    }
+
     #[test]
     fn discovery_paths_follow_rfc8414_then_oidc() {
         let urls = discovery_urls(&Url::parse("http://127.0.0.1:8201/").unwrap());
