@@ -29,6 +29,7 @@ pub mod http;
 mod layers;
 pub mod listing;
 pub mod matrix;
+pub mod oauth_wire;
 pub mod output;
 pub mod reading;
 pub mod redact;

@@ -8,11 +8,10 @@ use url::Url;
 use crate::homeserver::GateStatus;
 use crate::http::Method;
 use crate::http::{Http, Outgoing, Response};
+use crate::oauth_wire::DEVICE_CODE_GRANT;
 use crate::transcript::Transcript;
 
 const AUTH_METADATA: &str = "/_matrix/client/v1/auth_metadata";
-/// The device authorisation grant's `grant_type` (RFC 8628 §3.4).
-pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// An authorisation server whose metadata was found.
 #[derive(Debug, Clone)]

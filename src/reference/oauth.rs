@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::oauth_wire::s256;
 use crate::reference::ids::{DeviceId, random_alphanumeric};
 use crate::reference::rotation::Issued;
-use crate::run::oauth::s256;
 
 /// The scope prefix that names the session's device (CS § Device ID allocation).
 pub(crate) const DEVICE_SCOPE: &str = "urn:matrix:client:device:";

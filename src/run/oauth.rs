@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::homeserver::oauth::{DEVICE_CODE_GRANT, OauthServer};
+use crate::homeserver::oauth::OauthServer;
 use crate::http::Method;
 use crate::http::{Http, Outgoing, Response};
+use crate::oauth_wire::{DEVICE_CODE_GRANT, s256};
 use crate::redact::Secrets;
 use crate::transcript::Transcript;
 
@@ -413,12 +413,6 @@ fn code_from(redirected: &str, state: &str, secrets: &Secrets) -> Result<String,
         return Err("the redirect does not carry the state the request sent".to_owned());
     }
     get("code").ok_or_else(|| "the redirect carries no code".to_owned())
-}
-
-/// RFC 7636 §4.2: `BASE64URL-ENCODE(SHA256(ASCII(code_verifier)))`; the reference server checks it too.
-pub fn s256(verifier: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// `400 invalid_grant: "..."`: the status and an RFC 6749 §5.2 error, for messages.

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::homeserver::oauth::DEVICE_CODE_GRANT;
+use crate::oauth_wire::DEVICE_CODE_GRANT;
 use crate::reference::app::App;
 use crate::reference::fault::Fault;
 use crate::reference::ids::{DeviceId, UserId};
