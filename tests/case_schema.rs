@@ -35,7 +35,8 @@ fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `REGENERATE_SCHEMA=1 cargo test --test case_schema` writes the file anew after a change to the case types.
+/// After a change to the case types, `REGENERATE_SCHEMA=1 cargo test --test case_schema committed_schema`
+/// writes the file anew.
 #[test]
 fn the_committed_schema_is_the_generated_one() {
     let path = cases_dir().join("case.schema.json");
@@ -47,7 +48,7 @@ fn the_committed_schema_is_the_generated_one() {
     let committed = std::fs::read_to_string(&path).unwrap();
     assert!(
         committed == generated,
-        "{} is not the schema the case types generate: rerun with REGENERATE_SCHEMA=1",
+        "{} is not the schema the case types generate: rerun with REGENERATE_SCHEMA=1 (see above)",
         path.display()
     );
 }
