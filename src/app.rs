@@ -206,7 +206,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     })?;
     ctx.deadline = deadline;
     ctx.interrupt = interrupt.clone();
-    output::err_line(&describe_probe(&ctx.capabilities));
+    output::err_line(&report::terminal::probe(&ctx.capabilities));
     let ctx = Arc::new(ctx);
 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -291,10 +291,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
             "interrupted: the reports hold the cases that finished; the others are marked not run",
         );
     }
-    output::err_line(&format!(
-        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md, {0}/report.html (exit code {exit_code})",
-        cli.report_dir.display()
-    ));
+    output::err_line(&report::terminal::written(&cli.report_dir, exit_code));
     Ok(exit_code)
 }
 
@@ -453,10 +450,7 @@ pub fn serve(cli: ServeCli) -> Result<u8, Error> {
             cli.client
         ));
     }
-    output::err_line(&format!(
-        "reports: {0}/junit.xml, {0}/report.json, {0}/summary.md (exit code {exit_code})",
-        cli.report_dir.display()
-    ));
+    output::err_line(&report::terminal::written(&cli.report_dir, exit_code));
     Ok(exit_code)
 }
 
@@ -509,22 +503,11 @@ fn bless(path: &std::path::Path, report: &RunReport) -> Result<(), Error> {
 fn moved_from(path: &std::path::Path, verdicts: &[verdict::ClauseVerdict]) -> Result<bool, Error> {
     let expected = expected::read(path).map_err(Error::Usage)?;
     let moved = expected::compare(&expected, verdicts);
-    if moved.is_empty() {
-        output::err_line(&format!(
-            "every clause verdict is as expected for {} ({})",
-            expected.server,
-            path.display()
-        ));
-    } else {
-        output::err_line(&format!(
-            "{} clause verdict(s) moved from {}:",
-            moved.len(),
-            path.display()
-        ));
-        for m in &moved {
-            output::err_line(&format!("  {m}"));
-        }
-    }
+    output::err_line(&report::terminal::comparison(
+        &expected.server,
+        path,
+        &moved,
+    ));
     Ok(!moved.is_empty())
 }
 
@@ -537,25 +520,4 @@ fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {
         (_, _, Some(mode)) => Provisioning::parse_register(mode).map_err(Error::Usage),
         _ => Ok(Provisioning::Open),
     }
-}
-
-fn describe_probe(capabilities: &crate::homeserver::Capabilities) -> String {
-    use crate::homeserver::GateStatus;
-    let server = &capabilities.server;
-    let mut out = format!(
-        "target {} ({}), versions {}, accounts: {}",
-        server.base_url,
-        server.software.as_deref().unwrap_or("unknown software"),
-        server.versions.join(" "),
-        server.provisioning
-    );
-    for (gate, status) in &capabilities.gates {
-        let shown = match status {
-            GateStatus::Met => "met".to_owned(),
-            GateStatus::Unmet(reason) => format!("not met ({reason})"),
-            GateStatus::Undecided(reason) => format!("UNDECIDED, its cases are errors ({reason})"),
-        };
-        out.push_str(&format!("\n  gate {}: {shown}", gate.as_str()));
-    }
-    out
 }

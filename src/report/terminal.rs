@@ -3,12 +3,15 @@
 //! run's counts.
 
 use std::fmt::Write;
+use std::path::Path;
 
 use colored::{ColoredString, Colorize};
 
 use crate::clause::Level;
-use crate::report::RunReport;
+use crate::expected::Moved;
+use crate::homeserver::{Capabilities, GateStatus};
 use crate::report::failure::{Failure, failures, location};
+use crate::report::{FILES, RunReport};
 use crate::transcript::{Entry, Exchange};
 use crate::verdict::{CaseRecord, Outcome, Verdict};
 
@@ -222,4 +225,53 @@ pub fn one_line(text: &str, width: usize) -> String {
         let head: String = line.chars().take(width.saturating_sub(1)).collect();
         format!("{head}…")
     }
+}
+
+/// What the probe found, for stderr before the cases run.
+pub fn probe(capabilities: &Capabilities) -> String {
+    let server = &capabilities.server;
+    let mut out = format!(
+        "target {} ({}), versions {}, accounts: {}",
+        server.base_url,
+        server.software.as_deref().unwrap_or("unknown software"),
+        server.versions.join(" "),
+        server.provisioning
+    );
+    for (gate, status) in &capabilities.gates {
+        let shown = match status {
+            GateStatus::Met => "met".to_owned(),
+            GateStatus::Unmet(reason) => format!("not met ({reason})"),
+            GateStatus::Undecided(reason) => format!("UNDECIDED, its cases are errors ({reason})"),
+        };
+        out.push_str(&format!("\n  gate {}: {shown}", gate.as_str()));
+    }
+    out
+}
+
+/// The `--expected` comparison: every verdict as expected, or the ones that moved.
+pub fn comparison(server: &str, path: &Path, moved: &[Moved]) -> String {
+    if moved.is_empty() {
+        return format!(
+            "every clause verdict is as expected for {server} ({})",
+            path.display()
+        );
+    }
+    let mut out = format!(
+        "{} clause verdict(s) moved from {}:",
+        moved.len(),
+        path.display()
+    );
+    for m in moved {
+        let _ = write!(out, "\n  {m}");
+    }
+    out
+}
+
+/// The last line of a run: where the reports are and the exit code.
+pub fn written(dir: &Path, exit_code: u8) -> String {
+    let files: Vec<String> = FILES
+        .iter()
+        .map(|name| format!("{}/{name}", dir.display()))
+        .collect();
+    format!("reports: {} (exit code {exit_code})", files.join(", "))
 }
