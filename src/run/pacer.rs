@@ -10,6 +10,12 @@
 //! its turn in order (the semaphore is fair). One wait is bounded by `--max-wait`, all waiting by the run's
 //! `--wait-budget`.
 //!
+//! A lane that has answered `429` models the server's limiter as a refill bucket: its burst is spent, so after
+//! each answer nothing more goes out on it for one interval (the longest wait a `429` asked for), and cases
+//! queue for the next token instead of each provoking a `429` of its own. With the interval learned and the
+//! run's planned logins known, a wait's progress line says how many logins are left and about how long they
+//! will take.
+//!
 //! A case that logs in several times reserves the login lane for its logins: they go out together, and once the
 //! server has rate-limited logins, only after enough intervals for all of them. Otherwise its first session
 //! could expire while it waits for its second login, and the case would judge an access token the wait killed.
@@ -55,6 +61,21 @@ pub struct LimitStats {
     /// The slowest answer.
     #[serde(rename = "slowest_ms", serialize_with = "millis")]
     pub slowest: Duration,
+    /// Requests the server admitted before its first `429`: its burst, as far as the run saw it.
+    pub burst: u32,
+    /// The interval between two requests once the burst was spent, learned from `429`s (zero: none seen).
+    #[serde(rename = "interval_ms", serialize_with = "millis")]
+    pub interval: Duration,
+    /// Requests the selected cases were planned to send (password logins only), and those not sent yet.
+    pub planned: u32,
+    pub left: u32,
+}
+
+impl LimitStats {
+    /// How long the requests not yet sent need at the learned pace (`None` before any `429`).
+    pub fn time_left(&self) -> Option<Duration> {
+        (!self.interval.is_zero()).then(|| self.interval * self.left)
+    }
 }
 
 fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -136,6 +157,8 @@ struct LaneState {
     slowest: Duration,
     /// The longest wait a `429` asked for: the server's interval between two requests once its burst is spent.
     interval: Duration,
+    /// Answers before the first `429`: the bucket's size, as far as the run saw it.
+    burst: u32,
 }
 
 impl Lane {
@@ -152,6 +175,7 @@ impl Lane {
                 in_flight: 0,
                 slowest: Duration::ZERO,
                 interval: Duration::ZERO,
+                burst: 0,
             }),
         }
     }
@@ -205,6 +229,29 @@ impl Pacer {
                 .entry(limit)
                 .or_default(),
         );
+    }
+
+    /// The run's cases will send `count` requests of `limit` (password logins), for the estimates of progress
+    /// lines and advice.
+    pub fn plan(&self, limit: Limit, count: u32) {
+        self.record(limit, |s| {
+            s.planned += count;
+            s.left += count;
+        });
+    }
+
+    /// `; 12 login(s) left, about 1h 6m at one per 5m 33s`, once the lane's pace is learned.
+    fn outlook(&self, limit: Limit) -> String {
+        let stats = self.stats().remove(&limit).unwrap_or_default();
+        match stats.time_left() {
+            Some(time) if stats.left > 0 => format!(
+                "; {} request(s) of this kind left in the run, about {} at one per {}",
+                stats.left,
+                crate::cause::shown(time),
+                crate::cause::shown(stats.interval)
+            ),
+            _ => String::new(),
+        }
     }
 
     fn key(limit: Limit, path: &str) -> LaneKey {
@@ -265,9 +312,10 @@ impl Pacer {
             ));
             if self.progress && wait >= ANNOUNCE_FROM {
                 crate::output::err_line(&format!(
-                    "waiting {} for {} to admit one case's {count} requests together",
+                    "waiting {} for {} to admit one case's {count} requests together{}",
                     crate::cause::shown(wait),
-                    limit.what()
+                    limit.what(),
+                    self.outlook(limit)
                 ));
             }
             transcript.clock().add(wait);
@@ -276,6 +324,9 @@ impl Pacer {
                 s.waited += wait;
             });
             tokio::time::sleep_until(until).await;
+            // The wait assumed that the server's bucket holds the case's requests: model it so.
+            let mut state = lane.state();
+            state.burst = state.burst.max(count as u32);
         }
         transcript.reserved = Some(limit);
         Ok(Some(Reservation { _guard: guard }))
@@ -388,10 +439,11 @@ impl Turn<'_> {
                     .map(|s| format!("; Synapse's `{s}`"))
                     .unwrap_or_default();
                 crate::output::err_line(&format!(
-                    "waiting {} for {} ({} more request(s) queued behind it{setting})",
+                    "waiting {} for {} ({} more request(s) queued behind it{setting}){}",
                     crate::cause::shown(wait),
                     self.limit.what(),
-                    queued
+                    queued,
+                    self.pacer.outlook(self.limit)
                 ));
             }
             transcript.note(&format!(
@@ -417,12 +469,29 @@ impl Turn<'_> {
 
     /// The server answered (not `429`) after `latency`.
     pub fn answered(&self, latency: Duration) {
-        if let Some(lane) = &self.lane {
+        let interval = self.lane.as_ref().map(|lane| {
             let mut state = lane.state();
             state.slowest = state.slowest.max(latency);
-        }
-        self.pacer
-            .record(self.limit, |s| s.slowest = s.slowest.max(latency));
+            if state.interval.is_zero() {
+                state.burst += 1;
+            } else {
+                // The answer took one token of the server's bucket. `not_before` is when the next one is there;
+                // a bucket left idle holds up to `burst` of them (the generic cell rate algorithm).
+                let now = Instant::now();
+                let full = state.interval * state.burst.saturating_sub(1);
+                let earliest = now.checked_sub(full).unwrap_or(now);
+                let from = state.not_before.map_or(earliest, |at| at.max(earliest));
+                state.not_before = from.checked_add(state.interval);
+            }
+            state.interval
+        });
+        self.pacer.record(self.limit, |s| {
+            s.slowest = s.slowest.max(latency);
+            if interval.unwrap_or_default().is_zero() && s.rate_limited == 0 {
+                s.burst += 1;
+            }
+            s.left = s.left.saturating_sub(1);
+        });
     }
 
     /// The server answered `429` asking for `asked`: the whole lane waits, one request at a time from now on.
@@ -431,6 +500,7 @@ impl Turn<'_> {
         self.pacer.record(self.limit, |s| {
             s.rate_limited += 1;
             s.longest_asked = s.longest_asked.max(asked);
+            s.interval = s.interval.max(asked);
         });
         if self.lane.is_none() {
             // An endpoint's first 429: from now on it has a lane, and this request is its first user.
@@ -507,6 +577,55 @@ mod tests {
         assert_eq!(transcript.clock().total(), Duration::from_secs(5));
         let stats = &pacer.stats()[&Limit::Login];
         assert_eq!((stats.rate_limited, stats.waits), (1, 1));
+    }
+
+    /// After a 429, the lane behaves as the server's bucket: one request per interval, with no 429 of its own.
+    #[tokio::test(start_paused = true)]
+    async fn a_limited_lane_waits_an_interval_after_each_answer() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        pacer.plan(Limit::Login, 4);
+        let mut transcript = Transcript::default();
+        for _ in 0..2 {
+            let turn = pacer.turn(Limit::Login, "/login", false).await;
+            turn.wait(&mut transcript).await.unwrap();
+            turn.answered(Duration::from_millis(10));
+        }
+        let mut limited = pacer.turn(Limit::Login, "/login", false).await;
+        limited.rate_limited(Duration::from_secs(333)).unwrap();
+        limited.wait(&mut transcript).await.unwrap();
+        limited.answered(Duration::from_millis(10));
+        drop(limited);
+        let started = Instant::now();
+        let next = pacer.turn(Limit::Login, "/login", false).await;
+        next.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(333));
+        let stats = &pacer.stats()[&Limit::Login];
+        assert_eq!((stats.burst, stats.interval), (2, Duration::from_secs(333)));
+        assert_eq!((stats.planned, stats.left, stats.rate_limited), (4, 1, 1));
+        assert_eq!(stats.time_left(), Some(Duration::from_secs(333)));
+    }
+
+    /// A case's logins reserved together wait until the bucket holds all of them, then go out back to back.
+    #[tokio::test(start_paused = true)]
+    async fn a_reservation_waits_for_enough_tokens_then_sends_them_together() {
+        let pacer = Pacer::new(Duration::from_secs(900), None, false);
+        let mut transcript = Transcript::default();
+        let mut first = pacer.turn(Limit::Login, "/login", false).await;
+        first.rate_limited(Duration::from_secs(100)).unwrap();
+        drop(first);
+        let started = Instant::now();
+        let reservation = pacer
+            .reserve(Limit::Login, 3, &mut transcript)
+            .await
+            .unwrap();
+        assert!(reservation.is_some());
+        assert_eq!(started.elapsed(), Duration::from_secs(300));
+        for _ in 0..3 {
+            let turn = pacer.turn(Limit::Login, "/login", true).await;
+            turn.wait(&mut transcript).await.unwrap();
+            turn.answered(Duration::ZERO);
+        }
+        assert_eq!(started.elapsed(), Duration::from_secs(300));
     }
 
     #[tokio::test(start_paused = true)]
