@@ -62,8 +62,10 @@ pub struct Cli {
     #[arg(long, requires = "expected")]
     pub bless: bool,
 
-    /// An application service's as_token, for the case on identity assertion at /refresh; without it that
-    /// case is not applicable.
+    /// An application service's as_token, for the case on identity assertion at /refresh (without it that
+    /// case is not applicable). Its user namespace must cover @mrc-as-.*: fresh accounts are named there, and
+    /// logins that only set a case up are made as the service, which Synapse exempts from rc_login when the
+    /// service has rate_limited: false.
     #[arg(
         long,
         env = "MRC_AS_TOKEN",
