@@ -11,7 +11,7 @@
 //! `--wait-budget`.
 //!
 //! A lane that has answered `429` models the server's limiter as a refill bucket: its burst is spent, so after
-//! each answer nothing more goes out on it for one interval (the longest wait a `429` asked for), and cases
+//! each request nothing more goes out on it for one interval (the longest wait a `429` asked for), and cases
 //! queue for the next token instead of each provoking a `429` of its own. With the interval learned and the
 //! run's planned logins known, a wait's progress line says how many logins are left and about how long they
 //! will take.
@@ -182,6 +182,20 @@ impl Lane {
 
     fn state(&self) -> MutexGuard<'_, LaneState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A request goes out on a lane the server has limited: it takes one token of the server's bucket, and
+    /// `not_before` becomes the time the next one is there; a bucket left idle holds up to `burst` of them (the
+    /// generic cell rate algorithm). Taken when the request is sent, not answered, so that requests that waited
+    /// for the same moment go out one per interval.
+    fn take_token(state: &mut LaneState, now: Instant) {
+        if state.interval.is_zero() {
+            return;
+        }
+        let full = state.interval * state.burst.saturating_sub(1);
+        let earliest = now.checked_sub(full).unwrap_or(now);
+        let from = state.not_before.map_or(earliest, |at| at.max(earliest));
+        state.not_before = from.checked_add(state.interval);
     }
 
     fn narrow_to(state: &mut LaneState, cap: usize) {
@@ -419,7 +433,10 @@ impl Turn<'_> {
                 let mut state = lane.state();
                 let until = match state.not_before {
                     Some(until) if until > now => until,
-                    _ => return Ok(()),
+                    _ => {
+                        Lane::take_token(&mut state, now);
+                        return Ok(());
+                    }
                 };
                 // Requests that were in flight together learn nearly the same time: one line for them all.
                 let announce = state
@@ -474,14 +491,6 @@ impl Turn<'_> {
             state.slowest = state.slowest.max(latency);
             if state.interval.is_zero() {
                 state.burst += 1;
-            } else {
-                // The answer took one token of the server's bucket. `not_before` is when the next one is there;
-                // a bucket left idle holds up to `burst` of them (the generic cell rate algorithm).
-                let now = Instant::now();
-                let full = state.interval * state.burst.saturating_sub(1);
-                let earliest = now.checked_sub(full).unwrap_or(now);
-                let from = state.not_before.map_or(earliest, |at| at.max(earliest));
-                state.not_before = from.checked_add(state.interval);
             }
             state.interval
         });
@@ -581,7 +590,7 @@ mod tests {
 
     /// After a 429, the lane behaves as the server's bucket: one request per interval, with no 429 of its own.
     #[tokio::test(start_paused = true)]
-    async fn a_limited_lane_waits_an_interval_after_each_answer() {
+    async fn a_limited_lane_sends_one_request_per_interval() {
         let pacer = Pacer::new(Duration::from_secs(600), None, false);
         pacer.plan(Limit::Login, 4);
         let mut transcript = Transcript::default();
@@ -603,6 +612,31 @@ mod tests {
         assert_eq!((stats.burst, stats.interval), (2, Duration::from_secs(333)));
         assert_eq!((stats.planned, stats.left, stats.rate_limited), (4, 1, 1));
         assert_eq!(stats.time_left(), Some(Duration::from_secs(333)));
+    }
+
+    /// Two requests that held places when the 429 came wait for the same moment: they go out one interval
+    /// apart, not together (the second would only earn a 429 of its own).
+    #[tokio::test(start_paused = true)]
+    async fn requests_waiting_for_the_same_moment_go_out_one_interval_apart() {
+        let pacer = Pacer::new(Duration::from_secs(900), None, false);
+        let mut a = pacer.turn(Limit::Login, "/login", false).await;
+        let b = pacer.turn(Limit::Login, "/login", false).await;
+        a.rate_limited(Duration::from_secs(100)).unwrap();
+        let started = Instant::now();
+        let (mut ta, mut tb) = (Transcript::default(), Transcript::default());
+        let (first, second) = tokio::join!(
+            async {
+                a.wait(&mut ta).await.unwrap();
+                started.elapsed()
+            },
+            async {
+                b.wait(&mut tb).await.unwrap();
+                started.elapsed()
+            }
+        );
+        let mut times = [first, second];
+        times.sort();
+        assert_eq!(times, [Duration::from_secs(100), Duration::from_secs(200)]);
     }
 
     /// A case's logins reserved together wait until the bucket holds all of them, then go out back to back.
