@@ -19,6 +19,9 @@ pub enum Limit {
     /// registered with `rate_limited: false` from `rc_login`, so these logins must not queue behind the
     /// password logins' limit (and learn their own if the service is limited).
     AppserviceLogin,
+    /// The OAuth 2.0 authorisation code grant of an `oauth_login` step, from the authoriser's login to the
+    /// code exchange: the user's password is checked at the authorisation server.
+    OauthLogin,
     /// `POST /register` and Synapse's shared-secret registration.
     Registration,
     /// Other requests that check a password (a password change, a deactivation).
@@ -54,6 +57,7 @@ impl Limit {
         match self {
             Limit::Login => "the login rate limit",
             Limit::AppserviceLogin => "the application service's login rate limit",
+            Limit::OauthLogin => "OAuth 2.0 logins",
             Limit::Registration => "the registration rate limit",
             Limit::Password => "the rate limit on password checks",
             Limit::Endpoint => "an endpoint's rate limit",
@@ -65,7 +69,7 @@ impl Limit {
         match self {
             Limit::Login | Limit::AppserviceLogin => Some("rc_login"),
             Limit::Registration => Some("rc_registration"),
-            Limit::Password | Limit::Endpoint => None,
+            Limit::OauthLogin | Limit::Password | Limit::Endpoint => None,
         }
     }
 }

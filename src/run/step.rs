@@ -182,10 +182,18 @@ impl StepRunner<'_> {
             Action::Register(spec) => self.register(spec).await?,
             Action::Burst { count, request } => self.burst(*count, request).await?,
             Action::OauthLogin(spec) => {
+                // A login at the authorisation server checks a password: paced as the logins are, a few at a
+                // time for the whole run (its requests' 429s are learned by their endpoints' lanes).
+                let ctx = self.ctx;
+                let queued = self.transcript.clock().waiting();
+                let turn = ctx.http.pacer.turn(Limit::OauthLogin, "", false).await;
+                drop(queued);
                 let grant = self
                     .oauth_login(spec)
                     .await
-                    .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?;
+                    .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)));
+                drop(turn);
+                let grant = grant?;
                 granted = Some((grant.client_id, grant.device_id));
                 grant.response
             }
