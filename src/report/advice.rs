@@ -123,16 +123,16 @@ fn rate_limit(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: &mut V
     } else {
         text.push_str(&format!(": {} to make the run faster", setting(limit)));
     }
-    if !stats.interval.is_zero() && stats.planned > 0 {
+    if stats.planned > 0 {
         // After its burst, the server admits one request per interval: that is what the run's share costs.
         let paced = stats.planned.saturating_sub(stats.burst);
         text.push_str(&format!(
             ". The server admitted {} before its first 429, then one per {}: this run's {} password login(s) \
              need about {} at that pace",
             stats.burst,
-            show(stats.interval),
+            show(stats.longest_asked),
             stats.planned,
-            show(stats.interval * paced)
+            show(stats.longest_asked * paced)
         ));
         if let Some(left) = stats.time_left().filter(|_| stats.left > 0) {
             text.push_str(&format!(
@@ -496,7 +496,6 @@ mod tests {
         let mut stats = login_stats();
         let login = stats.get_mut(&Limit::Login).unwrap();
         login.burst = 5;
-        login.interval = Duration::from_secs(333);
         login.planned = 14;
         login.left = left;
         stats

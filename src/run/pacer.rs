@@ -48,7 +48,7 @@ const ANNOUNCE_FROM: Duration = Duration::from_secs(2);
 pub struct LimitStats {
     /// `429` answers received.
     pub rate_limited: u32,
-    /// The longest wait a `429` asked for.
+    /// The longest wait a `429` asked for: the server's interval between two requests once its burst is spent.
     #[serde(rename = "longest_asked_ms", serialize_with = "millis")]
     pub longest_asked: Duration,
     /// Requests that waited for their turn behind a rate limit, and how long in all.
@@ -63,9 +63,6 @@ pub struct LimitStats {
     pub slowest: Duration,
     /// Requests the server admitted before its first `429`: its burst, as far as the run saw it.
     pub burst: u32,
-    /// The interval between two requests once the burst was spent, learned from `429`s (zero: none seen).
-    #[serde(rename = "interval_ms", serialize_with = "millis")]
-    pub interval: Duration,
     /// Requests the selected cases were planned to send (password logins only), and those not sent yet.
     pub planned: u32,
     pub left: u32,
@@ -74,7 +71,7 @@ pub struct LimitStats {
 impl LimitStats {
     /// How long the requests not yet sent need at the learned pace (`None` before any `429`).
     pub fn time_left(&self) -> Option<Duration> {
-        (!self.interval.is_zero()).then(|| self.interval * self.left)
+        (self.rate_limited > 0).then(|| self.longest_asked * self.left)
     }
 }
 
@@ -254,15 +251,15 @@ impl Pacer {
         });
     }
 
-    /// `; 12 login(s) left, about 1h 6m at one per 5m 33s`, once the lane's pace is learned.
+    /// `; 12 password login(s) left in the run, about 1h 6m at one per 5m 33s`, once the lane's pace is learned.
     fn outlook(&self, limit: Limit) -> String {
         let stats = self.stats().remove(&limit).unwrap_or_default();
         match stats.time_left() {
             Some(time) if stats.left > 0 => format!(
-                "; {} request(s) of this kind left in the run, about {} at one per {}",
+                "; {} password login(s) left in the run, about {} at one per {}",
                 stats.left,
                 crate::cause::shown(time),
-                crate::cause::shown(stats.interval)
+                crate::cause::shown(stats.longest_asked)
             ),
             _ => String::new(),
         }
@@ -486,17 +483,16 @@ impl Turn<'_> {
 
     /// The server answered (not `429`) after `latency`.
     pub fn answered(&self, latency: Duration) {
-        let interval = self.lane.as_ref().map(|lane| {
+        if let Some(lane) = &self.lane {
             let mut state = lane.state();
             state.slowest = state.slowest.max(latency);
             if state.interval.is_zero() {
                 state.burst += 1;
             }
-            state.interval
-        });
+        }
         self.pacer.record(self.limit, |s| {
             s.slowest = s.slowest.max(latency);
-            if interval.unwrap_or_default().is_zero() && s.rate_limited == 0 {
+            if s.rate_limited == 0 {
                 s.burst += 1;
             }
             s.left = s.left.saturating_sub(1);
@@ -509,7 +505,6 @@ impl Turn<'_> {
         self.pacer.record(self.limit, |s| {
             s.rate_limited += 1;
             s.longest_asked = s.longest_asked.max(asked);
-            s.interval = s.interval.max(asked);
         });
         if self.lane.is_none() {
             // An endpoint's first 429: from now on it has a lane, and this request is its first user.
@@ -609,7 +604,7 @@ mod tests {
         next.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(333));
         let stats = &pacer.stats()[&Limit::Login];
-        assert_eq!((stats.burst, stats.interval), (2, Duration::from_secs(333)));
+        assert_eq!(stats.burst, 2);
         assert_eq!((stats.planned, stats.left, stats.rate_limited), (4, 1, 1));
         assert_eq!(stats.time_left(), Some(Duration::from_secs(333)));
     }
