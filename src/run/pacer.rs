@@ -514,8 +514,10 @@ impl Turn<'_> {
         }
         if let Some(lane) = &self.lane {
             let mut state = lane.state();
-            let until = Instant::now().checked_add(asked);
-            state.not_before = state.not_before.max(until);
+            // The server's word on when its next token is there replaces the model's: a request sent when
+            // the model expected a token (the interval learned from the first 429 can fall a little short of
+            // the server's period) took none, and waits only what the server asks.
+            state.not_before = Instant::now().checked_add(asked);
             state.interval = state.interval.max(asked);
             Lane::narrow_to(&mut state, 1);
         }
@@ -634,6 +636,21 @@ mod tests {
         let mut times = [first, second];
         times.sort();
         assert_eq!(times, [Duration::from_secs(100), Duration::from_secs(200)]);
+    }
+
+    /// The interval learned from the first 429 may fall short of the server's period: a request sent on the
+    /// model's time then gets a 429 asking for seconds, and waits those, not another interval.
+    #[tokio::test(start_paused = true)]
+    async fn a_429_after_a_modelled_token_waits_only_what_the_server_asks() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let mut transcript = Transcript::default();
+        let mut first = pacer.turn(Limit::Login, "/login", false).await;
+        first.rate_limited(Duration::from_secs(329)).unwrap();
+        first.wait(&mut transcript).await.unwrap();
+        first.rate_limited(Duration::from_secs(4)).unwrap();
+        let started = Instant::now();
+        first.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(4));
     }
 
     /// A case's logins reserved together wait until the bucket holds all of them, then go out back to back.
