@@ -342,6 +342,7 @@ impl Pacer {
             state.burst = state.burst.max(count as u32);
         }
         transcript.reserved = Some(limit);
+        transcript.reserved_left = count as u32;
         Ok(Some(Reservation { _guard: guard }))
     }
 
@@ -426,13 +427,23 @@ impl Turn<'_> {
         let Some(lane) = &self.lane else {
             return Ok(());
         };
+        // A case's reserved requests go out together: the first waits until the server can take them all.
+        let reserved = self._shared.is_none() && transcript.reserved == Some(self.limit);
+        let together = if reserved {
+            transcript.reserved_left.saturating_sub(1)
+        } else {
+            0
+        };
         loop {
             let now = Instant::now();
             let (until, announce, queued) = {
                 let mut state = lane.state();
+                let extra = state.interval * together;
                 let until = match state.not_before {
-                    Some(until) if until > now => until,
+                    Some(until) if until + extra > now => until + extra,
                     _ => {
+                        // The wait assumed that the server's bucket holds the reserved requests.
+                        state.burst = state.burst.max(together + 1);
                         Lane::take_token(&mut state, now);
                         return Ok(());
                     }
@@ -653,6 +664,29 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(4));
     }
 
+    /// A 429 on the first of a case's reserved logins: it waits until the server can take them all, and the
+    /// next goes out right after it (rather than an interval later, when the first session may have expired).
+    #[tokio::test(start_paused = true)]
+    async fn a_429_within_a_reservation_waits_for_all_of_its_requests() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let mut transcript = Transcript::default();
+        let _reservation = pacer
+            .reserve(Limit::Login, 2, &mut transcript)
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut first = pacer.turn(Limit::Login, "/login", true).await;
+        first.rate_limited(Duration::from_secs(300)).unwrap();
+        first.wait(&mut transcript).await.unwrap();
+        first.answered(Duration::ZERO);
+        drop(first);
+        transcript.reserved_left = 1;
+        assert_eq!(started.elapsed(), Duration::from_secs(600));
+        let second = pacer.turn(Limit::Login, "/login", true).await;
+        second.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(600));
+    }
+
     /// A case's logins reserved together wait until the bucket holds all of them, then go out back to back.
     #[tokio::test(start_paused = true)]
     async fn a_reservation_waits_for_enough_tokens_then_sends_them_together() {
@@ -673,6 +707,7 @@ mod tests {
             let turn = pacer.turn(Limit::Login, "/login", true).await;
             turn.wait(&mut transcript).await.unwrap();
             turn.answered(Duration::ZERO);
+            transcript.reserved_left -= 1;
         }
         assert_eq!(started.elapsed(), Duration::from_secs(300));
     }

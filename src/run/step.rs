@@ -322,6 +322,7 @@ impl StepRunner<'_> {
     fn login_sent(&mut self) {
         if let Some((_, left)) = &mut self.logins {
             *left = left.saturating_sub(1);
+            self.transcript.reserved_left = *left as u32;
             if *left == 0 {
                 self.logins = None;
                 self.transcript.reserved = None;
