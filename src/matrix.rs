@@ -14,9 +14,18 @@ pub const WHOAMI_PATH: &str = "/_matrix/client/v3/account/whoami";
 pub fn password_login(localpart: &str, password: &str) -> Value {
     json!({
         "type": "m.login.password",
-        "identifier": {"type": "m.id.user", "user": localpart},
+        "identifier": user_identifier(localpart),
         "password": password,
     })
+}
+
+/// The body of an application service's login as one of its users (sent with the service's `as_token`).
+pub fn appservice_login(localpart: &str) -> Value {
+    json!({"type": "m.login.application_service", "identifier": user_identifier(localpart)})
+}
+
+fn user_identifier(localpart: &str) -> Value {
+    json!({"type": "m.id.user", "user": localpart})
 }
 
 /// `POST /refresh`: no Authorization header, "this endpoint does not require authentication via an access
