@@ -392,16 +392,20 @@ pub enum Hides {
     RefreshedAccessToken,
     /// A `whoami` step that needs `device_id` in the answer.
     WhoamiDeviceId,
-    /// An `oauth_login` step.
+    /// An `oauth_login` step, or a client registration.
     OauthLogin,
     /// An `oauth_refresh` step.
     OauthRefresh,
-    /// The cases that require this gate (by its name in case files): it is no longer met.
-    Gate(&'static str),
+    /// The cases that require one of these gates (by their names in case files): they are no longer met.
+    Gate(&'static [&'static str]),
+    /// The cases that require this gate: the probe can no longer tell whether it is met.
+    UndecidedGate(&'static str),
     /// The cases with a `spec:` range: the server advertises no version the suite can read.
     SpecRange,
-    /// These clauses, each for a reason given where the fault declares it.
+    /// These clauses, untested, each for a reason given where the fault declares it.
     Clauses(&'static [&'static str]),
+    /// These clauses, not applicable, each for a reason given where the fault declares it.
+    NotApplicable(&'static [&'static str]),
 }
 
 impl Fault {
@@ -409,14 +413,22 @@ impl Fault {
     pub fn hides(self) -> &'static [Hides] {
         use Hides::*;
         match self {
-            // Every refresh a case needs fails.
+            // Every refresh a case needs fails, the probe's too (which tells whether the server rotates).
             Fault::RefreshBroken5xx
-            | Fault::RefreshEndpointV1Only
             | Fault::RefreshOnlyAfterExpiry
             | Fault::RefreshRequiresAccessToken
-            | Fault::RefreshWithoutAuthForbidden => &[Refresh],
-            // The login of every case that wants a refresh token fails.
-            Fault::LoginRejectsRefreshTokenField => &[RefreshTokenLogin],
+            | Fault::RefreshWithoutAuthForbidden => &[Refresh, UndecidedGate("rotation")],
+            Fault::RefreshEndpointV1Only => &[
+                Refresh,
+                UndecidedGate("rotation"),
+                // A missing endpoint is refresh.endpoint.path's failure: the timing check applies only
+                // to an endpoint that answers.
+                Clauses(&["expiry.refresh-any-time"]),
+            ],
+            // The login of every case that wants a refresh token fails, the probe's too.
+            Fault::LoginRejectsRefreshTokenField => {
+                &[UndecidedGate("refresh-tokens"), RefreshTokenLogin]
+            }
             Fault::RefreshedAccessTokenInvalid => &[RefreshedAccessToken],
             // No refresh token returned by /refresh works, so neither does a second refresh.
             Fault::RefreshedRefreshTokenConsumed => &[Clauses(&[
@@ -435,22 +447,20 @@ impl Fault {
             Fault::WhoamiWithoutDeviceId => &[WhoamiDeviceId],
             // The refresh token, never rotated, is dead after one refresh: a case's second refresh fails.
             Fault::NoRotationOldRevoked => &[
-                Gate("rotation"),
+                Gate(&["rotation"]),
                 Clauses(&[
                     "device.binding.record",
                     "refresh.device.bound-to-initial-device",
                 ]),
             ],
             // The "new" refresh token is the old one: the server does not rotate.
-            Fault::RefreshEchoesRefreshToken => &[Gate("rotation")],
+            Fault::RefreshEchoesRefreshToken => &[Gate(&["rotation"])],
             // A string expires_in_ms is no lifetime the suite can wait for.
-            Fault::ExpiresInMsString => &[Gate("expiry")],
+            Fault::ExpiresInMsString => &[Gate(&["expiry"])],
             // A token that does not expire when advertised cannot show the error for an expired one.
             Fault::NoExpiry | Fault::ExpiresInSeconds => {
                 &[Clauses(&["expiry.expired-token-error"])]
             }
-            // The case checking the expired token's error then refreshes with a token this fault killed.
-            Fault::ExpiryKillsRefreshToken => &[Clauses(&["expiry.expired-token-error"])],
             // Logins with a device_id get another device: cases re-using a device cannot start.
             Fault::LoginIgnoresDeviceId => &[Clauses(&[
                 "device.reuse.invalidates-old-tokens",
@@ -467,9 +477,27 @@ impl Fault {
             // The refreshed tokens are on another device, so the transaction cannot be seen on "the same".
             Fault::RefreshNewDevice => &[Clauses(&["txn.survives-refresh"])],
             Fault::VersionsWithoutVPrefix => &[SpecRange],
-            Fault::NoOauthWrongErrcode => &[Gate("oauth")],
+            Fault::NoOauthWrongErrcode => &[
+                Gate(&["oauth", "oauth-grant"]),
+                // Their cases find no metadata to check, and assume an OAuth API.
+                NotApplicable(&[
+                    "expiry.oauth-refresh-mandatory",
+                    "oauth.metadata.grant_types_supported",
+                    "oauth.metadata.other-musts",
+                    "oauth.metadata.required",
+                ]),
+            ],
             Fault::OauthRegistrationRejectsNone => &[OauthLogin],
-            Fault::OauthNoRefreshToken | Fault::OauthTokenJsonOnly => &[OauthRefresh],
+            Fault::OauthNoRefreshToken => &[
+                OauthRefresh,
+                // Its case sends an OAuth session's refresh token to /refresh: there is none.
+                Clauses(&["oauth.legacy-refresh-not-for-oauth"]),
+            ],
+            Fault::OauthTokenJsonOnly => &[
+                OauthRefresh,
+                // The refused grant returns no new refresh token, which the case reads as no rotation.
+                NotApplicable(&["oauth.refresh.rotation"]),
+            ],
             // Revocation cannot be exercised without a revocation endpoint.
             Fault::OauthMetadataWithoutRevocation => &[Clauses(&[
                 "oauth.revocation.both-tokens",

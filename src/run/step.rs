@@ -150,7 +150,12 @@ impl StepRunner<'_> {
             // out with those before, and other cases need not wait for this one.
             self.logins = None;
             self.transcript.reserved = None;
-            return self.wait(wait).await;
+            self.wait(wait).await?;
+            // Nothing to evaluate: the steps after it are the ones a stop leaves unjudged.
+            if !cleanup {
+                self.judged += 1;
+            }
+            return Ok(());
         }
         // A refresh keeps what the response does not restate: the refresh token when none is new ("If not
         // given, the old refresh token can be re-used"), and for OAuth the client and the device.
