@@ -329,7 +329,8 @@ fn clauses_where(cases: &[Case], all: impl Fn(&Case, &str) -> bool) -> Vec<Strin
 /// Whether `case` can give `clause` no verdict under a fault whose broken steps `needed` names (it also
 /// gets the sessions made by `refresh` steps so far): the case checks or observes the clause in a step
 /// after such a step, so that it stops before, and a clause is not judged on the half of a case that ran;
-/// or it has no step of its own for the clause.
+/// or in such a step that stops on its failure, or only on its success (`if_status`); or it has no step
+/// of its own for the clause.
 fn checked_after(
     case: &Case,
     clause: &str,
@@ -342,7 +343,12 @@ fn checked_after(
         let checks = step.expect.iter().any(|b| b.clause == clause)
             || step.observe.as_ref().is_some_and(|o| o.clause == clause);
         let needed = needed(step, &refreshed);
-        if checks && (blocked || needed && stops_on_failure(step)) {
+        let only_on_success = step
+            .expect
+            .iter()
+            .filter(|b| b.clause == clause)
+            .all(|b| b.if_status.is_some());
+        if checks && (blocked || needed && (stops_on_failure(step) || only_on_success)) {
             return true;
         }
         checked |= checks;
@@ -356,9 +362,13 @@ fn checked_after(
     !checked
 }
 
-/// Whether a failed answer stops the case at `step`, before its own checks: a `require`, or a fixture's
-/// implicit 200 (see cases/README.md).
+/// Whether a failed answer stops the case at `step`, before its own checks: a `require`, a fixture's
+/// implicit 200 (see cases/README.md), or the OAuth steps' own preconditions (a client registration, a
+/// refresh token to send).
 fn stops_on_failure(step: &Step) -> bool {
+    if matches!(step.action, Action::OauthLogin(_) | Action::OauthRefresh(_)) {
+        return true;
+    }
     let checks_status = step
         .expect
         .iter()
