@@ -80,7 +80,9 @@ pub struct Cli {
 
     /// A command that completes a user's login and consent (run with `sh -c`): it gets the authorisation
     /// URL in MRC_OAUTH_AUTHORIZATION_URL and the redirect URI in MRC_OAUTH_REDIRECT_URI, and prints the URL
-    /// it was redirected to. Needed for the OAuth cases against a real server.
+    /// it was redirected to. For the device authorisation grant (MRC_OAUTH_GRANT=device_code) it gets
+    /// MRC_OAUTH_USER_CODE and MRC_OAUTH_VERIFICATION_URI instead, and exits 0 once the code is approved.
+    /// Needed for the OAuth cases against a real server.
     #[arg(long, value_name = "CMD")]
     pub oauth_authorize: Option<String>,
 

@@ -24,6 +24,7 @@ const SECRET_KEYS: &[&str] = &[
     "client_secret",
     "registration_access_token",
     "device_code",
+    "user_code",
 ];
 /// Secrets shorter than this are redacted only where they stand alone (not inside a longer word), so that a
 /// two-character token does not mangle every word that contains those two characters.

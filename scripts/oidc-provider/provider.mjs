@@ -1,7 +1,8 @@
 // oidc-provider configured as a plain OAuth 2.0 authorisation server for the suite's OAuth cases: open
 // dynamic client registration (RFC 7591), the authorisation code grant with PKCE, refresh tokens for every
-// client that registers the refresh_token grant, revocation (RFC 7009), and the development login and
-// consent pages (devInteractions), which scripts/oidc-provider/authorize.sh completes with curl.
+// client that registers the refresh_token grant, revocation (RFC 7009), the device authorisation grant
+// (RFC 8628, `/device/auth` and the user-code page `/device`), and the development login and consent pages
+// (devInteractions), which scripts/oidc-provider/authorize.sh completes with curl.
 //
 // Environment: OIDC_PORT (default 8201), OIDC_ACCESS_TOKEN_TTL in seconds (default 5).
 import Provider from 'oidc-provider';
@@ -15,6 +16,7 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: true },
+    deviceFlow: { enabled: true },
   },
   // Only listed scopes are granted; device scopes (urn:matrix:client:device:*) are dropped silently.
   scopes: ['openid', 'offline_access', 'urn:matrix:client:api:*'],

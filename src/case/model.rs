@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::case::matcher::Matcher;
 use crate::clause::Level;
 use crate::reading::BlockReading;
+use crate::run::oauth::LoginGrant;
 use crate::source::{Pos, SourceFile};
 use crate::spec_version::VersionRange;
 
@@ -40,6 +41,9 @@ pub enum Gate {
     /// The harness can obtain a grant: an authoriser completes the user's login and consent (built in for
     /// the reference server, `--oauth-authorize` otherwise).
     OauthGrant,
+    /// The server's metadata offers the device authorisation grant (RFC 8628: a `device_authorization_endpoint`
+    /// and the `device_code` grant type), and an authoriser can approve a user code. Implies `oauth`.
+    OauthDeviceGrant,
     /// The target serves the Matrix Client-Server API. Implied by every step that calls it (not by
     /// requests to OAuth endpoints): a plain `--oauth-issuer` target does not.
     MatrixApi,
@@ -62,6 +66,7 @@ impl Gate {
             Gate::Bursts => "bursts",
             Gate::Oauth => "oauth",
             Gate::OauthGrant => "oauth-grant",
+            Gate::OauthDeviceGrant => "oauth-device-grant",
             Gate::MatrixApi => "matrix-api",
             Gate::LegacyApi => "legacy-api",
         }
@@ -143,8 +148,8 @@ pub enum Action {
     Register(RegisterSpec),
     Refresh(RefreshSpec),
     Whoami(TokenSource),
-    /// Registers a client and runs the authorisation code grant with PKCE; the step's response is the token
-    /// endpoint's answer to the code exchange.
+    /// Registers a client and runs the authorisation code grant with PKCE (or the device authorisation
+    /// grant); the step's response is the token endpoint's answer to the code exchange (or to the poll).
     OauthLogin(OauthLoginSpec),
     /// The refresh token grant at the token endpoint (form-encoded).
     OauthRefresh(OauthRefreshSpec),
@@ -328,6 +333,8 @@ pub struct RefreshSpec {
 
 #[derive(Debug, Clone)]
 pub struct OauthLoginSpec {
+    /// The grant that gives the first tokens (`grant: device_code` needs the `oauth-device-grant` gate).
+    pub grant: LoginGrant,
     /// The device of the `urn:matrix:client:device:` scope; a fresh one when absent.
     pub device_id: Option<String>,
     /// Sent at the code exchange instead of the grant's PKCE verifier (to see it refused).

@@ -16,6 +16,7 @@ use crate::case::matcher::Matcher;
 use crate::case::model::*;
 use crate::clause::Level;
 use crate::reading::BlockReading;
+use crate::run::oauth::LoginGrant;
 use crate::source::{Pos, SourceFile};
 use crate::spec_version::VersionRange;
 
@@ -92,6 +93,8 @@ struct RawRequest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOauthLogin {
+    #[serde(default)]
+    grant: LoginGrant,
     device_id: Option<String>,
     code_verifier: Option<String>,
     #[serde(rename = "as")]
@@ -369,7 +372,13 @@ fn convert_step(
         actions.push(Action::Whoami(one_of(w.session, w.token, "whoami")?));
     }
     if let Some(l) = raw.oauth_login {
+        if l.grant == LoginGrant::DeviceCode && l.code_verifier.is_some() {
+            return Err(fail(
+                "`code_verifier` belongs to the authorisation code grant (PKCE), not to `grant: device_code`",
+            ));
+        }
         actions.push(Action::OauthLogin(OauthLoginSpec {
+            grant: l.grant,
             device_id: l.device_id,
             code_verifier: l.code_verifier,
             session: l.session,
@@ -517,7 +526,14 @@ fn default_name(action: &Action) -> String {
         Action::Register(r) => format!("register{}{}", flag(r.refresh_token), out(&r.session)),
         Action::Refresh(r) => format!("refresh {}{}", source(&r.token), out(&r.session)),
         Action::Whoami(t) => format!("whoami {}", source(t)),
-        Action::OauthLogin(l) => format!("OAuth 2.0 authorisation code grant{}", out(&l.session)),
+        Action::OauthLogin(l) => match l.grant {
+            LoginGrant::AuthorizationCode => {
+                format!("OAuth 2.0 authorisation code grant{}", out(&l.session))
+            }
+            LoginGrant::DeviceCode => {
+                format!("OAuth 2.0 device authorisation grant{}", out(&l.session))
+            }
+        },
         Action::OauthRefresh(r) => format!(
             "OAuth 2.0 refresh token grant {}{}",
             source(&r.token),

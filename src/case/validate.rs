@@ -7,6 +7,7 @@ use crate::case::model::*;
 use crate::case::template;
 use crate::clause::{Catalogue, Level};
 use crate::reading::{BlockReading, Reading};
+use crate::run::oauth::LoginGrant;
 use crate::source::Pos;
 
 /// Variables every case has without defining them.
@@ -324,7 +325,10 @@ impl Validator<'_> {
                 }
                 Action::Register(_) => needs.push((Gate::Registration, step.pos)),
                 Action::Burst { .. } => needs.push((Gate::Bursts, step.pos)),
-                Action::OauthLogin(_) => needs.push((Gate::OauthGrant, step.pos)),
+                Action::OauthLogin(l) => match l.grant {
+                    LoginGrant::AuthorizationCode => needs.push((Gate::OauthGrant, step.pos)),
+                    LoginGrant::DeviceCode => needs.push((Gate::OauthDeviceGrant, step.pos)),
+                },
                 Action::OauthRefresh(_) => needs.push((Gate::Oauth, step.pos)),
                 Action::Request(r) if matches!(r.target, Target::Endpoint(_)) => {
                     needs.push((Gate::Oauth, step.pos))
@@ -338,8 +342,11 @@ impl Validator<'_> {
             }
         }
         for (gate, pos) in needs {
-            // A grant needs the OAuth 2.0 API: `oauth-grant` is only met when `oauth` is.
-            let implied = gate == Gate::Oauth && self.case.requires.contains(&Gate::OauthGrant);
+            // A grant needs the OAuth 2.0 API: `oauth-grant` and `oauth-device-grant` are only met when
+            // `oauth` is.
+            let implied = gate == Gate::Oauth
+                && (self.case.requires.contains(&Gate::OauthGrant)
+                    || self.case.requires.contains(&Gate::OauthDeviceGrant));
             if !self.case.requires.contains(&gate) && !implied {
                 let message = format!(
                     "this step needs `requires: [{}]` on the case",

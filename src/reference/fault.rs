@@ -308,8 +308,8 @@ faults! {
         Breaks(&["oauth.refresh.short-lived"]),
         "OAuth access tokens advertise expires_in but never expire";
     OauthTokenJsonOnly = "oauth-token-json-only",
-        Breaks(&["oauth.refresh-flow.request"]),
-        "the refresh token grant refuses form-encoded bodies (400 invalid_request) and wants JSON";
+        Breaks(&["oauth.refresh-flow.request", "oauth.grant.device.requires-refresh-grant"]),
+        "the refresh token grant refuses form-encoded bodies (400 invalid_request) and wants JSON (so a device grant's refresh token cannot be used either)";
     OauthRefreshWithoutTokenType = "oauth-refresh-without-token-type",
         Breaks(&["oauth.refresh-flow.response"]),
         "the refresh token grant's response has no token_type";
@@ -340,6 +340,12 @@ faults! {
     OauthRevokeUnknown400 = "oauth-revoke-unknown-400",
         Breaks(&["oauth.revocation.responses"]),
         "revoking an unknown or already revoked token answers 400 instead of 200";
+    OauthDeviceNoRefreshToken = "oauth-device-no-refresh-token",
+        Breaks(&["oauth.grant.device.requires-refresh-grant"]),
+        "the device authorisation grant issues no refresh token (the authorisation code grant still does)";
+    OauthDeviceWithoutExpiresIn = "oauth-device-without-expires-in",
+        Breaks(&["oauth.token-response.device"]),
+        "the device authorisation grant's token response has no expires_in (the token still expires)";
 
     // --- Allowed variations (the spec leaves these to the server) ---
     OldAccessTokenRevokedAtRefresh = "old-access-token-revoked-at-refresh",

@@ -23,6 +23,8 @@ pub(crate) const API_SCOPE: &str = "urn:matrix:client:api:*";
 pub(crate) const OAUTH_USER: &str = "oauth-user";
 /// How long an authorisation code stays redeemable.
 const CODE_LIFETIME: Duration = Duration::from_secs(60);
+/// How long a device code and its user code wait for the user's approval (RFC 8628 §3.2 `expires_in`).
+pub(crate) const DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(300);
 /// [`Fault::OauthGraceWindow`](crate::reference::Fault::OauthGraceWindow): how long a rotated
 /// refresh token may still be replayed.
 pub(crate) const GRACE_WINDOW: Duration = Duration::from_secs(3);
@@ -44,10 +46,34 @@ pub(crate) struct Grant {
     issued_at: Instant,
 }
 
+/// A device authorisation request (RFC 8628 §3.1) waiting for its user code to be approved.
+#[derive(Debug)]
+pub(crate) struct DeviceGrant {
+    pub(crate) client_id: String,
+    pub(crate) device: DeviceId,
+    pub(crate) scope: String,
+    user_code: String,
+    approved: bool,
+    issued_at: Instant,
+}
+
+/// Why a device code cannot be exchanged yet, or at all (RFC 8628 §3.5 error codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DevicePoll {
+    /// `authorization_pending`: the user has not approved the user code yet.
+    Pending,
+    /// `expired_token`.
+    Expired,
+    /// `invalid_grant`: unknown, already exchanged, or issued to another client.
+    Invalid,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct OAuthState {
     clients: HashMap<String, Client>,
     codes: HashMap<String, Grant>,
+    /// Pending device authorisations, by device code.
+    device_codes: HashMap<String, DeviceGrant>,
     /// The client each live OAuth token was issued to (a device may pass from one client to another).
     token_clients: HashMap<String, String>,
     /// When each rotated refresh token was exchanged (for the grace-window variation).
@@ -133,6 +159,64 @@ impl OAuthState {
             .then_some(grant)
     }
 
+    /// Starts a device authorisation: the device code (the client's) and the user code (the user's).
+    pub(crate) fn issue_device_code(
+        &mut self,
+        client_id: &str,
+        device: DeviceId,
+        scope: &str,
+    ) -> (String, String) {
+        let device_code = format!("mrc_device_{}", random_alphanumeric(32));
+        let letters = random_alphanumeric(8).to_uppercase();
+        let user_code = format!("{}-{}", &letters[..4], &letters[4..]);
+        self.device_codes.insert(
+            device_code.clone(),
+            DeviceGrant {
+                client_id: client_id.to_owned(),
+                device,
+                scope: scope.to_owned(),
+                user_code: user_code.clone(),
+                approved: false,
+                issued_at: Instant::now(),
+            },
+        );
+        (device_code, user_code)
+    }
+
+    /// The user approves a user code (the built-in verification page); false if no live request has it.
+    pub(crate) fn approve(&mut self, user_code: &str) -> bool {
+        let pending = self.device_codes.values_mut().find(|g| {
+            g.user_code.eq_ignore_ascii_case(user_code)
+                && g.issued_at.elapsed() < DEVICE_CODE_LIFETIME
+        });
+        pending.map(|g| g.approved = true).is_some()
+    }
+
+    /// Exchanges an approved device code (once) for its grant.
+    pub(crate) fn redeem_device(
+        &mut self,
+        device_code: &str,
+        client_id: &str,
+    ) -> Result<DeviceGrant, DevicePoll> {
+        let grant = self
+            .device_codes
+            .get(device_code)
+            .ok_or(DevicePoll::Invalid)?;
+        if grant.client_id != client_id {
+            return Err(DevicePoll::Invalid);
+        }
+        if grant.issued_at.elapsed() >= DEVICE_CODE_LIFETIME {
+            self.device_codes.remove(device_code);
+            return Err(DevicePoll::Expired);
+        }
+        if !grant.approved {
+            return Err(DevicePoll::Pending);
+        }
+        self.device_codes
+            .remove(device_code)
+            .ok_or(DevicePoll::Invalid)
+    }
+
     /// Records the client the tokens of `issued` belong to.
     pub(crate) fn bind(&mut self, issued: &Issued, client_id: &str) {
         let tokens = std::iter::once(&issued.access_token).chain(&issued.refresh_token);
@@ -158,5 +242,35 @@ impl OAuthState {
         self.rotated_at
             .get(token)
             .is_some_and(|at| at.elapsed() < GRACE_WINDOW)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_code_is_pending_until_approved_then_redeemed_once() {
+        let mut state = OAuthState::default();
+        let device = DeviceId::generate();
+        let (code, user_code) = state.issue_device_code("client", device, API_SCOPE);
+        assert_eq!(
+            state.redeem_device(&code, "client").unwrap_err(),
+            DevicePoll::Pending
+        );
+        assert!(!state.approve("NOPE-NOPE"));
+        assert!(state.approve(&user_code.to_lowercase()));
+        assert_eq!(
+            state.redeem_device(&code, "other").unwrap_err(),
+            DevicePoll::Invalid
+        );
+        assert_eq!(
+            state.redeem_device(&code, "client").unwrap().client_id,
+            "client"
+        );
+        assert_eq!(
+            state.redeem_device(&code, "client").unwrap_err(),
+            DevicePoll::Invalid
+        );
     }
 }

@@ -157,7 +157,11 @@ impl RunContext {
             }
             Err(status) => status.clone(),
         };
-        capabilities.set_oauth(offered, settings.authoriser.is_some());
+        let device = match &oauth {
+            Ok(server) => server.device_grant(),
+            Err(_) => Ok(()),
+        };
+        capabilities.set_oauth(offered, settings.authoriser.is_some(), device);
         Ok(RunContext {
             http,
             accounts,

@@ -1,6 +1,7 @@
 //! Getting an OAuth 2.0 grant from any server: dynamic client registration (RFC 7591), the authorisation
-//! code grant with PKCE S256 and `state` (RFC 6749 §4.1, RFC 7636), and the one step a program cannot do
-//! alone, the user's login and consent, delegated to an [`Authoriser`].
+//! code grant with PKCE S256 and `state` (RFC 6749 §4.1, RFC 7636) or the device authorisation grant
+//! (RFC 8628), and the one step a program cannot do alone, the user's login and consent (or approval of
+//! a user code), delegated to an [`Authoriser`].
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -25,15 +26,37 @@ const API_SCOPE: &str = "urn:matrix:client:api:*";
 const DEVICE_SCOPE: &str = "urn:matrix:client:device:";
 /// How long an external authoriser may take to log in and consent.
 const AUTHORISER_TIMEOUT: Duration = Duration::from_secs(60);
+/// The device authorisation grant's `grant_type` (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// RFC 8628 §3.2: «If no value is provided, clients MUST use 5 as the default.»
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// RFC 8628 §3.5 `slow_down`: «the interval MUST be increased by 5 seconds for this and all subsequent
+/// requests».
+const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 /// Who completes the user's side of the authorisation (login and consent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authoriser {
-    /// The reference server consents at once: following its one redirect is enough.
+    /// The reference server consents at once: following its one redirect (or opening its verification
+    /// page with the user code) is enough.
     Builtin,
-    /// `--oauth-authorize CMD`: run with `sh -c`; the environment has `MRC_OAUTH_AUTHORIZATION_URL` and
-    /// `MRC_OAUTH_REDIRECT_URI`; the last line it prints is the URL the user agent was redirected to.
+    /// `--oauth-authorize CMD`: run with `sh -c`. `MRC_OAUTH_GRANT` says which grant it completes. For
+    /// `authorization_code` the environment has `MRC_OAUTH_AUTHORIZATION_URL` and `MRC_OAUTH_REDIRECT_URI`,
+    /// and the last line it prints is the URL the user agent was redirected to. For `device_code` it has
+    /// `MRC_OAUTH_USER_CODE`, `MRC_OAUTH_VERIFICATION_URI` and (when the server gives one)
+    /// `MRC_OAUTH_VERIFICATION_URI_COMPLETE`, and it exits 0 once the user code is approved.
     Command(String),
+}
+
+/// The grant that gives a case its first tokens (`oauth_login: { grant }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginGrant {
+    /// RFC 6749 §4.1 with PKCE.
+    #[default]
+    AuthorizationCode,
+    /// RFC 8628 (CS § Device authorisation grant, v1.18).
+    DeviceCode,
 }
 
 /// What a finished authorisation code grant gave.
@@ -55,7 +78,8 @@ pub async fn authorization_code_grant(
     verifier_override: Option<String>,
     transcript: &mut Transcript,
 ) -> Result<Grant, String> {
-    let client_id = register_client(http, server, transcript).await?;
+    let grants = ["authorization_code", "refresh_token"];
+    let client_id = register_client(http, server, &grants, transcript).await?;
     let verifier = Alphanumeric.sample_string(&mut rand::rng(), 64);
     http.secrets.add(&verifier);
     let state = Alphanumeric.sample_string(&mut rand::rng(), 24);
@@ -92,10 +116,163 @@ pub async fn authorization_code_grant(
     })
 }
 
+/// The device authorisation grant (RFC 8628): registers a public client, requests a device code for
+/// `device_id`'s scope, has the authoriser approve the user code, then asks the token endpoint for the
+/// tokens. The token endpoint is polled as RFC 8628 §3.5 prescribes while it answers
+/// `authorization_pending` or `slow_down` (an authoriser that reported success leaves nothing pending,
+/// so one request is the rule), within the code's lifetime and the authoriser's time limit.
+pub async fn device_authorization_grant(
+    http: &Http,
+    server: &OauthServer,
+    authoriser: &Authoriser,
+    device_id: &str,
+    transcript: &mut Transcript,
+) -> Result<Grant, String> {
+    let endpoint = server.endpoint("device_authorization_endpoint")?;
+    // «This MUST include: the `authorization_code` value …, the `refresh_token` value» (client metadata),
+    // and RFC 7591's grant of this flow.
+    let grants = ["authorization_code", "refresh_token", DEVICE_CODE_GRANT];
+    let client_id = register_client(http, server, &grants, transcript).await?;
+    let scope = format!("{API_SCOPE} {DEVICE_SCOPE}{device_id}");
+    let request = Outgoing::to_url(Method::Post, endpoint).form(vec![
+        ("client_id".into(), client_id.clone()),
+        ("scope".into(), scope),
+    ]);
+    let response = http
+        .send(&request, transcript)
+        .await
+        .map_err(|e| format!("device authorisation request: {e}"))?;
+    let field = |name: &str| {
+        response
+            .pointer(&format!("/{name}"))
+            .and_then(Value::as_str)
+    };
+    let (Some(device_code), Some(user_code), Some(verification)) = (
+        field("device_code"),
+        field("user_code"),
+        field("verification_uri"),
+    ) else {
+        return Err(format!(
+            "the device authorisation endpoint answered {} without device_code, user_code and verification_uri",
+            oauth_describe(&response)
+        ));
+    };
+    let (device_code, user_code) = (device_code.to_owned(), user_code.to_owned());
+    http.secrets.add(&device_code);
+    http.secrets.add(&user_code);
+    let approval = Approval {
+        user_code: user_code.clone(),
+        verification: verification.to_owned(),
+        complete: field("verification_uri_complete").map(str::to_owned),
+    };
+    let seconds = |name: &str| {
+        response
+            .pointer(&format!("/{name}"))
+            .and_then(Value::as_u64)
+    };
+    let mut interval = seconds("interval").map_or(DEFAULT_POLL_INTERVAL, Duration::from_secs);
+    let lifetime = seconds("expires_in").map_or(AUTHORISER_TIMEOUT, Duration::from_secs);
+    approve(http, authoriser, &approval, transcript).await?;
+    transcript.note("authorised: the user code was approved");
+    let deadline = tokio::time::Instant::now() + lifetime.min(AUTHORISER_TIMEOUT);
+    let poll = Outgoing::to_url(Method::Post, server.endpoint("token_endpoint")?).form(vec![
+        ("grant_type".into(), DEVICE_CODE_GRANT.into()),
+        ("device_code".into(), device_code),
+        ("client_id".into(), client_id.clone()),
+    ]);
+    loop {
+        let response = http
+            .send(&poll, transcript)
+            .await
+            .map_err(|e| format!("device access token request: {e}"))?;
+        let error = response.pointer("/error").and_then(Value::as_str);
+        match error {
+            Some("authorization_pending" | "slow_down") if response.status == 400 => {}
+            _ => {
+                return Ok(Grant {
+                    response,
+                    client_id,
+                    device_id: device_id.to_owned(),
+                });
+            }
+        }
+        if error == Some("slow_down") {
+            interval += SLOW_DOWN_STEP;
+        }
+        if tokio::time::Instant::now() + interval > deadline {
+            return Err(format!(
+                "the token endpoint still answered {} after the authoriser approved the user code",
+                oauth_describe(&response)
+            ));
+        }
+        transcript.note(&format!(
+            "the token endpoint answered {}: polling again in {interval:?} (RFC 8628 §3.5)",
+            oauth_describe(&response)
+        ));
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// What the user needs to approve a device authorisation (RFC 8628 §3.3).
+struct Approval {
+    user_code: String,
+    verification: String,
+    complete: Option<String>,
+}
+
+/// Has the user code approved: the reference server approves when its verification page is opened.
+async fn approve(
+    http: &Http,
+    authoriser: &Authoriser,
+    approval: &Approval,
+    transcript: &mut Transcript,
+) -> Result<(), String> {
+    match authoriser {
+        Authoriser::Builtin => {
+            let page = match &approval.complete {
+                Some(complete) => Url::parse(complete),
+                None => Url::parse(&approval.verification).map(|mut url| {
+                    url.query_pairs_mut()
+                        .append_pair("user_code", &approval.user_code);
+                    url
+                }),
+            }
+            .map_err(|e| format!("the verification URI is not a URL: {e}"))?;
+            let request = Outgoing::to_url(Method::Get, page);
+            let response = http
+                .send(&request, transcript)
+                .await
+                .map_err(|e| format!("verification page: {e}"))?;
+            if response.status == 200 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the verification page did not approve the user code: {}",
+                    response.describe()
+                ))
+            }
+        }
+        Authoriser::Command(command) => {
+            let mut env = vec![
+                ("MRC_OAUTH_GRANT", "device_code".to_owned()),
+                ("MRC_OAUTH_USER_CODE", approval.user_code.clone()),
+                ("MRC_OAUTH_VERIFICATION_URI", approval.verification.clone()),
+            ];
+            if let Some(complete) = &approval.complete {
+                env.push(("MRC_OAUTH_VERIFICATION_URI_COMPLETE", complete.clone()));
+            }
+            run_authoriser(command, &env, &http.secrets)
+                .await
+                .map(|_| ())
+        }
+    }
+}
+
 /// RFC 7591 registration of a public native client with the grants the suite uses.
 async fn register_client(
     http: &Http,
     server: &OauthServer,
+    grant_types: &[&str],
     transcript: &mut Transcript,
 ) -> Result<String, String> {
     let metadata = json!({
@@ -104,7 +281,7 @@ async fn register_client(
         "application_type": "native",
         "redirect_uris": [REDIRECT_URI],
         "token_endpoint_auth_method": "none",
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": grant_types,
         "response_types": ["code"],
     });
     let request =
@@ -150,20 +327,27 @@ async fn authorise(
                 .map_err(|e| format!("bad redirect {location:?}: {e}"))?;
             Ok(absolute.to_string())
         }
-        Authoriser::Command(command) => run_authoriser(command, authorization, &http.secrets).await,
+        Authoriser::Command(command) => {
+            let env = [
+                ("MRC_OAUTH_GRANT", "authorization_code".to_owned()),
+                ("MRC_OAUTH_AUTHORIZATION_URL", authorization.to_string()),
+                ("MRC_OAUTH_REDIRECT_URI", REDIRECT_URI.to_owned()),
+            ];
+            run_authoriser(command, &env, &http.secrets).await
+        }
     }
 }
 
+/// Runs the `--oauth-authorize` command with `env`; the last line it printed, if it succeeded.
 async fn run_authoriser(
     command: &str,
-    authorization: &Url,
+    env: &[(&str, String)],
     secrets: &Secrets,
 ) -> Result<String, String> {
     let child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
-        .env("MRC_OAUTH_AUTHORIZATION_URL", authorization.as_str())
-        .env("MRC_OAUTH_REDIRECT_URI", REDIRECT_URI)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -194,12 +378,13 @@ async fn run_authoriser(
     }
     match last {
         Some(line) if output.status.success() => Ok(line.to_owned()),
+        None if output.status.success() => Ok(String::new()),
         _ => {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             Err(secrets.redact(&format!(
-                "the --oauth-authorize command ({}) printed no redirected URL: {}",
+                "the --oauth-authorize command failed ({}): {}",
                 output.status,
                 tail.join(" / ")
             )))

@@ -14,7 +14,7 @@ use crate::reading::Reading;
 use crate::run::RunContext;
 use crate::run::ambient;
 use crate::run::http::{HttpError, OutBody, Outgoing, Response};
-use crate::run::oauth;
+use crate::run::oauth::{self, LoginGrant};
 use crate::run::pacer::Reservation;
 use crate::run::scope::{Scope, Session};
 use crate::target::accounts::AccountError;
@@ -453,20 +453,34 @@ impl StepRunner<'_> {
             Some(template) => self.text(template)?,
             None => format!("MRC{}", rand_password()[..10].to_uppercase()),
         };
-        let verifier = spec
-            .code_verifier
-            .as_ref()
-            .map(|t| self.text(t))
-            .transpose()?;
-        oauth::authorization_code_grant(
-            &self.ctx.http,
-            server,
-            authoriser,
-            &device_id,
-            verifier,
-            &mut self.transcript,
-        )
-        .await
+        match spec.grant {
+            LoginGrant::AuthorizationCode => {
+                let verifier = spec
+                    .code_verifier
+                    .as_ref()
+                    .map(|t| self.text(t))
+                    .transpose()?;
+                oauth::authorization_code_grant(
+                    &self.ctx.http,
+                    server,
+                    authoriser,
+                    &device_id,
+                    verifier,
+                    &mut self.transcript,
+                )
+                .await
+            }
+            LoginGrant::DeviceCode => {
+                oauth::device_authorization_grant(
+                    &self.ctx.http,
+                    server,
+                    authoriser,
+                    &device_id,
+                    &mut self.transcript,
+                )
+                .await
+            }
+        }
     }
 
     async fn burst(&mut self, count: u32, request: &RequestSpec) -> Result<Response, Stop> {

@@ -101,8 +101,10 @@ impl Capabilities {
     }
 
     /// The OAuth gates: `oauth` as discovery found it; `oauth-grant` also needs an authoriser, which is the
-    /// run's setting (without one the grant cases are untested, not "not applicable").
-    pub fn set_oauth(&mut self, offered: GateStatus, authoriser: bool) {
+    /// run's setting (without one the grant cases are untested, not "not applicable");
+    /// `oauth-device-grant` also needs the metadata to offer the device authorisation grant (`device`:
+    /// `Err` says what the metadata lacks).
+    pub fn set_oauth(&mut self, offered: GateStatus, authoriser: bool, device: Result<(), String>) {
         let grant = match (&offered, authoriser) {
             (GateStatus::Met, false) => {
                 self.unmet_by_settings.insert(Gate::OauthGrant);
@@ -113,8 +115,17 @@ impl Capabilities {
             }
             (other, _) => other.clone(),
         };
+        let device_grant = match (&offered, device) {
+            // The metadata's own word that the grant is not offered (RFC 8414 lists what is).
+            (GateStatus::Met, Err(lacking)) => GateStatus::Unmet(lacking),
+            _ => grant.clone(),
+        };
+        if self.unmet_by_settings.contains(&Gate::OauthGrant) && device_grant == grant {
+            self.unmet_by_settings.insert(Gate::OauthDeviceGrant);
+        }
         self.gates.insert(Gate::Oauth, offered);
         self.gates.insert(Gate::OauthGrant, grant);
+        self.gates.insert(Gate::OauthDeviceGrant, device_grant);
     }
 
     pub fn gate(&self, gate: Gate) -> GateStatus {

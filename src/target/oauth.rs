@@ -7,6 +7,7 @@ use url::Url;
 
 use crate::case::model::Method;
 use crate::run::http::{Http, Outgoing, Response};
+use crate::run::oauth::DEVICE_CODE_GRANT;
 use crate::target::GateStatus;
 use crate::transcript::Transcript;
 
@@ -39,6 +40,23 @@ impl OauthServer {
                 )
             })?;
         Ok(url)
+    }
+
+    /// Whether the metadata offers the device authorisation grant (RFC 8628 §4: the grant type in
+    /// `grant_types_supported` and a `device_authorization_endpoint`); `Err` says what is missing.
+    pub fn device_grant(&self) -> Result<(), String> {
+        let listed = self
+            .metadata
+            .get("grant_types_supported")
+            .and_then(Value::as_array)
+            .is_some_and(|g| g.iter().any(|v| v.as_str() == Some(DEVICE_CODE_GRANT)));
+        if !listed {
+            return Err(format!(
+                "the server does not offer the device authorisation grant: grant_types_supported ({}) lacks {DEVICE_CODE_GRANT}",
+                self.source
+            ));
+        }
+        self.endpoint("device_authorization_endpoint").map(|_| ())
     }
 
     /// Every endpoint URL the metadata advertises (the origins requests may go to).
@@ -117,6 +135,41 @@ fn metadata_of(response: &Response, what: &str) -> Result<OauthServer, GateStatu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server(metadata: Value) -> OauthServer {
+        OauthServer {
+            metadata: metadata.as_object().unwrap().clone(),
+            source: "test".to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_device_grant_needs_its_grant_type_and_endpoint() {
+        let offered = server(serde_json::json!({
+            "grant_types_supported": ["authorization_code", DEVICE_CODE_GRANT],
+            "device_authorization_endpoint": "http://127.0.0.1:1/device",
+        }));
+        assert_eq!(offered.device_grant(), Ok(()));
+        let unlisted = server(serde_json::json!({
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "device_authorization_endpoint": "http://127.0.0.1:1/device",
+        }));
+        assert!(
+            unlisted
+                .device_grant()
+                .unwrap_err()
+                .contains(DEVICE_CODE_GRANT)
+        );
+        let no_endpoint = server(serde_json::json!({
+            "grant_types_supported": [DEVICE_CODE_GRANT],
+        }));
+        assert!(
+            no_endpoint
+                .device_grant()
+                .unwrap_err()
+                .contains("device_authorization_endpoint")
+        );
+    }
 
     #[test]
     fn discovery_paths_follow_rfc8414_then_oidc() {

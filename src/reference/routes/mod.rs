@@ -92,6 +92,11 @@ pub(crate) fn router(app: App) -> Router {
             .route(oauth::REGISTRATION, post(oauth::register_client))
             .route(oauth::AUTHORIZATION, get(oauth::authorize))
             .route(oauth::TOKEN, post(oauth::token))
+            .route(
+                oauth::DEVICE_AUTHORIZATION,
+                post(oauth::device_authorization),
+            )
+            .route(oauth::VERIFICATION, get(oauth::verify))
             .route(oauth::REVOCATION, post(oauth::revoke));
     }
     router

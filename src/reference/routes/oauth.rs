@@ -1,6 +1,6 @@
 //! The OAuth 2.0 API (CS § OAuth 2.0 API, v1.15): server metadata, dynamic client registration
-//! (RFC 7591), the authorisation code grant with PKCE, the refresh token grant and token
-//! revocation (RFC 7009).
+//! (RFC 7591), the authorisation code grant with PKCE, the device authorisation grant (RFC 8628,
+//! v1.18), the refresh token grant and token revocation (RFC 7009).
 //!
 //! These endpoints are defined by RFCs, not by the Matrix spec, and «use their own rules» (CS § API
 //! Standards): their errors are RFC 6749 §5.2 objects (`{"error": "invalid_grant"}`), never Matrix
@@ -8,7 +8,8 @@
 //!
 //! The authorisation endpoint is the user's side of the flow. Here it consents at once, as the
 //! account [`OAUTH_USER`], and redirects back with the code: that is the reference server's
-//! built-in "login page".
+//! built-in "login page". The device authorisation grant's verification page does the same with a
+//! user code: opening it approves the code at once.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -20,18 +21,26 @@ use serde_json::{Value, json};
 use crate::reference::app::App;
 use crate::reference::fault::Fault;
 use crate::reference::ids::{DeviceId, UserId};
-use crate::reference::oauth::{API_SCOPE, DEVICE_SCOPE, OAUTH_USER};
+use crate::reference::oauth::{
+    API_SCOPE, DEVICE_CODE_LIFETIME, DEVICE_SCOPE, DevicePoll, OAUTH_USER,
+};
 use crate::reference::request::declares_json;
 use crate::reference::rotation::{Issued, RefreshFailure, Spare};
+use crate::run::oauth::DEVICE_CODE_GRANT;
 
 pub(super) const REGISTRATION: &str = "/oauth2/registration";
 pub(super) const AUTHORIZATION: &str = "/oauth2/authorize";
 pub(super) const TOKEN: &str = "/oauth2/token";
 pub(super) const REVOCATION: &str = "/oauth2/revoke";
+pub(super) const DEVICE_AUTHORIZATION: &str = "/oauth2/device";
+/// The user's page of the device authorisation grant (RFC 8628 §3.3 `verification_uri`).
+pub(super) const VERIFICATION: &str = "/oauth2/device/verify";
+/// RFC 8628 §3.2 `interval`: the seconds a client waits between polls.
+const POLL_INTERVAL_S: u64 = 5;
 
 /// An RFC 6749 §5.2 error: `400 {"error": code}` (under [`Fault::OauthMatrixErrors`], a Matrix `401
 /// {errcode, error}` instead).
-fn render(app: &App, code: &'static str, description: &'static str) -> Response {
+fn render(app: &App, code: &str, description: &'static str) -> Response {
     let (status, body) = if app.has(Fault::OauthMatrixErrors) {
         let body = json!({"errcode": "M_UNKNOWN_TOKEN", "error": description});
         (StatusCode::UNAUTHORIZED, body)
@@ -68,6 +77,8 @@ pub(super) async fn auth_metadata(State(app): State<App>, headers: HeaderMap) ->
     if !app.has(Fault::OauthMetadataWithoutRefreshGrant) {
         grants.push("refresh_token");
     }
+    // «It MAY also contain `urn:ietf:params:oauth:grant-type:device_code`» (v1.18).
+    grants.push(DEVICE_CODE_GRANT);
     let challenges = if app.has(Fault::OauthMetadataPlainPkce) {
         vec!["plain"]
     } else {
@@ -79,6 +90,7 @@ pub(super) async fn auth_metadata(State(app): State<App>, headers: HeaderMap) ->
         "token_endpoint": format!("{base}{TOKEN}"),
         "registration_endpoint": format!("{base}{REGISTRATION}"),
         "revocation_endpoint": format!("{base}{REVOCATION}"),
+        "device_authorization_endpoint": format!("{base}{DEVICE_AUTHORIZATION}"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment"],
         "grant_types_supported": grants,
@@ -120,9 +132,9 @@ pub(super) async fn register_client(State(app): State<App>, body: Bytes) -> Resp
     }
     let grant_types = strings(metadata.get("grant_types"));
     if app.has(Fault::OauthRegistrationRejectsUnknownGrant)
-        && grant_types
-            .iter()
-            .any(|g| !["authorization_code", "refresh_token"].contains(&g.as_str()))
+        && grant_types.iter().any(|g| {
+            !["authorization_code", "refresh_token", DEVICE_CODE_GRANT].contains(&g.as_str())
+        })
     {
         return invalid("unsupported grant type");
     }
@@ -173,6 +185,17 @@ fn device_of(scope: &str) -> Option<DeviceId> {
     }
 }
 
+/// The device a grant for `scope` binds its tokens to: the one device scope, alongside the API scope.
+fn device_to_grant(app: &App, scope: &str) -> Option<DeviceId> {
+    if !scope.split(' ').any(|s| s == API_SCOPE) {
+        return None;
+    }
+    if app.has(Fault::OauthScopeDeviceIgnored) {
+        return Some(DeviceId::generate());
+    }
+    device_of(scope)
+}
+
 /// `GET authorization_endpoint`: checks the request, then consents at once as [`OAUTH_USER`].
 /// Errors that cannot be sent back to a verified redirect URI are shown as a page (RFC 6749
 /// §4.1.2.1); the others redirect with `error`.
@@ -199,17 +222,9 @@ pub(super) async fn authorize(State(app): State<App>, RawQuery(query): RawQuery)
         return fail("invalid_request");
     };
     let scope = get("scope").unwrap_or_default();
-    let device = if app.has(Fault::OauthScopeDeviceIgnored) {
-        Some(DeviceId::generate())
-    } else {
-        device_of(scope)
-    };
-    let Some(device) = device else {
+    let Some(device) = device_to_grant(&app, scope) else {
         return fail("invalid_scope");
     };
-    if !scope.split(' ').any(|s| s == API_SCOPE) {
-        return fail("invalid_scope");
-    }
     let code = app
         .oauth()
         .issue_code(client_id, redirect_uri, challenge, device, scope);
@@ -226,6 +241,7 @@ pub(super) async fn token(State(app): State<App>, headers: HeaderMap, body: Byte
     match param(&form, "grant_type") {
         Some("authorization_code") => authorization_code(&app, &form),
         Some("refresh_token") => refresh_token(&app, &form),
+        Some(DEVICE_CODE_GRANT) => device_code(&app, &form),
         Some(_) => render(&app, "unsupported_grant_type", "unsupported grant type"),
         None => render(&app, "invalid_request", "grant_type is required"),
     }
@@ -252,12 +268,59 @@ fn authorization_code(app: &App, form: &[(String, String)]) -> Response {
     let Some(grant) = grant else {
         return render(app, "invalid_grant", "invalid authorisation code");
     };
+    let issued = grant_tokens(app, &grant.client_id, &grant.device);
+    let shape = Shape {
+        refresh_token: !app.has(Fault::OauthNoRefreshToken),
+        ..Shape::FULL
+    };
+    token_response(app, &issued, Some(&grant.scope), shape)
+}
+
+/// The device access token request (RFC 8628 §3.4): `authorization_pending` until the user code is
+/// approved, then the tokens, once. «As with the authorisation code grant, when authorisation is
+/// granted to a client, the homeserver MUST issue a refresh token to the client in addition to the
+/// access token.»
+fn device_code(app: &App, form: &[(String, String)]) -> Response {
+    let (Some(device_code), Some(client_id)) =
+        (param(form, "device_code"), param(form, "client_id"))
+    else {
+        return render(
+            app,
+            "invalid_request",
+            "device_code and client_id are required",
+        );
+    };
+    let redeemed = app.oauth().redeem_device(device_code, client_id);
+    let grant = match redeemed {
+        Ok(grant) => grant,
+        Err(DevicePoll::Pending) => {
+            return render(
+                app,
+                "authorization_pending",
+                "the user has not approved yet",
+            );
+        }
+        Err(DevicePoll::Expired) => return render(app, "expired_token", "the device code expired"),
+        Err(DevicePoll::Invalid) => return render(app, "invalid_grant", "invalid device code"),
+    };
+    let issued = grant_tokens(app, &grant.client_id, &grant.device);
+    let shape = Shape {
+        refresh_token: !app.has(Fault::OauthDeviceNoRefreshToken),
+        expires_in: !app.has(Fault::OauthDeviceWithoutExpiresIn),
+        ..Shape::FULL
+    };
+    token_response(app, &issued, Some(&grant.scope), shape)
+}
+
+/// Opens (or reuses) the grant's device for [`OAUTH_USER`] and issues its first tokens, bound to the
+/// client.
+fn grant_tokens(app: &App, client_id: &str, device: &DeviceId) -> Issued {
     let user = UserId::from_localpart(OAUTH_USER).expect("a valid localpart");
     let issued = {
         let mut store = app.store();
         // Unknown until the first grant; a password is never set, so it cannot log in the legacy way.
         let _ = store.register(&user, None, false);
-        let opened = store.open_device(&user, Some(grant.device.clone()), None);
+        let opened = store.open_device(&user, Some(device.clone()), None);
         // «If the client sets the `device_id`, the server will invalidate any access and refresh
         // tokens previously assigned to that device.»
         if opened.reused && !app.has(Fault::OauthDeviceReuseKeepsTokens) {
@@ -265,8 +328,57 @@ fn authorization_code(app: &App, form: &[(String, String)]) -> Response {
         }
         store.issue_oauth(&opened.session)
     };
-    app.oauth().bind(&issued, &grant.client_id);
-    token_response(app, &issued, Some(&grant.scope), true)
+    app.oauth().bind(&issued, client_id);
+    issued
+}
+
+/// `POST device_authorization_endpoint` (RFC 8628 §3.1–3.2), form-encoded `client_id` and `scope`.
+pub(super) async fn device_authorization(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = form(&body);
+    let Some(client_id) = param(&form, "client_id").filter(|c| app.oauth().is_client(c)) else {
+        return render(&app, "invalid_client", "unknown client_id");
+    };
+    let scope = param(&form, "scope").unwrap_or_default();
+    let Some(device) = device_to_grant(&app, scope) else {
+        return render(
+            &app,
+            "invalid_scope",
+            "the scope needs the API scope and one device scope",
+        );
+    };
+    let (device_code, user_code) = app.oauth().issue_device_code(client_id, device, scope);
+    let verification = format!("{}{VERIFICATION}", base_url(&headers));
+    let mut complete = url::Url::parse(&verification).expect("a valid URL");
+    complete
+        .query_pairs_mut()
+        .append_pair("user_code", &user_code);
+    let body = json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": verification,
+        "verification_uri_complete": complete.as_str(),
+        "expires_in": DEVICE_CODE_LIFETIME.as_secs(),
+        "interval": POLL_INTERVAL_S,
+    });
+    (StatusCode::OK, no_store(), Json(body)).into_response()
+}
+
+/// `GET verification_uri?user_code=…`: the user's side of the device grant; the built-in consent
+/// approves the code at once as [`OAUTH_USER`].
+pub(super) async fn verify(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
+    let params = form(query.unwrap_or_default().as_bytes());
+    match param(&params, "user_code") {
+        Some(code) if app.oauth().approve(code) => (
+            StatusCode::OK,
+            "approved: the device may now poll for its tokens",
+        )
+            .into_response(),
+        _ => (StatusCode::BAD_REQUEST, "unknown or expired user code").into_response(),
+    }
 }
 
 fn refresh_token(app: &App, form: &[(String, String)]) -> Response {
@@ -312,31 +424,46 @@ fn refresh_token(app: &App, form: &[(String, String)]) -> Response {
     if app.has(Fault::OauthNoRetry) {
         app.store().supersede(token);
     }
-    token_response(
-        app,
-        &issued,
-        None,
-        !app.has(Fault::OauthRefreshWithoutTokenType),
-    )
+    let shape = Shape {
+        token_type: !app.has(Fault::OauthRefreshWithoutTokenType),
+        ..Shape::FULL
+    };
+    token_response(app, &issued, None, shape)
+}
+
+/// Which optional members of a token response are sent (all of them but under a fault).
+#[derive(Clone, Copy)]
+struct Shape {
+    token_type: bool,
+    expires_in: bool,
+    refresh_token: bool,
+}
+
+impl Shape {
+    const FULL: Shape = Shape {
+        token_type: true,
+        expires_in: true,
+        refresh_token: true,
+    };
 }
 
 /// RFC 6749 §5.1: `access_token`, `token_type`, `expires_in` (seconds), `refresh_token`, `scope`.
-fn token_response(app: &App, issued: &Issued, scope: Option<&str>, token_type: bool) -> Response {
+fn token_response(app: &App, issued: &Issued, scope: Option<&str>, shape: Shape) -> Response {
     if app.has(Fault::OauthNeverExpires) {
         app.store().never_expire(&issued.access_token);
     }
     let mut body = json!({"access_token": issued.access_token});
-    if token_type {
+    if shape.token_type {
         body["token_type"] = json!("Bearer");
     }
-    if let Some(lifetime) = issued.expires_in {
+    if let Some(lifetime) = issued.expires_in.filter(|_| shape.expires_in) {
         // Whole seconds, rounded up: the token never outlives what is advertised by more than that.
         body["expires_in"] = json!(lifetime.as_millis().div_ceil(1000));
     }
     let refresh = issued
         .refresh_token
         .as_ref()
-        .filter(|_| !(scope.is_some() && app.has(Fault::OauthNoRefreshToken)));
+        .filter(|_| shape.refresh_token);
     if let Some(refresh) = refresh {
         body["refresh_token"] = json!(refresh);
     }

@@ -266,7 +266,9 @@ impl Probe {
             | F::OauthDeviceReuseKeepsTokens
             | F::OauthRevokeSparesRefresh
             | F::OauthRevokeRequiresClientId
-            | F::OauthRevokeUnknown400 => return None,
+            | F::OauthRevokeUnknown400
+            | F::OauthDeviceNoRefreshToken
+            | F::OauthDeviceWithoutExpiresIn => return None,
             F::OldAccessTokenRevokedAtRefresh
             | F::OauthNoRotation
             | F::OauthGraceWindow
