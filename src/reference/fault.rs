@@ -484,7 +484,7 @@ impl Fault {
             Fault::RefreshNewDevice => &[Clauses(&["txn.survives-refresh"])],
             Fault::VersionsWithoutVPrefix => &[SpecRange],
             Fault::NoOauthWrongErrcode => &[
-                Gate(&["oauth", "oauth-grant"]),
+                Gate(&["oauth", "oauth-grant", "oauth-device-grant"]),
                 // Their cases find no metadata to check, and assume an OAuth API.
                 NotApplicable(&[
                     "expiry.oauth-refresh-mandatory",
@@ -499,11 +499,7 @@ impl Fault {
                 // Its case sends an OAuth session's refresh token to /refresh: there is none.
                 Clauses(&["oauth.legacy-refresh-not-for-oauth"]),
             ],
-            Fault::OauthTokenJsonOnly => &[
-                OauthRefresh,
-                // The refused grant returns no new refresh token, which the case reads as no rotation.
-                NotApplicable(&["oauth.refresh.rotation"]),
-            ],
+            Fault::OauthTokenJsonOnly => &[OauthRefresh],
             // Revocation cannot be exercised without a revocation endpoint.
             Fault::OauthMetadataWithoutRevocation => &[Clauses(&[
                 "oauth.revocation.both-tokens",
