@@ -8,7 +8,9 @@
 # Usage: scripts/synapse.sh install|start [--keep-data]|stop|restart [--keep-data]|status|env
 #
 # `env` prints SYNAPSE_URL, SYNAPSE_SHARED_SECRET and SYNAPSE_AS_TOKEN (the as_token of an application
-# service registered with users in the namespace @mrc-as-.*) for `eval`.
+# service registered with users in the namespace @mrc-as-.* and `rate_limited: false`) for `eval`. Given to the
+# suite as --as-token, it also makes the logins that only set a case up, which Synapse then does not hold to
+# rc_login: in the stock profile, only the logins a clause is judged on wait for the stock login limit.
 #
 # Environment (all optional):
 #   SYNAPSE_PORT                    listener port on 127.0.0.1 (default 8008)

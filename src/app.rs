@@ -117,7 +117,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         .get_or_insert(selected.clamp(1, DEFAULT_THREADS));
     let deadline_after = cli
         .deadline
-        .unwrap_or_else(|| derived_deadline(cli.case_timeout, selected, threads));
+        .unwrap_or_else(|| derived_deadline(&cli, selected, threads));
     let deadline = Instant::now() + deadline_after;
     let reports = ReportDir::prepare(&cli.report_dir)?;
 
@@ -247,6 +247,8 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         max_wait: cli.max_wait,
         wait_budget: Some(cli.wait_budget),
         request_timeout: cli.request_timeout,
+        deadline: deadline_after,
+        appservice_logins: ctx.accounts.appservice_logins(),
     });
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
@@ -370,11 +372,14 @@ fn register_user_secrets(cli: &Cli, secrets: &Secrets) {
     }
 }
 
-/// Without `--deadline`: every wave of cases may take its whole `--case-timeout`, plus one more for the
-/// probe and the clean-ups.
-fn derived_deadline(case_timeout: Duration, cases: usize, threads: usize) -> Duration {
+/// Without `--deadline`: every wave of cases may take its whole `--case-timeout` and one `--max-wait` (an
+/// expiry), plus one more for the probe and the clean-ups; and since the turns behind a server's rate limits
+/// may take the whole `--wait-budget` before that, a paced run against stock rate limits is not cut short.
+fn derived_deadline(cli: &Cli, cases: usize, threads: usize) -> Duration {
     let waves = cases.div_ceil(threads.max(1)) as u32;
-    case_timeout.saturating_mul(waves + 1)
+    (cli.case_timeout + cli.max_wait)
+        .saturating_mul(waves + 1)
+        .saturating_add(cli.wait_budget)
 }
 
 /// The first Ctrl-C stops the run promptly (see `run::case_run`); a second one ends the process at once.

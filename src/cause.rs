@@ -13,8 +13,15 @@ use crate::case::model::Method;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Limit {
-    /// `POST /login`.
+    /// `POST /login` with a password (or any login the harness does not know to be otherwise).
     Login,
+    /// `POST /login` as an application service (`m.login.application_service`): Synapse exempts a service
+    /// registered with `rate_limited: false` from `rc_login`, so these logins must not queue behind the
+    /// password logins' limit (and learn their own if the service is limited).
+    AppserviceLogin,
+    /// The OAuth 2.0 authorisation code grant of an `oauth_login` step, from the authoriser's login to the
+    /// code exchange: the user's password is checked at the authorisation server.
+    OauthLogin,
     /// `POST /register` and Synapse's shared-secret registration.
     Registration,
     /// Other requests that check a password (a password change, a deactivation).
@@ -42,13 +49,15 @@ impl Limit {
 
     /// Hashes or checks a password: costly for the server, so capped in concurrency.
     pub fn expensive(self) -> bool {
-        self != Limit::Endpoint
+        !matches!(self, Limit::Endpoint | Limit::AppserviceLogin)
     }
 
     /// `the login rate limit`, for messages.
     pub fn what(self) -> &'static str {
         match self {
             Limit::Login => "the login rate limit",
+            Limit::AppserviceLogin => "the application service's login rate limit",
+            Limit::OauthLogin => "OAuth 2.0 logins",
             Limit::Registration => "the registration rate limit",
             Limit::Password => "the rate limit on password checks",
             Limit::Endpoint => "an endpoint's rate limit",
@@ -58,9 +67,9 @@ impl Limit {
     /// The Synapse setting behind the limit, for advice.
     pub fn synapse_setting(self) -> Option<&'static str> {
         match self {
-            Limit::Login => Some("rc_login"),
+            Limit::Login | Limit::AppserviceLogin => Some("rc_login"),
             Limit::Registration => Some("rc_registration"),
-            Limit::Password | Limit::Endpoint => None,
+            Limit::OauthLogin | Limit::Password | Limit::Endpoint => None,
         }
     }
 }
@@ -84,12 +93,14 @@ pub enum Cause {
     },
     /// A request got no answer within its timeout: an error (the server may be down or stuck).
     Timeout,
+    /// The run's `--deadline` passed before the case finished: an error, and the advice names the option.
+    Deadline,
 }
 
 impl Cause {
     /// Whether the run's own settings stopped the case (its clauses are untested, the case is not an error).
     pub fn by_settings(&self) -> bool {
-        !matches!(self, Cause::Timeout)
+        !matches!(self, Cause::Timeout | Cause::Deadline)
     }
 }
 

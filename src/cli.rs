@@ -62,8 +62,10 @@ pub struct Cli {
     #[arg(long, requires = "expected")]
     pub bless: bool,
 
-    /// An application service's as_token, for the case on identity assertion at /refresh; without it that
-    /// case is not applicable.
+    /// An application service's as_token, for the case on identity assertion at /refresh (without it that
+    /// case is not applicable). Its user namespace must cover @mrc-as-.*: fresh accounts are named there, and
+    /// logins that only set a case up are made as the service, which Synapse exempts from rc_login when the
+    /// service has rate_limited: false.
     #[arg(
         long,
         env = "MRC_AS_TOKEN",
@@ -100,7 +102,9 @@ pub struct Cli {
 
     /// How long into the run requests may still wait for their turn behind a server's rate limit (the run
     /// paces logins and registrations for every case together); a turn that would come later stops its case.
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    /// Against Synapse's stock rc_login with --as-token, the password logins of the whole suite take about an
+    /// hour.
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = humantime::parse_duration)]
     pub wait_budget: Duration,
 
     /// Timeout of one HTTP request; a login or registration gets more once the server has been slower.

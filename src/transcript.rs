@@ -34,6 +34,10 @@ pub struct Transcript {
     /// The lane the case holds a reservation of (see [`crate::run::pacer::Reservation`]).
     #[serde(skip)]
     pub reserved: Option<Limit>,
+    /// The requests of the reservation not yet sent: a `429` on one of them waits until the server can take
+    /// them all, or the case's sessions would expire between its logins.
+    #[serde(skip)]
+    pub reserved_left: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

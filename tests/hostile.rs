@@ -207,6 +207,16 @@ fn a_429_storm_ends_at_the_run_deadline() {
         messages.iter().any(|m| m.contains("run deadline passed")),
         "{messages:?}"
     );
+    // The advice names the option that ended the run.
+    let advice = run.json["advice"].as_array().unwrap();
+    let deadline = advice
+        .iter()
+        .find(|a| a["topic"] == "deadline")
+        .unwrap_or_else(|| panic!("no deadline advice: {advice:?}"));
+    assert!(
+        deadline["text"].as_str().unwrap().contains("`--deadline "),
+        "{deadline}"
+    );
 }
 
 /// Transport failures in plain words: what happened, not "unreachable" for everything.

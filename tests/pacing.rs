@@ -62,7 +62,7 @@ async fn run_limited(per_second: u32, max_wait: Option<Duration>, fixed: bool) -
             Secrets::default(),
         )
         .unwrap();
-        let account = Accounts::new(Provisioning::Open)
+        let account = Accounts::new(Provisioning::Open, false)
             .create(&http, "fixed", &mut Transcript::default())
             .await
             .expect("an account for the run");

@@ -27,6 +27,10 @@ pub enum Topic {
     Timeout,
     /// The server issued no refresh token to a login that asked for one.
     RefreshTokensOff,
+    /// The run's deadline stopped cases.
+    Deadline,
+    /// Set-up logins could skip the server's login rate limit through an application service.
+    AppserviceLogins,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +47,16 @@ pub struct Inputs<'a> {
     pub max_wait: Duration,
     pub wait_budget: Option<Duration>,
     pub request_timeout: Duration,
+    /// The run's deadline (`--deadline` or the derived one).
+    pub deadline: Duration,
+    /// Set-up logins were the application service's (`--as-token` with fresh accounts).
+    pub appservice_logins: bool,
 }
+
+/// The application service a stock Synapse needs so that set-up logins skip `rc_login`, in YAML flow style so
+/// that it fits one line of advice.
+pub const APPSERVICE_SNIPPET: &str = "id: mrc-conformance, url: null, as_token: <random>, hs_token: <random>, \
+    sender_localpart: mrc-as-sender, rate_limited: false, namespaces: {users: [{exclusive: false, regex: '@mrc-as-.*'}]}";
 
 pub fn advise(inputs: &Inputs<'_>) -> Vec<Advice> {
     let mut out = Vec::new();
@@ -51,8 +64,10 @@ pub fn advise(inputs: &Inputs<'_>) -> Vec<Advice> {
     for (limit, stats) in inputs.pacing {
         rate_limit(inputs, *limit, stats, &mut out);
     }
+    appservice_logins(inputs, &mut out);
     expiry(inputs, &mut out);
     timeouts(inputs, &mut out);
+    deadline(inputs, &mut out);
     out
 }
 
@@ -108,6 +123,25 @@ fn rate_limit(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: &mut V
     } else {
         text.push_str(&format!(": {} to make the run faster", setting(limit)));
     }
+    if stats.planned > 0 {
+        // After its burst, the server admits one request per interval: that is what the run's share costs.
+        let paced = stats.planned.saturating_sub(stats.burst);
+        text.push_str(&format!(
+            ". The server admitted {} before its first 429, then one per {}: this run's {} password login(s) \
+             need about {} at that pace",
+            stats.burst,
+            show(stats.longest_asked),
+            stats.planned,
+            show(stats.longest_asked * paced)
+        ));
+        if let Some(left) = stats.time_left().filter(|_| stats.left > 0) {
+            text.push_str(&format!(
+                ", and {} of them were never sent (about {} more)",
+                stats.left,
+                show(left)
+            ));
+        }
+    }
     out.push(Advice {
         topic: Topic::RateLimit,
         text: format!("{text}."),
@@ -130,6 +164,64 @@ fn rate_limit(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: &mut V
             ),
         });
     }
+}
+
+/// Password logins waited on the login limit while set-up logins could have gone around it.
+fn appservice_logins(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
+    let Some(stats) = inputs.pacing.get(&Limit::Login) else {
+        return;
+    };
+    if stats.rate_limited == 0 || inputs.appservice_logins {
+        return;
+    }
+    out.push(Advice {
+        topic: Topic::AppserviceLogins,
+        text: format!(
+            "Most logins only set a case up: with `--as-token` of an application service whose user namespace \
+             covers `@mrc-as-.*`, they log in as that service (`m.login.application_service`), which Synapse \
+             does not hold to `rc_login` when the service has `rate_limited: false`; logins whose answer a \
+             clause is judged on keep the password. On Synapse, list a file in `app_service_config_files` \
+             holding {{{APPSERVICE_SNIPPET}}} and pass its as_token (`scripts/synapse.sh` does this)."
+        ),
+    });
+}
+
+/// Cases the run's deadline stopped: the deadline to give, from what the pace of logins still needed.
+fn deadline(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
+    let cut = causes(inputs)
+        .filter(|c| matches!(c, Cause::Deadline))
+        .count();
+    if cut == 0 {
+        return;
+    }
+    let left = inputs
+        .pacing
+        .get(&Limit::Login)
+        .and_then(LimitStats::time_left)
+        .unwrap_or_default();
+    // Without an estimate, twice the time: the run was cut, not measured.
+    let suggested = if left.is_zero() {
+        inputs.deadline * 2
+    } else {
+        inputs.deadline + left
+    };
+    let pace = if left.is_zero() {
+        String::new()
+    } else {
+        format!(
+            " (the logins not yet sent need about {} at the server's pace)",
+            show(left)
+        )
+    };
+    out.push(Advice {
+        topic: Topic::Deadline,
+        text: format!(
+            "{cut} case(s) were stopped by the run's deadline of {}{pace}: run with `--deadline {}`, and \
+             `--wait-budget` as long, or relax the server's rate limits on a test server.",
+            show(inputs.deadline),
+            option_value(suggested)
+        ),
+    });
 }
 
 fn expiry(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
@@ -271,6 +363,15 @@ mod tests {
         refresh: GateStatus,
         pacing: BTreeMap<Limit, LimitStats>,
     ) -> Vec<Advice> {
+        advise_with(cases, refresh, pacing, true)
+    }
+
+    fn advise_with(
+        cases: &[CaseRecord],
+        refresh: GateStatus,
+        pacing: BTreeMap<Limit, LimitStats>,
+        appservice_logins: bool,
+    ) -> Vec<Advice> {
         let capabilities = capabilities(refresh);
         advise(&Inputs {
             cases,
@@ -279,6 +380,8 @@ mod tests {
             max_wait: Duration::from_secs(60),
             wait_budget: Some(Duration::from_secs(3600)),
             request_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(3600),
+            appservice_logins,
         })
     }
 
@@ -386,6 +489,76 @@ mod tests {
         assert_eq!(advice[0].topic, Topic::RefreshTokensOff);
         assert!(advice[0].text.contains("switched off (1 case(s)"));
         assert!(advice[0].text.contains("refreshable_access_token_lifetime"));
+    }
+
+    /// The login lane as a stock Synapse leaves it: a burst of 5, then one login per 333 s.
+    fn learned_login_stats(left: u32) -> BTreeMap<Limit, LimitStats> {
+        let mut stats = login_stats();
+        let login = stats.get_mut(&Limit::Login).unwrap();
+        login.burst = 5;
+        login.planned = 14;
+        login.left = left;
+        stats
+    }
+
+    #[test]
+    fn a_learned_login_pace_gives_the_time_the_run_needs() {
+        let advice = advise_on(&[], GateStatus::Met, learned_login_stats(0));
+        let text = &advice[0].text;
+        assert!(
+            text.contains("admitted 5 before its first 429, then one per 5m 33s"),
+            "{text}"
+        );
+        // 9 logins after the burst, at 333 s each.
+        assert!(
+            text.contains("14 password login(s) need about 49m 57s"),
+            "{text}"
+        );
+        assert!(!text.contains("never sent"), "{text}");
+        let advice = advise_on(&[], GateStatus::Met, learned_login_stats(3));
+        assert!(
+            advice[0]
+                .text
+                .contains("3 of them were never sent (about 16m 39s more)")
+        );
+    }
+
+    #[test]
+    fn a_login_limit_without_an_appservice_shows_how_to_set_one_up() {
+        let advice = advise_with(&[], GateStatus::Met, login_stats(), false);
+        let service = advice.iter().find(|a| a.topic == Topic::AppserviceLogins);
+        let text = &service.expect("application-service advice").text;
+        assert!(text.contains("`--as-token`"), "{text}");
+        assert!(text.contains("rate_limited: false"), "{text}");
+        assert!(text.contains("regex: '@mrc-as-.*'"), "{text}");
+        assert!(text.contains("app_service_config_files"), "{text}");
+        // Already in use: nothing to say.
+        let advice = advise_with(&[], GateStatus::Met, login_stats(), true);
+        assert!(advice.iter().all(|a| a.topic != Topic::AppserviceLogins));
+    }
+
+    #[test]
+    fn a_deadline_that_cut_cases_names_the_deadline_to_give() {
+        let cases = [
+            case(Some(Cause::Deadline), ""),
+            case(Some(Cause::Deadline), ""),
+        ];
+        let advice = advise_on(&cases, GateStatus::Met, learned_login_stats(4));
+        let cut = advice.iter().find(|a| a.topic == Topic::Deadline);
+        let text = &cut.expect("deadline advice").text;
+        assert!(
+            text.contains("2 case(s) were stopped by the run's deadline of 1h"),
+            "{text}"
+        );
+        // One hour, plus 4 logins at 333 s.
+        assert!(text.contains("`--deadline 2h`"), "{text}");
+        assert!(text.contains("about 22m 12s"), "{text}");
+        let advice = advise_on(&cases, GateStatus::Met, BTreeMap::new());
+        assert!(
+            advice[0].text.contains("`--deadline 2h`"),
+            "{}",
+            advice[0].text
+        );
     }
 
     #[test]

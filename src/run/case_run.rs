@@ -151,13 +151,16 @@ async fn attempt<'a>(ctx: &'a RunContext, case: &'a Case) -> (StepRunner<'a>, Op
     }
     let now = tokio::time::Instant::now();
     let Some(left) = tokio::time::Instant::from(ctx.deadline).checked_duration_since(now) else {
-        let stop = Stop::Error("the run deadline passed before the case started".to_owned());
+        let stop = Stop::Timing(
+            Cause::Deadline,
+            "the run deadline passed before the case started".to_owned(),
+        );
         return (runner, Some(stop));
     };
     let stop = tokio::select! {
         stop = within_case_timeout(ctx.case_timeout, &mut runner) => stop,
         () = tokio::time::sleep(left) => {
-            Some(Stop::Error("the run deadline passed while the case ran".to_owned()))
+            Some(Stop::Timing(Cause::Deadline, "the run deadline passed while the case ran".to_owned()))
         }
         () = ctx.interrupt.fired() => Some(Stop::NotRun(INTERRUPTED.to_owned())),
     };
@@ -240,7 +243,7 @@ async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
             }
         }
     }
-    let logins = step::logins(runner.case);
+    let logins = step::password_logins(runner.case, runner.ctx.accounts.appservice_logins());
     let pacer = runner.ctx.http.pacer.clone();
     match pacer
         .reserve(Limit::Login, logins, &mut runner.transcript)

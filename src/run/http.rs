@@ -45,6 +45,8 @@ pub struct Outgoing {
     pub headers: Vec<(String, String)>,
     pub bearer: Option<String>,
     pub body: Option<OutBody>,
+    /// The pacing class when the path alone does not tell it (an application service's login).
+    pub limit: Option<Limit>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,7 +77,14 @@ impl Outgoing {
             headers: Vec::new(),
             bearer: None,
             body: None,
+            limit: None,
         }
+    }
+
+    /// The pacing class of the request (see [`Limit`]).
+    pub fn limit(&self) -> Limit {
+        self.limit
+            .unwrap_or_else(|| Limit::of(self.method, &self.path))
     }
 
     /// A request to an absolute URL (an OAuth 2.0 endpoint).
@@ -265,7 +274,7 @@ impl Http {
         request: &Outgoing,
         transcript: &mut Transcript,
     ) -> Result<Response, HttpError> {
-        let limit = Limit::of(request.method, &request.path);
+        let limit = request.limit();
         let reserved = transcript.reserved == Some(limit);
         // Time in the queue is waiting, as much as a wait the server asked for: the case timeout skips it.
         let queued = transcript.clock().waiting();

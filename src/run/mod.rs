@@ -18,6 +18,7 @@ use crate::case::Case;
 use crate::clause::Catalogue;
 use url::Url;
 
+use crate::cause::Limit;
 use crate::error::Error;
 use crate::reading::Reading;
 use crate::redact::Secrets;
@@ -123,7 +124,7 @@ impl RunContext {
         };
         let mut http = Http::new(base, config, secrets)
             .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
-        let accounts = Accounts::new(provisioning);
+        let accounts = Accounts::new(provisioning, settings.privileges.as_token.is_some());
         let probed = probe::probe(
             &http,
             &accounts,
@@ -183,6 +184,7 @@ impl RunContext {
 /// Runs every case concurrently without libtest's front end (for embedding and the suite's own tests);
 /// the records come back sorted by case id.
 pub async fn run_all(ctx: Arc<RunContext>, cases: Vec<Case>) -> Vec<CaseRecord> {
+    plan_logins(&ctx, &cases);
     let mut set = tokio::task::JoinSet::new();
     for case in cases {
         let ctx = ctx.clone();
@@ -196,6 +198,18 @@ pub async fn run_all(ctx: Arc<RunContext>, cases: Vec<Case>) -> Vec<CaseRecord> 
     records
 }
 
+/// Tells the pacer how many password logins the cases whose gates are met will send, so that once the server's
+/// login pace is known, progress lines and advice can say how long the rest will take.
+fn plan_logins(ctx: &RunContext, cases: &[Case]) {
+    let appservice = ctx.accounts.appservice_logins();
+    let logins: usize = cases
+        .iter()
+        .filter(|case| case_run::gate_reason(case, &ctx.capabilities).is_none())
+        .map(|case| step::password_logins(case, appservice))
+        .sum();
+    ctx.http.pacer.plan(Limit::Login, logins as u32);
+}
+
 /// The records of the cases that ran, filled by the trials as they finish.
 pub type Records = Arc<Mutex<Vec<CaseRecord>>>;
 
@@ -207,6 +221,9 @@ pub fn trials(
     runtime: tokio::runtime::Handle,
     records: Records,
 ) -> Vec<Trial> {
+    if let Some(ctx) = &ctx {
+        plan_logins(ctx, &cases);
+    }
     cases
         .into_iter()
         .map(|case| {

@@ -10,6 +10,12 @@
 //! its turn in order (the semaphore is fair). One wait is bounded by `--max-wait`, all waiting by the run's
 //! `--wait-budget`.
 //!
+//! A lane that has answered `429` models the server's limiter as a refill bucket: its burst is spent, so after
+//! each request nothing more goes out on it for one interval (the longest wait a `429` asked for), and cases
+//! queue for the next token instead of each provoking a `429` of its own. With the interval learned and the
+//! run's planned logins known, a wait's progress line says how many logins are left and about how long they
+//! will take.
+//!
 //! A case that logs in several times reserves the login lane for its logins: they go out together, and once the
 //! server has rate-limited logins, only after enough intervals for all of them. Otherwise its first session
 //! could expire while it waits for its second login, and the case would judge an access token the wait killed.
@@ -42,7 +48,7 @@ const ANNOUNCE_FROM: Duration = Duration::from_secs(2);
 pub struct LimitStats {
     /// `429` answers received.
     pub rate_limited: u32,
-    /// The longest wait a `429` asked for.
+    /// The longest wait a `429` asked for: the server's interval between two requests once its burst is spent.
     #[serde(rename = "longest_asked_ms", serialize_with = "millis")]
     pub longest_asked: Duration,
     /// Requests that waited for their turn behind a rate limit, and how long in all.
@@ -55,6 +61,18 @@ pub struct LimitStats {
     /// The slowest answer.
     #[serde(rename = "slowest_ms", serialize_with = "millis")]
     pub slowest: Duration,
+    /// Requests the server admitted before its first `429`: its burst, as far as the run saw it.
+    pub burst: u32,
+    /// Requests the selected cases were planned to send (password logins only), and those not sent yet.
+    pub planned: u32,
+    pub left: u32,
+}
+
+impl LimitStats {
+    /// How long the requests not yet sent need at the learned pace (`None` before any `429`).
+    pub fn time_left(&self) -> Option<Duration> {
+        (self.rate_limited > 0).then(|| self.longest_asked * self.left)
+    }
 }
 
 fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -136,6 +154,8 @@ struct LaneState {
     slowest: Duration,
     /// The longest wait a `429` asked for: the server's interval between two requests once its burst is spent.
     interval: Duration,
+    /// Answers before the first `429`: the bucket's size, as far as the run saw it.
+    burst: u32,
 }
 
 impl Lane {
@@ -152,12 +172,27 @@ impl Lane {
                 in_flight: 0,
                 slowest: Duration::ZERO,
                 interval: Duration::ZERO,
+                burst: 0,
             }),
         }
     }
 
     fn state(&self) -> MutexGuard<'_, LaneState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A request goes out on a lane the server has limited: it takes one token of the server's bucket, and
+    /// `not_before` becomes the time the next one is there; a bucket left idle holds up to `burst` of them (the
+    /// generic cell rate algorithm). Taken when the request is sent, not answered, so that requests that waited
+    /// for the same moment go out one per interval.
+    fn take_token(state: &mut LaneState, now: Instant) {
+        if state.interval.is_zero() {
+            return;
+        }
+        let full = state.interval * state.burst.saturating_sub(1);
+        let earliest = now.checked_sub(full).unwrap_or(now);
+        let from = state.not_before.map_or(earliest, |at| at.max(earliest));
+        state.not_before = from.checked_add(state.interval);
     }
 
     fn narrow_to(state: &mut LaneState, cap: usize) {
@@ -207,6 +242,29 @@ impl Pacer {
         );
     }
 
+    /// The run's cases will send `count` requests of `limit` (password logins), for the estimates of progress
+    /// lines and advice.
+    pub fn plan(&self, limit: Limit, count: u32) {
+        self.record(limit, |s| {
+            s.planned += count;
+            s.left += count;
+        });
+    }
+
+    /// `; 12 password login(s) left in the run, about 1h 6m at one per 5m 33s`, once the lane's pace is learned.
+    fn outlook(&self, limit: Limit) -> String {
+        let stats = self.stats().remove(&limit).unwrap_or_default();
+        match stats.time_left() {
+            Some(time) if stats.left > 0 => format!(
+                "; {} password login(s) left in the run, about {} at one per {}",
+                stats.left,
+                crate::cause::shown(time),
+                crate::cause::shown(stats.longest_asked)
+            ),
+            _ => String::new(),
+        }
+    }
+
     fn key(limit: Limit, path: &str) -> LaneKey {
         let path = if limit.expensive() {
             String::new()
@@ -251,23 +309,26 @@ impl Pacer {
         let queued = transcript.clock().waiting();
         let guard = lane.exclusive.clone().write_owned().await;
         drop(queued);
-        let until = {
+        let (until, interval) = {
             let state = lane.state();
             let extra = state.interval * (count as u32 - 1);
-            state.not_before.map(|next| next + extra)
+            (state.not_before.map(|next| next + extra), state.interval)
         };
         if let Some(until) = until.filter(|until| *until > Instant::now()) {
             let wait = until - Instant::now();
-            self.check_wait(limit, until, wait)?;
+            // `--max-wait` bounds a wait the server asks for, one interval; several intervals for a case's
+            // logins together are a queue, which the wait budget bounds.
+            self.check_wait(limit, until, wait.min(interval))?;
             transcript.note(&format!(
                 "waiting {wait:?} for {} to admit this case's {count} requests together",
                 limit.what()
             ));
             if self.progress && wait >= ANNOUNCE_FROM {
                 crate::output::err_line(&format!(
-                    "waiting {} for {} to admit one case's {count} requests together",
+                    "waiting {} for {} to admit one case's {count} requests together{}",
                     crate::cause::shown(wait),
-                    limit.what()
+                    limit.what(),
+                    self.outlook(limit)
                 ));
             }
             transcript.clock().add(wait);
@@ -276,8 +337,12 @@ impl Pacer {
                 s.waited += wait;
             });
             tokio::time::sleep_until(until).await;
+            // The wait assumed that the server's bucket holds the case's requests: model it so.
+            let mut state = lane.state();
+            state.burst = state.burst.max(count as u32);
         }
         transcript.reserved = Some(limit);
+        transcript.reserved_left = count as u32;
         Ok(Some(Reservation { _guard: guard }))
     }
 
@@ -362,13 +427,26 @@ impl Turn<'_> {
         let Some(lane) = &self.lane else {
             return Ok(());
         };
+        // A case's reserved requests go out together: the first waits until the server can take them all.
+        let reserved = self._shared.is_none() && transcript.reserved == Some(self.limit);
+        let together = if reserved {
+            transcript.reserved_left.saturating_sub(1)
+        } else {
+            0
+        };
         loop {
             let now = Instant::now();
             let (until, announce, queued) = {
                 let mut state = lane.state();
+                let extra = state.interval * together;
                 let until = match state.not_before {
-                    Some(until) if until > now => until,
-                    _ => return Ok(()),
+                    Some(until) if until + extra > now => until + extra,
+                    _ => {
+                        // The wait assumed that the server's bucket holds the reserved requests.
+                        state.burst = state.burst.max(together + 1);
+                        Lane::take_token(&mut state, now);
+                        return Ok(());
+                    }
                 };
                 // Requests that were in flight together learn nearly the same time: one line for them all.
                 let announce = state
@@ -388,10 +466,11 @@ impl Turn<'_> {
                     .map(|s| format!("; Synapse's `{s}`"))
                     .unwrap_or_default();
                 crate::output::err_line(&format!(
-                    "waiting {} for {} ({} more request(s) queued behind it{setting})",
+                    "waiting {} for {} ({} more request(s) queued behind it{setting}){}",
                     crate::cause::shown(wait),
                     self.limit.what(),
-                    queued
+                    queued,
+                    self.pacer.outlook(self.limit)
                 ));
             }
             transcript.note(&format!(
@@ -420,9 +499,17 @@ impl Turn<'_> {
         if let Some(lane) = &self.lane {
             let mut state = lane.state();
             state.slowest = state.slowest.max(latency);
+            if state.interval.is_zero() {
+                state.burst += 1;
+            }
         }
-        self.pacer
-            .record(self.limit, |s| s.slowest = s.slowest.max(latency));
+        self.pacer.record(self.limit, |s| {
+            s.slowest = s.slowest.max(latency);
+            if s.rate_limited == 0 {
+                s.burst += 1;
+            }
+            s.left = s.left.saturating_sub(1);
+        });
     }
 
     /// The server answered `429` asking for `asked`: the whole lane waits, one request at a time from now on.
@@ -438,8 +525,10 @@ impl Turn<'_> {
         }
         if let Some(lane) = &self.lane {
             let mut state = lane.state();
-            let until = Instant::now().checked_add(asked);
-            state.not_before = state.not_before.max(until);
+            // The server's word on when its next token is there replaces the model's: a request sent when
+            // the model expected a token (the interval learned from the first 429 can fall a little short of
+            // the server's period) took none, and waits only what the server asks.
+            state.not_before = Instant::now().checked_add(asked);
             state.interval = state.interval.max(asked);
             Lane::narrow_to(&mut state, 1);
         }
@@ -507,6 +596,120 @@ mod tests {
         assert_eq!(transcript.clock().total(), Duration::from_secs(5));
         let stats = &pacer.stats()[&Limit::Login];
         assert_eq!((stats.rate_limited, stats.waits), (1, 1));
+    }
+
+    /// After a 429, the lane behaves as the server's bucket: one request per interval, with no 429 of its own.
+    #[tokio::test(start_paused = true)]
+    async fn a_limited_lane_sends_one_request_per_interval() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        pacer.plan(Limit::Login, 4);
+        let mut transcript = Transcript::default();
+        for _ in 0..2 {
+            let turn = pacer.turn(Limit::Login, "/login", false).await;
+            turn.wait(&mut transcript).await.unwrap();
+            turn.answered(Duration::from_millis(10));
+        }
+        let mut limited = pacer.turn(Limit::Login, "/login", false).await;
+        limited.rate_limited(Duration::from_secs(333)).unwrap();
+        limited.wait(&mut transcript).await.unwrap();
+        limited.answered(Duration::from_millis(10));
+        drop(limited);
+        let started = Instant::now();
+        let next = pacer.turn(Limit::Login, "/login", false).await;
+        next.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(333));
+        let stats = &pacer.stats()[&Limit::Login];
+        assert_eq!(stats.burst, 2);
+        assert_eq!((stats.planned, stats.left, stats.rate_limited), (4, 1, 1));
+        assert_eq!(stats.time_left(), Some(Duration::from_secs(333)));
+    }
+
+    /// Two requests that held places when the 429 came wait for the same moment: they go out one interval
+    /// apart, not together (the second would only earn a 429 of its own).
+    #[tokio::test(start_paused = true)]
+    async fn requests_waiting_for_the_same_moment_go_out_one_interval_apart() {
+        let pacer = Pacer::new(Duration::from_secs(900), None, false);
+        let mut a = pacer.turn(Limit::Login, "/login", false).await;
+        let b = pacer.turn(Limit::Login, "/login", false).await;
+        a.rate_limited(Duration::from_secs(100)).unwrap();
+        let started = Instant::now();
+        let (mut ta, mut tb) = (Transcript::default(), Transcript::default());
+        let (first, second) = tokio::join!(
+            async {
+                a.wait(&mut ta).await.unwrap();
+                started.elapsed()
+            },
+            async {
+                b.wait(&mut tb).await.unwrap();
+                started.elapsed()
+            }
+        );
+        let mut times = [first, second];
+        times.sort();
+        assert_eq!(times, [Duration::from_secs(100), Duration::from_secs(200)]);
+    }
+
+    /// The interval learned from the first 429 may fall short of the server's period: a request sent on the
+    /// model's time then gets a 429 asking for seconds, and waits those, not another interval.
+    #[tokio::test(start_paused = true)]
+    async fn a_429_after_a_modelled_token_waits_only_what_the_server_asks() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let mut transcript = Transcript::default();
+        let mut first = pacer.turn(Limit::Login, "/login", false).await;
+        first.rate_limited(Duration::from_secs(329)).unwrap();
+        first.wait(&mut transcript).await.unwrap();
+        first.rate_limited(Duration::from_secs(4)).unwrap();
+        let started = Instant::now();
+        first.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(4));
+    }
+
+    /// A 429 on the first of a case's reserved logins: it waits until the server can take them all, and the
+    /// next goes out right after it (rather than an interval later, when the first session may have expired).
+    #[tokio::test(start_paused = true)]
+    async fn a_429_within_a_reservation_waits_for_all_of_its_requests() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let mut transcript = Transcript::default();
+        let _reservation = pacer
+            .reserve(Limit::Login, 2, &mut transcript)
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut first = pacer.turn(Limit::Login, "/login", true).await;
+        first.rate_limited(Duration::from_secs(300)).unwrap();
+        first.wait(&mut transcript).await.unwrap();
+        first.answered(Duration::ZERO);
+        drop(first);
+        transcript.reserved_left = 1;
+        assert_eq!(started.elapsed(), Duration::from_secs(600));
+        let second = pacer.turn(Limit::Login, "/login", true).await;
+        second.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(600));
+    }
+
+    /// A case's logins reserved together wait until the bucket holds all of them, then go out back to back.
+    #[tokio::test(start_paused = true)]
+    async fn a_reservation_waits_for_enough_tokens_then_sends_them_together() {
+        // Three intervals in all, but each within --max-wait: the case waits.
+        let pacer = Pacer::new(Duration::from_secs(150), None, false);
+        let mut transcript = Transcript::default();
+        let mut first = pacer.turn(Limit::Login, "/login", false).await;
+        first.rate_limited(Duration::from_secs(100)).unwrap();
+        drop(first);
+        let started = Instant::now();
+        let reservation = pacer
+            .reserve(Limit::Login, 3, &mut transcript)
+            .await
+            .unwrap();
+        assert!(reservation.is_some());
+        assert_eq!(started.elapsed(), Duration::from_secs(300));
+        for _ in 0..3 {
+            let turn = pacer.turn(Limit::Login, "/login", true).await;
+            turn.wait(&mut transcript).await.unwrap();
+            turn.answered(Duration::ZERO);
+            transcript.reserved_left -= 1;
+        }
+        assert_eq!(started.elapsed(), Duration::from_secs(300));
     }
 
     #[tokio::test(start_paused = true)]

@@ -98,12 +98,13 @@ pub struct StepRunner<'a> {
     pub current_step: Option<String>,
 }
 
-/// The logins a case sends (fixture steps and requests to `/login`; bursts provoke 429s and are not paced).
-pub fn logins(case: &Case) -> usize {
+/// The password logins a case sends (fixture steps and requests to `/login`; bursts provoke 429s and are not
+/// paced). `appservice`: set-up logins are the application service's (see [`appservice_login`]).
+pub fn password_logins(case: &Case, appservice: bool) -> usize {
     case.steps
         .iter()
         .filter(|s| match &s.action {
-            Action::Login(_) => true,
+            Action::Login(_) => !(appservice && appservice_login(s)),
             Action::Request(RequestSpec {
                 method,
                 target: Target::Path(path),
@@ -112,6 +113,16 @@ pub fn logins(case: &Case) -> usize {
             _ => false,
         })
         .count()
+}
+
+/// Whether a `login` step only sets its case up: nothing judges its answer (no `expect`, `observe` or
+/// `assume`; a `require` is a precondition). Such a login may be the application service's, which stock
+/// Synapse does not hold to `rc_login`; a login whose answer a clause is judged on keeps the password.
+pub fn appservice_login(step: &Step) -> bool {
+    matches!(step.action, Action::Login(_))
+        && step.expect.is_empty()
+        && step.observe.is_none()
+        && step.assume.is_none()
 }
 
 impl StepRunner<'_> {
@@ -176,18 +187,30 @@ impl StepRunner<'_> {
             Action::Register(spec) => self.register(spec).await?,
             Action::Burst { count, request } => self.burst(*count, request).await?,
             Action::OauthLogin(spec) => {
+                // A login at the authorisation server checks a password: paced as the logins are, a few at a
+                // time for the whole run (its requests' 429s are learned by their endpoints' lanes).
+                let ctx = self.ctx;
+                let queued = self.transcript.clock().waiting();
+                let turn = ctx.http.pacer.turn(Limit::OauthLogin, "", false).await;
+                drop(queued);
                 let grant = self
                     .oauth_login(spec)
                     .await
-                    .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?;
+                    .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)));
+                drop(turn);
+                let grant = grant?;
                 granted = Some((grant.client_id, grant.device_id));
                 grant.response
             }
             action => {
-                let outgoing = self.outgoing(action).map_err(Stop::Error)?;
+                let outgoing = match action {
+                    Action::Login(login) => self.login(login, appservice_login(step)),
+                    action => self.outgoing(action),
+                }
+                .map_err(Stop::Error)?;
                 let (sent, waited) = (Instant::now(), self.transcript.clock().total());
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
-                if Limit::of(outgoing.method, &outgoing.path) == Limit::Login {
+                if outgoing.limit() == Limit::Login {
                     self.login_sent();
                 }
                 let response =
@@ -304,6 +327,7 @@ impl StepRunner<'_> {
     fn login_sent(&mut self) {
         if let Some((_, left)) = &mut self.logins {
             *left = left.saturating_sub(1);
+            self.transcript.reserved_left = *left as u32;
             if *left == 0 {
                 self.logins = None;
                 self.transcript.reserved = None;
@@ -374,25 +398,7 @@ impl StepRunner<'_> {
                 };
                 out
             }
-            Action::Login(l) => {
-                let account = self
-                    .scope
-                    .users
-                    .get(&l.user)
-                    .ok_or_else(|| format!("user `{}` was not created", l.user))?;
-                let mut body = json!({
-                    "type": "m.login.password",
-                    "identifier": {"type": "m.id.user", "user": account.localpart},
-                    "password": account.password,
-                });
-                if let Some(flag) = l.refresh_token {
-                    body["refresh_token"] = json!(flag);
-                }
-                if let Some(device) = &l.device_id {
-                    body["device_id"] = json!(self.text(device)?);
-                }
-                Outgoing::new(Method::Post, "/_matrix/client/v3/login").json(body)
-            }
+            Action::Login(l) => self.login(l, false)?,
             Action::Refresh(r) => {
                 // No Authorization header: "this endpoint does not require authentication via an access token".
                 let token = self.token(&r.token, true)?;
@@ -426,6 +432,40 @@ impl StepRunner<'_> {
                 unreachable!("handled by the caller")
             }
         })
+    }
+
+    /// `POST /login` for a fixture user: with the password, or, for a set-up login (`setup`) when the run has
+    /// an application service whose namespace holds the fixture users, as that service.
+    fn login(&self, l: &LoginSpec, setup: bool) -> Result<Outgoing, String> {
+        let account = self
+            .scope
+            .users
+            .get(&l.user)
+            .ok_or_else(|| format!("user `{}` was not created", l.user))?;
+        let identifier = json!({"type": "m.id.user", "user": account.localpart});
+        let as_token = self.ctx.privileges.as_token.as_ref();
+        let (mut body, as_token) = match as_token {
+            Some(token) if setup && self.ctx.accounts.appservice_logins() => (
+                json!({"type": "m.login.application_service", "identifier": identifier}),
+                Some(token),
+            ),
+            _ => (
+                json!({"type": "m.login.password", "identifier": identifier, "password": account.password}),
+                None,
+            ),
+        };
+        if let Some(flag) = l.refresh_token {
+            body["refresh_token"] = json!(flag);
+        }
+        if let Some(device) = &l.device_id {
+            body["device_id"] = json!(self.text(device)?);
+        }
+        let mut out = Outgoing::new(Method::Post, "/_matrix/client/v3/login").json(body);
+        if let Some(token) = as_token {
+            out.bearer = Some(token.clone());
+            out.limit = Some(Limit::AppserviceLogin);
+        }
+        Ok(out)
     }
 
     /// The URL of an OAuth 2.0 endpoint of the server's metadata.

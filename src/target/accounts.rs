@@ -72,31 +72,47 @@ pub struct Account {
     pub password: String,
 }
 
+/// The start of every localpart the application service of `--as-token` must cover (its `users` namespace
+/// `@mrc-as-.*`), for its logins of fixture users and for the ghost of the identity-assertion case.
+pub const APPSERVICE_PREFIX: &str = "mrc-as-";
+
 /// Makes accounts with names unique to this run, so that concurrent and repeated runs do not collide.
 #[derive(Debug)]
 pub struct Accounts {
     provisioning: Provisioning,
     run_tag: String,
     counter: AtomicU32,
+    appservice: bool,
 }
 
 impl Accounts {
-    pub fn new(provisioning: Provisioning) -> Accounts {
+    /// `appservice`: an application service's token was given, so fresh accounts are named inside its
+    /// namespace and set-up logins can be the service's (see [`Accounts::appservice_logins`]).
+    pub fn new(provisioning: Provisioning, appservice: bool) -> Accounts {
         let run_tag = Alphanumeric
             .sample_string(&mut rand::rng(), 6)
             .to_lowercase();
         Accounts {
+            appservice: appservice && provisioning.fresh_users(),
             provisioning,
             run_tag,
             counter: AtomicU32::new(0),
         }
     }
 
+    /// Whether a login that only sets a case up (its answer is not judged) is made by the application
+    /// service (`m.login.application_service`) instead of with the password. Synapse exempts a service
+    /// registered with `rate_limited: false` from `rc_login`, whose stock setting admits one login per
+    /// address every 333 s; logins a case judges keep the password.
+    pub fn appservice_logins(&self) -> bool {
+        self.appservice
+    }
+
     pub fn provisioning(&self) -> &Provisioning {
         &self.provisioning
     }
 
-    /// A localpart nobody has used: `mrc-<run>-<n>-<hint>`.
+    /// A localpart nobody has used: `mrc-<run>-<n>-<hint>` (`mrc-as-...` with an application service).
     pub fn fresh_localpart(&self, hint: &str) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let hint: String = hint
@@ -104,7 +120,12 @@ impl Accounts {
             .filter(|c| c.is_ascii_alphanumeric())
             .take(12)
             .collect();
-        format!("mrc-{}-{n}-{}", self.run_tag, hint.to_lowercase())
+        let prefix = if self.appservice {
+            APPSERVICE_PREFIX
+        } else {
+            "mrc-"
+        };
+        format!("{prefix}{}-{n}-{}", self.run_tag, hint.to_lowercase())
     }
 
     /// A new account (or, with `--user`, the one account), named after `hint` for readable transcripts.
@@ -371,7 +392,7 @@ mod tests {
 
     #[test]
     fn localparts_are_unique_and_valid() {
-        let accounts = Accounts::new(Provisioning::Open);
+        let accounts = Accounts::new(Provisioning::Open, false);
         let a = accounts.fresh_localpart("Alice!");
         let b = accounts.fresh_localpart("Alice!");
         assert_ne!(a, b);
