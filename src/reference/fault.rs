@@ -124,6 +124,9 @@ faults! {
     ExpiresInMsString = "expires-in-ms-string",
         Breaks(&["login.200.expires_in_ms", "refresh.200.expires_in_ms", "register.200.expires_in_ms"]),
         "expires_in_ms is a JSON string (\"1500\") instead of an integer";
+    AccessTokensDieEarly = "access-tokens-die-early",
+        Breaks(&["login.200.expires_in_ms"]),
+        "access tokens stop working after half the lifetime expires_in_ms advertises (a warning by default, A12)";
     NoSoftLogoutOnExpiry = "no-soft-logout-on-expiry",
         Breaks(&["expiry.expired-token-error"]),
         "an expired access token gets M_UNKNOWN_TOKEN with soft_logout: false (SHOULD: \"preferably with soft_logout: true\")";
@@ -380,7 +383,138 @@ faults! {
         "allowed (A11): refresh tokens are issued, but no expires_in_ms anywhere and access tokens never expire (so no OAuth 2.0 API, whose access tokens must be short-lived)";
 }
 
+/// What a fault takes away that the cases of other clauses stand on. The mutation matrix derives from it,
+/// and from the cases alone, the clauses the fault hides: those whose every case can reach its checks only
+/// through what the fault breaks. Exactly those may move, and only to `untested` (a needed step fails) or
+/// `not-applicable` (a gate or version range the server no longer meets); every other clause keeps the
+/// verdict it has on the faithful server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hides {
+    /// A `refresh` step, or a request to `/refresh`, that must succeed.
+    Refresh,
+    /// A `login` step that sends the `refresh_token` field.
+    RefreshTokenLogin,
+    /// A step using the access token of a session made by a `refresh` step.
+    RefreshedAccessToken,
+    /// A `whoami` step that needs `device_id` in the answer.
+    WhoamiDeviceId,
+    /// An `oauth_login` step, or a client registration.
+    OauthLogin,
+    /// An `oauth_refresh` step.
+    OauthRefresh,
+    /// The cases that require one of these gates (by their names in case files): they are no longer met.
+    Gate(&'static [&'static str]),
+    /// The cases that require this gate: the probe can no longer tell whether it is met.
+    UndecidedGate(&'static str),
+    /// The cases with a `spec:` range: the server advertises no version the suite can read.
+    SpecRange,
+    /// These clauses, untested, each for a reason given where the fault declares it.
+    Clauses(&'static [&'static str]),
+    /// These clauses, not applicable, each for a reason given where the fault declares it.
+    NotApplicable(&'static [&'static str]),
+}
+
 impl Fault {
+    /// What the fault takes away from the cases of clauses it does not break (see [`Hides`]).
+    pub fn hides(self) -> &'static [Hides] {
+        use Hides::*;
+        match self {
+            // Every refresh a case needs fails, the probe's too (which tells whether the server rotates).
+            Fault::RefreshBroken5xx
+            | Fault::RefreshOnlyAfterExpiry
+            | Fault::RefreshRequiresAccessToken
+            | Fault::RefreshWithoutAuthForbidden => &[Refresh, UndecidedGate("rotation")],
+            Fault::RefreshEndpointV1Only => &[
+                Refresh,
+                UndecidedGate("rotation"),
+                // A missing endpoint is refresh.endpoint.path's failure: the timing check applies only
+                // to an endpoint that answers.
+                Clauses(&["expiry.refresh-any-time"]),
+            ],
+            // The login of every case that wants a refresh token fails, the probe's too.
+            Fault::LoginRejectsRefreshTokenField => {
+                &[UndecidedGate("refresh-tokens"), RefreshTokenLogin]
+            }
+            Fault::RefreshedAccessTokenInvalid => &[RefreshedAccessToken],
+            // No refresh token returned by /refresh works, so neither does a second refresh.
+            Fault::RefreshedRefreshTokenConsumed => &[Clauses(&[
+                "device.binding.record",
+                "refresh.device.bound-to-initial-device",
+            ])],
+            // These clauses' cases compare device IDs with the one /login returned.
+            Fault::LoginOmitsDeviceId => &[Clauses(&[
+                "device.binding.login-association",
+                "device.delete.invalidates",
+                "device.delete.refresh-tokens-dead",
+                "softlogout.recover-via-refresh-or-same-device-login",
+                "txn.survives-refresh",
+                "whoami.device_id",
+            ])],
+            Fault::WhoamiWithoutDeviceId => &[WhoamiDeviceId],
+            // The refresh token, never rotated, is dead after one refresh: a case's second refresh fails.
+            Fault::NoRotationOldRevoked => &[
+                Gate(&["rotation"]),
+                Clauses(&[
+                    "device.binding.record",
+                    "refresh.device.bound-to-initial-device",
+                ]),
+            ],
+            // The "new" refresh token is the old one: the server does not rotate.
+            Fault::RefreshEchoesRefreshToken => &[Gate(&["rotation"])],
+            // A string expires_in_ms is no lifetime the suite can wait for.
+            Fault::ExpiresInMsString => &[Gate(&["expiry"])],
+            // A token that does not expire when advertised cannot show the error for an expired one.
+            Fault::NoExpiry | Fault::ExpiresInSeconds => {
+                &[Clauses(&["expiry.expired-token-error"])]
+            }
+            // Logins with a device_id get another device: cases re-using a device cannot start.
+            Fault::LoginIgnoresDeviceId => &[Clauses(&[
+                "device.reuse.invalidates-old-tokens",
+                "softlogout.recover-via-refresh-or-same-device-login",
+            ])],
+            Fault::RegisterRejectsRefreshTokenField => &[Clauses(&[
+                "register.200.access_token",
+                "register.200.expires_in_ms",
+                "register.200.refresh_token",
+                "register.request.inhibit_login",
+            ])],
+            // A registration without an access token leaves no device to compare.
+            Fault::RegisterWithoutAccessToken => &[Clauses(&["register.device.association"])],
+            // The refreshed tokens are on another device, so the transaction cannot be seen on "the same".
+            Fault::RefreshNewDevice => &[Clauses(&["txn.survives-refresh"])],
+            Fault::VersionsWithoutVPrefix => &[SpecRange],
+            Fault::NoOauthWrongErrcode => &[
+                Gate(&["oauth", "oauth-grant", "oauth-device-grant"]),
+                // Their cases find no metadata to check, and assume an OAuth API.
+                NotApplicable(&[
+                    "expiry.oauth-refresh-mandatory",
+                    "oauth.metadata.grant_types_supported",
+                    "oauth.metadata.other-musts",
+                    "oauth.metadata.required",
+                ]),
+            ],
+            Fault::OauthRegistrationRejectsNone => &[OauthLogin],
+            Fault::OauthNoRefreshToken => &[
+                OauthRefresh,
+                // Its case sends an OAuth session's refresh token to /refresh: there is none.
+                Clauses(&["oauth.legacy-refresh-not-for-oauth"]),
+            ],
+            Fault::OauthTokenJsonOnly => &[OauthRefresh],
+            // Revocation cannot be exercised without a revocation endpoint.
+            Fault::OauthMetadataWithoutRevocation => &[Clauses(&[
+                "oauth.revocation.both-tokens",
+                "oauth.revocation.client_id-mismatch",
+                "oauth.revocation.request",
+                "oauth.revocation.responses",
+            ])],
+            // The grant's tokens are not on the device of the scope, so re-using it has nothing to end.
+            Fault::OauthScopeDeviceIgnored | Fault::OauthRefreshNewDevice => {
+                &[Clauses(&["oauth.device.reuse-invalidates"])]
+            }
+            _ => &[],
+        }
+    }
+
     /// Whether the fault concerns the OAuth 2.0 API (the legacy API's tokens ignore it, and the other way
     /// round).
     pub fn is_oauth(self) -> bool {

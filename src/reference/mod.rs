@@ -46,7 +46,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-pub use fault::Fault;
+pub use fault::{Fault, Hides};
 pub use hook::{Answer, Delivery, Hook, SeenRequest, SeenResponse};
 
 /// How a [`ReferenceServer`] behaves.

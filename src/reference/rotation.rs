@@ -408,6 +408,13 @@ impl Tokens {
         // A lifetime too long to represent as an instant is as good as "never".
         self.policy
             .lifetime
+            .map(|lifetime| {
+                if self.policy.has(Fault::AccessTokensDieEarly) {
+                    lifetime / 2
+                } else {
+                    lifetime
+                }
+            })
             .and_then(|lifetime| now.checked_add(lifetime))
     }
 

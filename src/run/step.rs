@@ -160,7 +160,12 @@ impl StepRunner<'_> {
             // out with those before, and other cases need not wait for this one.
             self.logins = None;
             self.transcript.reserved = None;
-            return self.wait(wait).await;
+            self.wait(wait).await?;
+            // Nothing to evaluate: the steps after it are the ones a stop leaves unjudged.
+            if !cleanup {
+                self.judged += 1;
+            }
+            return Ok(());
         }
         // A refresh keeps what the response does not restate: the refresh token when none is new ("If not
         // given, the old refresh token can be re-used"), and for OAuth the client and the device.
@@ -230,7 +235,7 @@ impl StepRunner<'_> {
         if cleanup {
             return Ok(());
         }
-        let near_expiry = self.near_expiry(&step.action, sent_at);
+        let near_expiry = self.near_expiry(&step.action, sent_at, received_at);
         // The OAuth endpoints «use their own rules» (A34): the Matrix form checks are not theirs.
         if !step.action.calls_oauth_endpoint() {
             ambient::check(
@@ -624,9 +629,15 @@ impl StepRunner<'_> {
     }
 
     /// Why the access token an action sends was too close to its advertised expiry for a refusal to count:
-    /// sent after `E - margin` (margin: a tenth of the lifetime, or twice the slowest round trip of the case,
-    /// whichever is longer) but before the wait that deliberately lets it expire would have ended.
-    fn near_expiry(&self, action: &Action, sent_at: Instant) -> Option<String> {
+    /// its answer arrived after `E - margin` (margin: a tenth of the lifetime, or twice the slowest round trip
+    /// of the case, whichever is longer; the server may have handled the request at any time before the answer
+    /// arrived), and it was sent before the wait that deliberately lets it expire would have ended.
+    fn near_expiry(
+        &self,
+        action: &Action,
+        sent_at: Instant,
+        received_at: Instant,
+    ) -> Option<String> {
         let source = match action {
             Action::Whoami(source) => Some(source),
             // At /refresh an access token sent along is incidental: a refusal there is about the refresh token.
@@ -642,10 +653,10 @@ impl StepRunner<'_> {
         let expiry = session.requested_at + lifetime;
         let margin = self.near_expiry_margin(lifetime);
         let deliberately_expired = session.received_at + lifetime + expiry_margin(lifetime);
-        (sent_at + margin > expiry && sent_at < deliberately_expired).then(|| {
+        (received_at + margin > expiry && sent_at < deliberately_expired).then(|| {
             format!(
-                "the access token of `{name}` was sent {:?} before its advertised expiry, within the margin of {margin:?}",
-                expiry.saturating_duration_since(sent_at)
+                "the answer for the access token of `{name}` arrived {:?} before its advertised expiry, within the margin of {margin:?}",
+                expiry.saturating_duration_since(received_at)
             )
         })
     }

@@ -78,6 +78,7 @@ pub(super) enum Probe {
     RefreshAnyTime,
     ExpiresInMsInteger,
     ExpiresWhenAdvertised,
+    AliveBeforeExpiry,
     ExpiredSoftLogout,
     RefreshAfterExpiry,
     SoftLogoutBoolean,
@@ -132,6 +133,7 @@ impl Probe {
         Probe::RefreshAnyTime,
         Probe::ExpiresInMsInteger,
         Probe::ExpiresWhenAdvertised,
+        Probe::AliveBeforeExpiry,
         Probe::ExpiredSoftLogout,
         Probe::RefreshAfterExpiry,
         Probe::SoftLogoutBoolean,
@@ -194,6 +196,7 @@ impl Probe {
             F::RefreshOnlyAfterExpiry | F::RefreshBroken5xx => Probe::RefreshAnyTime,
             F::ExpiresInMsString => Probe::ExpiresInMsInteger,
             F::NoExpiry | F::ExpiresInSeconds => Probe::ExpiresWhenAdvertised,
+            F::AccessTokensDieEarly => Probe::AliveBeforeExpiry,
             F::NoSoftLogoutOnExpiry => Probe::ExpiredSoftLogout,
             F::ExpiryKillsRefreshToken => Probe::RefreshAfterExpiry,
             F::SoftLogoutString => Probe::SoftLogoutBoolean,
@@ -508,6 +511,19 @@ pub(super) async fn run(probe: Probe, hs: &Hs) -> Outcome {
                 unknown_token(&probe),
                 "{}ms after an advertised {expires}ms: {}",
                 expires + 200,
+                probe.status
+            );
+        }
+        Probe::AliveBeforeExpiry => {
+            let (_, login, _) = refreshable(hs).await?;
+            let expires = need!(login.expires_in_ms, "no expires_in_ms");
+            // 60 %: past the faulty server's half, and 40 % of the lifetime (see `config`) before the
+            // faithful one's expiry, room enough for a slow probe.
+            tokio::time::sleep(Duration::from_millis(expires * 3 / 5)).await;
+            let probe = hs.probe(&login.access).await;
+            ensure!(
+                ok(&probe),
+                "at 60 % of an advertised {expires}ms: {}",
                 probe.status
             );
         }
@@ -1066,6 +1082,9 @@ fn config(fault: Option<Fault>, like: Fault) -> ReferenceConfig {
     // A lifetime that keeps the expiry probes short but survives a busy test machine.
     let lifetime = if like == Fault::ExpiresInSeconds {
         base.access_token_lifetime
+    } else if like == Fault::AccessTokensDieEarly {
+        // Long enough that 40 % of it outlasts a probe on a loaded machine.
+        Some(Duration::from_secs(5))
     } else {
         Some(Duration::from_secs(1))
     };
