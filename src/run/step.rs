@@ -273,10 +273,16 @@ impl StepRunner<'_> {
             let mut note = format!("{label}: {}", response.summary());
             // Where tokens were issued, whether they come with a lifetime is part of what the server chose.
             if response.status == 200 && response.pointer("/access_token").is_some() {
-                note.push_str(match response.pointer("/expires_in_ms") {
-                    Some(_) => " with expires_in_ms",
-                    None => " without expires_in_ms",
-                });
+                // The OAuth token endpoint states the lifetime in seconds (RFC 6749 `expires_in`).
+                let field = match step.action {
+                    Action::OauthLogin(_) | Action::OauthRefresh(_) => "expires_in",
+                    _ => "expires_in_ms",
+                };
+                let given = response.pointer(&format!("/{field}")).is_some();
+                note.push_str(&format!(
+                    " {} {field}",
+                    if given { "with" } else { "without" }
+                ));
             }
             self.findings.observations.push(Observation {
                 clause: observe.clause.clone(),
