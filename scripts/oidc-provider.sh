@@ -64,8 +64,18 @@ start() {
         echo "oidc-provider already running (pid $(cat "$PID_FILE"))"
         return
     fi
-    (cd "$DIR" && OIDC_PORT=$PORT nohup node provider.mjs >"$LOG_FILE" 2>&1 &
-        echo $! >"$PID_FILE")
+    # Something else answering on the port would pass the readiness check below with its own configuration.
+    if curl -s -o /dev/null "$ISSUER/"; then
+        echo "port $PORT is in use by another process: stop it or set OIDC_PORT" >&2
+        exit 1
+    fi
+    # `nohup node` backgrounded as a simple command, so that $! is node's own pid and `stop` ends it (as
+    # part of a `cd && ...` list it would be the pid of a subshell, and node would outlive `stop`).
+    (
+        cd "$DIR" || exit 1
+        OIDC_PORT=$PORT nohup node provider.mjs >"$LOG_FILE" 2>&1 &
+        echo $! >"$PID_FILE"
+    )
     local waited=0
     until curl -sf -o /dev/null "$ISSUER/.well-known/openid-configuration"; do
         if ! running || ((waited >= START_TIMEOUT_S * 10)); then
