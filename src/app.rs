@@ -92,7 +92,13 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     if libtest.list {
         let _listed = libtest_mimic::run(
             &libtest,
-            run::trials(cases, None, runtime.handle().clone(), records),
+            run::trials(
+                cases,
+                None,
+                runtime.handle().clone(),
+                records,
+                report::terminal::completion,
+            ),
         );
         return Ok(EXIT_OK);
     }
@@ -101,6 +107,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         None,
         runtime.handle().clone(),
         records.clone(),
+        report::terminal::completion,
     )
     .iter()
     .filter(|trial| !libtest.is_filtered_out(trial))
@@ -216,6 +223,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         Some(ctx.clone()),
         runtime.handle().clone(),
         records.clone(),
+        report::terminal::completion,
     );
     // The exit code comes from the clause verdicts, not from libtest's count of failed trials.
     let _conclusion = libtest_mimic::run(&libtest, trials);

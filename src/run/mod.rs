@@ -10,7 +10,8 @@ pub mod step;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Completion, Failed, Trial};
+use libtest_mimic::Trial;
+pub use libtest_mimic::{Completion, Failed};
 
 use crate::case::Case;
 use crate::clause::Catalogue;
@@ -27,7 +28,7 @@ use crate::reading::Reading;
 use crate::redact::Secrets;
 use crate::run::oauth::Authoriser;
 use crate::transcript::Transcript;
-use crate::verdict::{CaseRecord, Outcome};
+use crate::verdict::{CaseRecord, StopReason};
 
 /// How the harness talks to a target, from the command line.
 #[derive(Debug, Clone)]
@@ -206,6 +207,9 @@ fn plan_logins(ctx: &RunContext, cases: &[Case]) {
 /// The records of the cases that ran, filled by the trials as they finish.
 pub type Records = Arc<Mutex<Vec<CaseRecord>>>;
 
+/// What libtest shows of a finished case: the reporters word it (`report::terminal::completion`).
+pub type Completer = fn(&CaseRecord) -> Result<Completion, Failed>;
+
 /// One trial per case, named by case id, with the primary clause as its kind (so that a libtest filter can
 /// select by clause as well as by id).
 pub fn trials(
@@ -213,6 +217,7 @@ pub fn trials(
     ctx: Option<Arc<RunContext>>,
     runtime: tokio::runtime::Handle,
     records: Records,
+    completion: Completer,
 ) -> Vec<Trial> {
     if let Some(ctx) = &ctx {
         plan_logins(ctx, &cases);
@@ -239,11 +244,8 @@ pub fn trials(
                         .map(|s| s.to_string())
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
-                    let message = ctx
-                        .http
-                        .secrets
-                        .redact(&format!("the harness panicked: {reason}"));
-                    case_run::harness_failure(&case, &message)
+                    let reason = ctx.http.secrets.redact(&reason);
+                    case_run::harness_failure(&case, StopReason::Panicked(reason))
                 });
                 let result = completion(&record);
                 records
@@ -255,16 +257,4 @@ pub fn trials(
             .with_kind(kind)
         })
         .collect()
-}
-
-fn completion(record: &CaseRecord) -> Result<Completion, Failed> {
-    match record.outcome {
-        Outcome::Passed => Ok(Completion::Completed),
-        Outcome::Skipped => Ok(Completion::ignored_with(&record.message)),
-        Outcome::Failed => Err(Failed::from(&record.message)),
-        Outcome::Error => Err(Failed::from(format!(
-            "error (not a verdict on the clause): {}",
-            record.message
-        ))),
-    }
 }
