@@ -67,7 +67,7 @@ pub struct Server {
 pub struct Gate {
     pub met: bool,
     /// The probe got no usable answer.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub undecided: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -94,7 +94,7 @@ pub struct Clause {
     pub section: String,
     pub summary: String,
     /// For each ambiguity of the spec that touches the clause, the reading that produced the verdict.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readings: Vec<ReadingNote>,
 }
 
@@ -114,7 +114,7 @@ pub struct Case {
     pub clauses: Vec<String>,
     pub outcome: Outcome,
     /// Skipped because of this run's settings, not because of the server.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skipped_by_settings: bool,
     /// The timing cause that stopped the case, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,7 +131,7 @@ pub struct Case {
     pub checks: Vec<Check>,
     pub observations: Vec<Observation>,
     /// The checks that did not run because the case stopped before them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreached: Vec<Unreached>,
 }
 
