@@ -386,7 +386,7 @@ faults! {
 /// What a fault takes away that the cases of other clauses stand on. The mutation matrix derives from it,
 /// and from the cases alone, the clauses the fault hides: those whose every case can reach its checks only
 /// through what the fault breaks. Exactly those may move, and only to `untested` (a needed step fails) or
-/// `not-applicable` (a gate or version range the server no longer meets); every other clause keeps the
+/// `not-applicable` (a gate the server no longer meets); every other clause keeps the
 /// verdict it has on the faithful server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hides {
@@ -406,7 +406,8 @@ pub enum Hides {
     Gate(&'static [&'static str]),
     /// The cases that require this gate: the probe can no longer tell whether it is met.
     UndecidedGate(&'static str),
-    /// The cases with a `spec:` range: the server advertises no version the suite can read.
+    /// The cases with a `spec:` range: the server advertises no version the suite can read, so they cannot
+    /// tell whether they apply.
     SpecRange,
     /// These clauses, untested, each for a reason given where the fault declares it.
     Clauses(&'static [&'static str]),
@@ -472,12 +473,8 @@ impl Fault {
                 "device.reuse.invalidates-old-tokens",
                 "softlogout.recover-via-refresh-or-same-device-login",
             ])],
-            Fault::RegisterRejectsRefreshTokenField => &[Clauses(&[
-                "register.200.access_token",
-                "register.200.expires_in_ms",
-                "register.200.refresh_token",
-                "register.request.inhibit_login",
-            ])],
+            // Every registration that asks for a refresh token is refused.
+            Fault::RegisterRejectsRefreshTokenField => &[Clauses(&["register.200.refresh_token"])],
             // A registration without an access token leaves no device to compare.
             Fault::RegisterWithoutAccessToken => &[Clauses(&["register.device.association"])],
             // The refreshed tokens are on another device, so the transaction cannot be seen on "the same".
