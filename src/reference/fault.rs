@@ -432,16 +432,10 @@ impl Fault {
                 // to an endpoint that answers.
                 Clauses(&["expiry.refresh-any-time"]),
             ],
-            // The login of every case that wants a refresh token fails, the probe's too.
-            Fault::LoginRejectsRefreshTokenField => {
-                &[UndecidedGate("refresh-tokens"), RefreshTokenLogin]
-            }
+            // The login of every case that wants a refresh token fails (the probe asks a registration).
+            Fault::LoginRejectsRefreshTokenField => &[RefreshTokenLogin],
             Fault::RefreshedAccessTokenInvalid => &[RefreshedAccessToken],
-            // No refresh token returned by /refresh works, so neither does a second refresh.
-            Fault::RefreshedRefreshTokenConsumed => &[Clauses(&[
-                "device.binding.record",
-                "refresh.device.bound-to-initial-device",
-            ])],
+
             // These clauses' cases compare device IDs with the one /login returned.
             Fault::LoginOmitsDeviceId => &[Clauses(&[
                 "device.binding.login-association",
@@ -452,14 +446,8 @@ impl Fault {
                 "whoami.device_id",
             ])],
             Fault::WhoamiWithoutDeviceId => &[WhoamiDeviceId],
-            // The refresh token, never rotated, is dead after one refresh: a case's second refresh fails.
-            Fault::NoRotationOldRevoked => &[
-                Gate(&["rotation"]),
-                Clauses(&[
-                    "device.binding.record",
-                    "refresh.device.bound-to-initial-device",
-                ]),
-            ],
+            // The refresh token, never rotated, is dead after one refresh.
+            Fault::NoRotationOldRevoked => &[Gate(&["rotation"])],
             // The "new" refresh token is the old one: the server does not rotate.
             Fault::RefreshEchoesRefreshToken => &[Gate(&["rotation"])],
             // A string expires_in_ms is no lifetime the suite can wait for.
