@@ -239,6 +239,10 @@ impl fmt::Display for StopReason {
             StopReason::NoSpecVersion(range) => {
                 write!(f, "the server advertises no spec version in {range}")
             }
+            StopReason::UnreadableVersions(range) => write!(
+                f,
+                "the server advertises no spec version the suite can read, so whether it implements {range} is unknown"
+            ),
             StopReason::Interrupted => f.write_str("not run: the run was interrupted (Ctrl-C)"),
             StopReason::DeadlineBeforeStart => {
                 f.write_str("the run deadline passed before the case started")

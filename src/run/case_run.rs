@@ -51,6 +51,10 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
     if let Some(range) = &case.spec
         && !range.any_advertised(&capabilities.versions)
     {
+        // No readable version is no evidence that the server lacks what the range covers.
+        if capabilities.versions.is_empty() {
+            return Some(Stop::Error(StopReason::UnreadableVersions(*range)));
+        }
         return Some(Stop::Skip(StopReason::NoSpecVersion(*range)));
     }
     let unmet = |gate: Gate, status: GateStatus, need: Need| match status {

@@ -23,6 +23,8 @@ pub enum StopReason {
     },
     /// The case's `spec` range holds no version the server advertises.
     NoSpecVersion(VersionRange),
+    /// The server advertises no version the suite can read: whether it implements the range is unknown.
+    UnreadableVersions(VersionRange),
     Interrupted,
     DeadlineBeforeStart,
     DeadlineWhileRunning,
