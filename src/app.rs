@@ -1,7 +1,7 @@
 //! Orchestration only: arguments -> cases -> target -> probe -> trials -> verdicts -> reports -> exit code.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use libtest_mimic::FormatSetting;
@@ -20,6 +20,7 @@ use crate::output;
 use crate::redact::Secrets;
 use crate::reference::{self, Fault, ReferenceConfig, ReferenceServer};
 use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals};
+use crate::run::events::Recorder;
 use crate::run::oauth::Authoriser;
 use crate::run::{self, Interrupt, RunContext, Settings};
 use crate::selection;
@@ -88,7 +89,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let records: run::Records = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Recorder::default();
     if libtest.list {
         let _listed = libtest_mimic::run(
             &libtest,
@@ -96,7 +97,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
                 cases,
                 None,
                 runtime.handle().clone(),
-                records,
+                Arc::new(recorder),
                 report::terminal::completion,
             ),
         );
@@ -106,7 +107,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         cases.clone(),
         None,
         runtime.handle().clone(),
-        records.clone(),
+        Arc::new(recorder.clone()),
         report::terminal::completion,
     )
     .iter()
@@ -222,15 +223,14 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         cases,
         Some(ctx.clone()),
         runtime.handle().clone(),
-        records.clone(),
+        Arc::new(recorder.clone()),
         report::terminal::completion,
     );
     // The exit code comes from the clause verdicts, not from libtest's count of failed trials.
     let _conclusion = libtest_mimic::run(&libtest, trials);
     let duration = started.elapsed();
 
-    let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
-    records.sort_by(|a, b| a.id.cmp(&b.id));
+    let records = recorder.take_sorted();
     let verdicts = verdict::aggregate(&ctx.catalogue, cli.reading, &records);
     let errors = records
         .iter()
