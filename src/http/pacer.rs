@@ -16,9 +16,11 @@
 //! run's planned logins known, a wait's progress line says how many logins are left and about how long they
 //! will take.
 //!
-//! A case that logs in several times reserves the login lane for its logins: they go out together, and once the
-//! server has rate-limited logins, only after enough intervals for all of them. Otherwise its first session
-//! could expire while it waits for its second login, and the case would judge an access token the wait killed.
+//! A case that logs in with a password while it holds a session (its own earlier login, a set-up login as an
+//! application service) reserves the login lane for its password logins before its first step: they go out
+//! together, and once the server has rate-limited logins, only after enough intervals for all of them.
+//! Otherwise its first session could expire while it waits for its next login, and the case would judge an
+//! access token the wait killed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -248,15 +250,16 @@ impl Pacer {
     }
 
     /// Reserves the lane of `limit` for `count` requests of one case, which then go out together (see the
-    /// module comment); `None` when one request needs no reservation. Once the server has rate-limited the
-    /// lane, waits until it should admit them all.
+    /// module comment); `None` for no request. Once the server has rate-limited the lane, waits until it
+    /// should admit them all. One request is worth reserving too, when it must go out while a session the
+    /// case opened earlier (by other means) is alive: its turn is then taken before that session exists.
     pub async fn reserve(
         &self,
         limit: Limit,
         count: usize,
         transcript: &mut Transcript,
     ) -> Result<Option<Reservation>, HttpError> {
-        if count < 2 {
+        if count == 0 {
             return Ok(None);
         }
         let lane = self
