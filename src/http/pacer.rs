@@ -671,6 +671,97 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(300));
     }
 
+    /// Synapse's `Ratelimiter` (synapse/api/ratelimiting.py): `burst` actions, draining at one per
+    /// `interval`; a refused action is told when the next one fits.
+    struct SynapseBucket {
+        count: f64,
+        start: Instant,
+        burst: f64,
+        interval: Duration,
+        refused: u32,
+    }
+
+    impl SynapseBucket {
+        fn admit(&mut self) -> Result<(), Duration> {
+            let now = Instant::now();
+            let drained = (now - self.start).as_secs_f64() / self.interval.as_secs_f64();
+            let performed = (self.count - drained).max(0.0);
+            if performed + 1.0 <= self.burst {
+                self.count = performed + 1.0;
+                self.start = now;
+                return Ok(());
+            }
+            self.refused += 1;
+            let next = (performed - self.burst + 1.0) * self.interval.as_secs_f64();
+            Err(Duration::from_secs_f64(next))
+        }
+    }
+
+    /// One login the way `Http::send_in_turn` sends it; the time it went out.
+    async fn login(
+        pacer: &Pacer,
+        bucket: &Mutex<SynapseBucket>,
+        transcript: &mut Transcript,
+    ) -> Instant {
+        let reserved = transcript.reserved == Some(Limit::Login);
+        let mut turn = pacer.turn(Limit::Login, "/login", reserved).await;
+        loop {
+            turn.wait(transcript).await.unwrap();
+            let admitted = bucket.lock().unwrap().admit();
+            match admitted {
+                Ok(()) => {
+                    turn.answered(Duration::from_millis(50));
+                    transcript.reserved_left = transcript.reserved_left.saturating_sub(1);
+                    return Instant::now();
+                }
+                Err(asked) => turn.rate_limited(asked).unwrap(),
+            }
+        }
+    }
+
+    /// Against a stock Synapse login limiter (5, then one per 333 s): once the first 429 has taught the
+    /// lane the server's pace, every later login is counted against the bucket before it is sent: no more
+    /// 429s, and the two logins of each case that reserved them go out together.
+    #[tokio::test(start_paused = true)]
+    async fn once_learned_the_server_bucket_is_counted_before_sending() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let interval = Duration::from_secs(333);
+        let began = Instant::now();
+        let bucket = Mutex::new(SynapseBucket {
+            count: 0.0,
+            start: Instant::now(),
+            burst: 5.0,
+            interval,
+            refused: 0,
+        });
+        let pairs = (0..6).map(|_| async {
+            let mut transcript = Transcript::default();
+            let reservation = pacer
+                .reserve(Limit::Login, 2, &mut transcript)
+                .await
+                .unwrap();
+            let first = login(&pacer, &bucket, &mut transcript).await;
+            let second = login(&pacer, &bucket, &mut transcript).await;
+            drop(reservation);
+            second - first
+        });
+        let singles = (0..4).map(|_| async {
+            login(&pacer, &bucket, &mut Transcript::default()).await;
+            Duration::ZERO
+        });
+        let (pairs, _) = tokio::join!(
+            futures_util::future::join_all(pairs),
+            futures_util::future::join_all(singles)
+        );
+        // The first 429 is how the lane learns the pace: there is no other way to learn it.
+        assert_eq!(bucket.lock().unwrap().refused, 1);
+        // At most one pair met that 429 between its logins; the others went out together.
+        let apart = pairs.iter().filter(|gap| **gap >= interval).count();
+        assert!(apart <= 1, "{pairs:?}");
+        // 16 logins: 5 from the burst, then one per interval.
+        assert!(began.elapsed() <= interval * 11, "{:?}", began.elapsed());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_wait_over_max_wait_or_past_the_budget_is_refused() {
         let pacer = Pacer::new(
