@@ -66,7 +66,7 @@ pub enum Cause {
         #[serde(rename = "asked_ms", serialize_with = "millis")]
         asked: Duration,
     },
-    /// The case waited its turn behind a rate limit (each wait within `--max-wait`) until a session it had
+    /// The case's turn behind a rate limit (each wait within `--max-wait`) came only after a session it had
     /// opened expired, on its second attempt too: the server's pace outlasts its own token lifetime.
     SessionOutlived {
         limit: Limit,

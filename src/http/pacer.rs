@@ -20,7 +20,9 @@
 //! application service) reserves the login lane for its password logins before its first step: they go out
 //! together, and once the server has rate-limited logins, only after enough intervals for all of them.
 //! Otherwise its first session could expire while it waits for its next login, and the case would judge an
-//! access token the wait killed.
+//! access token the wait killed. A case whose turn would still come after one of its sessions expired (the first
+//! `429` of a run cannot be foreseen) is told so at once, and starts again rather than spend the server's next
+//! token on a login it would throw away.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,6 +46,8 @@ pub const EXPENSIVE_CAP: usize = 2;
 const SLOWEST_FACTOR: u32 = 4;
 /// Waits shorter than this are not worth a progress line.
 const ANNOUNCE_FROM: Duration = Duration::from_secs(2);
+/// A wait at least this long that would end after a session of the case expired is not waited out.
+const OUTLIVE_FROM: Duration = Duration::from_secs(1);
 
 /// What each kind of request cost the run, for the report and the advice.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -421,6 +425,18 @@ impl Turn<'_> {
             // the case's other reserved requests are a queue, which the wait budget bounds.
             self.pacer
                 .check_wait(self.limit, until, wait.min(interval))?;
+            // A request sent after a session of its case expired would serve a case that starts again: the
+            // server's token is better left for the next attempt, or for another case.
+            if wait >= OUTLIVE_FROM
+                && transcript
+                    .sessions_expire
+                    .is_some_and(|expires| until > expires)
+            {
+                return Err(HttpError::OutlivesSession {
+                    limit: self.limit,
+                    wait,
+                });
+            }
             if announce && self.pacer.progress && wait >= ANNOUNCE_FROM {
                 let setting = self
                     .limit
@@ -664,6 +680,27 @@ mod tests {
         first.rate_limited(Duration::from_secs(320)).unwrap();
         first.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(640));
+    }
+
+    /// A case holding a session that expires in 300 s gets a 429 asking for 320 s: it does not wait (its login
+    /// would serve a case that must start again) but says so at once; a shorter wait it waits out.
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_after_a_session_of_the_case_expires_is_not_waited_for() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let mut transcript = Transcript::default();
+        transcript.sessions_expire = Some(Instant::now() + Duration::from_secs(300));
+        let started = Instant::now();
+        let mut turn = pacer.turn(Limit::Login, "/login", false).await;
+        turn.rate_limited(Duration::from_secs(320)).unwrap();
+        let outlives = turn.wait(&mut transcript).await;
+        assert!(
+            matches!(outlives, Err(HttpError::OutlivesSession { .. })),
+            "{outlives:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        transcript.sessions_expire = Some(Instant::now() + Duration::from_secs(330));
+        turn.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(320));
     }
 
     /// A case's logins reserved together wait until the bucket holds all of them, then go out back to back.

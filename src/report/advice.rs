@@ -190,10 +190,10 @@ fn session_outlived(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: 
     out.push(Advice {
         topic: Topic::SessionOutlived,
         text: format!(
-            "{} case(s) stopped because they waited their turn behind {} (up to {}, one request per {}) until \
-             a session they had opened expired{lifetime}, twice; every wait was within --max-wait {}, so a \
-             longer one does not help: {}, or give access tokens a longer lifetime there \
-             (`refreshable_access_token_lifetime` on Synapse).",
+            "{} case(s) stopped because their turn behind {} came only after a session they had opened had \
+             expired{lifetime}, on a second attempt too (a wait of up to {}, at one request per {}); every \
+             wait was within --max-wait {}, so a longer one does not help: {}, or give access tokens a longer \
+             lifetime there (`refreshable_access_token_lifetime` on Synapse).",
             waited.len(),
             limit.what(),
             show(*longest),

@@ -243,12 +243,28 @@ impl StepRunner<'_> {
                 }
                 .map_err(Stop::Error)?;
                 let (sent, waited) = (Instant::now(), self.transcript.clock().total());
+                self.transcript.sessions_expire = self.scope.first_expiry().map(|expires| {
+                    tokio::time::Instant::now() + expires.saturating_duration_since(sent)
+                });
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
+                self.transcript.sessions_expire = None;
                 if outgoing.limit() == Limit::Login {
                     self.login_sent();
                 }
-                let response =
-                    response.map_err(|e| Stop::from_http(&format!("step `{}`", step.name), e))?;
+                let response = response.map_err(|e| match e {
+                    HttpError::OutlivesSession { limit, wait } => Stop::Restart {
+                        limit,
+                        waited: wait,
+                        reason: format!(
+                            "step `{}` would have waited {} for its turn behind {}, past the expiry of a \
+                             session the case holds",
+                            step.name,
+                            crate::cause::shown(wait),
+                            limit.what()
+                        ),
+                    },
+                    e => Stop::from_http(&format!("step `{}`", step.name), e),
+                })?;
                 // A real wait (a turn behind a rate limit), not the moment any request spends in its lane.
                 let waited = self.transcript.clock().total().saturating_sub(waited);
                 if waited >= RESTART_AFTER_WAIT
