@@ -69,6 +69,13 @@ pub enum Cause {
         #[schemars(with = "u64")]
         asked: Duration,
     },
+    /// The case's turn behind a rate limit (each wait within `--max-wait`) came only after a session it had
+    /// opened expired, on its second attempt too: the server's pace outlasts its own token lifetime.
+    SessionOutlived {
+        limit: Limit,
+        #[serde(rename = "waited_ms", serialize_with = "millis")]
+        waited: Duration,
+    },
     /// The case's turn behind a rate limit would have come after the run's `--wait-budget` ran out.
     WaitBudget { limit: Limit },
     /// Waiting for an access token to expire would take longer than `--max-wait`.

@@ -42,6 +42,10 @@ pub struct Transcript {
     /// them all, or the case's sessions would expire between its logins.
     #[serde(skip)]
     pub reserved_left: u32,
+    /// The earliest expiry of a session the case holds while it sends a request: a turn that would come
+    /// later is not waited for (see [`crate::http::HttpError::OutlivesSession`]).
+    #[serde(skip)]
+    pub sessions_expire: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -292,6 +292,8 @@ pub struct LoginSpec {
     /// None: the field is not sent at all.
     pub refresh_token: Option<bool>,
     pub device_id: Option<String>,
+    /// Sent as `initial_device_display_name`.
+    pub device_name: Option<String>,
     pub session: Option<String>,
 }
 

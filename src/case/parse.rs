@@ -156,6 +156,7 @@ struct RawLogin {
     user: String,
     refresh_token: Option<bool>,
     device_id: Option<String>,
+    device_name: Option<String>,
     #[serde(rename = "as")]
     session: Option<String>,
 }
@@ -442,6 +443,7 @@ fn convert_step(
             user: l.user,
             refresh_token: l.refresh_token,
             device_id: l.device_id,
+            device_name: l.device_name,
             session: l.session,
         }));
     }

@@ -219,7 +219,7 @@ impl Validator<'_> {
                     None => {}
                 }
             }
-            Action::Login(l) => out.extend(l.device_id.clone()),
+            Action::Login(l) => out.extend(l.device_id.iter().chain(&l.device_name).cloned()),
             Action::Register(r) => out.extend(r.device_id.clone()),
             Action::Refresh(r) => out.extend(token(&r.token)),
             Action::Whoami(t) => out.extend(token(t)),

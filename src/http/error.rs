@@ -32,6 +32,11 @@ pub enum HttpError {
     )]
     WaitBudget { limit: Limit, budget: Duration },
     #[error(
+        "this request's turn behind {} would come in {}, after a session the case holds has expired",
+        limit.what(), crate::cause::shown(*wait)
+    )]
+    OutlivesSession { limit: Limit, wait: Duration },
+    #[error(
         "TLS failure: {0} (a self-signed certificate needs --insecure; a server that speaks plain HTTP needs an http:// URL)"
     )]
     Tls(String),
@@ -52,6 +57,10 @@ impl HttpError {
                 asked: *asked,
             }),
             HttpError::WaitBudget { limit, .. } => Some(Cause::WaitBudget { limit: *limit }),
+            HttpError::OutlivesSession { limit, wait } => Some(Cause::SessionOutlived {
+                limit: *limit,
+                waited: *wait,
+            }),
             HttpError::Timeout(_) => Some(Cause::Timeout),
             _ => None,
         }

@@ -16,9 +16,13 @@
 //! run's planned logins known, a wait's progress line says how many logins are left and about how long they
 //! will take.
 //!
-//! A case that logs in several times reserves the login lane for its logins: they go out together, and once the
-//! server has rate-limited logins, only after enough intervals for all of them. Otherwise its first session
-//! could expire while it waits for its second login, and the case would judge an access token the wait killed.
+//! A case that logs in with a password while it holds a session (its own earlier login, a set-up login as an
+//! application service) reserves the login lane for its password logins before its first step: they go out
+//! together, and once the server has rate-limited logins, only after enough intervals for all of them.
+//! Otherwise its first session could expire while it waits for its next login, and the case would judge an
+//! access token the wait killed. A case whose turn would still come after one of its sessions expired (the first
+//! `429` of a run cannot be foreseen) is told so at once, and starts again rather than spend the server's next
+//! token on a login it would throw away.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,6 +46,8 @@ pub const EXPENSIVE_CAP: usize = 2;
 const SLOWEST_FACTOR: u32 = 4;
 /// Waits shorter than this are not worth a progress line.
 const ANNOUNCE_FROM: Duration = Duration::from_secs(2);
+/// A wait at least this long that would end after a session of the case expired is not waited out.
+const OUTLIVE_FROM: Duration = Duration::from_secs(1);
 
 /// What each kind of request cost the run, for the report and the advice.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -248,15 +254,16 @@ impl Pacer {
     }
 
     /// Reserves the lane of `limit` for `count` requests of one case, which then go out together (see the
-    /// module comment); `None` when one request needs no reservation. Once the server has rate-limited the
-    /// lane, waits until it should admit them all.
+    /// module comment); `None` for no request. Once the server has rate-limited the lane, waits until it
+    /// should admit them all. One request is worth reserving too, when it must go out while a session the
+    /// case opened earlier (by other means) is alive: its turn is then taken before that session exists.
     pub async fn reserve(
         &self,
         limit: Limit,
         count: usize,
         transcript: &mut Transcript,
     ) -> Result<Option<Reservation>, HttpError> {
-        if count < 2 {
+        if count == 0 {
             return Ok(None);
         }
         let lane = self
@@ -392,7 +399,7 @@ impl Turn<'_> {
         };
         loop {
             let now = Instant::now();
-            let (until, announce, queued) = {
+            let (until, interval, announce, queued) = {
                 let mut state = lane.state();
                 let extra = state.interval * together;
                 let until = match state.not_before {
@@ -411,10 +418,25 @@ impl Turn<'_> {
                 if announce {
                     state.announced = Some(until);
                 }
-                (until, announce, state.queued)
+                (until, state.interval, announce, state.queued)
             };
             let wait = until - now;
-            self.pacer.check_wait(self.limit, until, wait)?;
+            // As in `reserve`: `--max-wait` bounds what the server asks for, one interval; the intervals for
+            // the case's other reserved requests are a queue, which the wait budget bounds.
+            self.pacer
+                .check_wait(self.limit, until, wait.min(interval))?;
+            // A request sent after a session of its case expired would serve a case that starts again: the
+            // server's token is better left for the next attempt, or for another case.
+            if wait >= OUTLIVE_FROM
+                && transcript
+                    .sessions_expire
+                    .is_some_and(|expires| until > expires)
+            {
+                return Err(HttpError::OutlivesSession {
+                    limit: self.limit,
+                    wait,
+                });
+            }
             if announce && self.pacer.progress && wait >= ANNOUNCE_FROM {
                 let setting = self
                     .limit
@@ -643,6 +665,44 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(600));
     }
 
+    /// A 429 on the first of two reserved logins asks for 320 s; with the second, the wait is 640 s. Each
+    /// interval is within --max-wait 10m, so the case waits (it was skipped as "asked 10m 40s" once).
+    #[tokio::test(start_paused = true)]
+    async fn max_wait_bounds_one_interval_of_a_reservation_not_all_of_them() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let mut transcript = Transcript::default();
+        let _reservation = pacer
+            .reserve(Limit::Login, 2, &mut transcript)
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut first = pacer.turn(Limit::Login, "/login", true).await;
+        first.rate_limited(Duration::from_secs(320)).unwrap();
+        first.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(640));
+    }
+
+    /// A case holding a session that expires in 300 s gets a 429 asking for 320 s: it does not wait (its login
+    /// would serve a case that must start again) but says so at once; a shorter wait it waits out.
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_after_a_session_of_the_case_expires_is_not_waited_for() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let mut transcript = Transcript::default();
+        transcript.sessions_expire = Some(Instant::now() + Duration::from_secs(300));
+        let started = Instant::now();
+        let mut turn = pacer.turn(Limit::Login, "/login", false).await;
+        turn.rate_limited(Duration::from_secs(320)).unwrap();
+        let outlives = turn.wait(&mut transcript).await;
+        assert!(
+            matches!(outlives, Err(HttpError::OutlivesSession { .. })),
+            "{outlives:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        transcript.sessions_expire = Some(Instant::now() + Duration::from_secs(330));
+        turn.wait(&mut transcript).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(320));
+    }
+
     /// A case's logins reserved together wait until the bucket holds all of them, then go out back to back.
     #[tokio::test(start_paused = true)]
     async fn a_reservation_waits_for_enough_tokens_then_sends_them_together() {
@@ -666,6 +726,97 @@ mod tests {
             transcript.reserved_left -= 1;
         }
         assert_eq!(started.elapsed(), Duration::from_secs(300));
+    }
+
+    /// Synapse's `Ratelimiter` (synapse/api/ratelimiting.py): `burst` actions, draining at one per
+    /// `interval`; a refused action is told when the next one fits.
+    struct SynapseBucket {
+        count: f64,
+        start: Instant,
+        burst: f64,
+        interval: Duration,
+        refused: u32,
+    }
+
+    impl SynapseBucket {
+        fn admit(&mut self) -> Result<(), Duration> {
+            let now = Instant::now();
+            let drained = (now - self.start).as_secs_f64() / self.interval.as_secs_f64();
+            let performed = (self.count - drained).max(0.0);
+            if performed + 1.0 <= self.burst {
+                self.count = performed + 1.0;
+                self.start = now;
+                return Ok(());
+            }
+            self.refused += 1;
+            let next = (performed - self.burst + 1.0) * self.interval.as_secs_f64();
+            Err(Duration::from_secs_f64(next))
+        }
+    }
+
+    /// One login the way `Http::send_in_turn` sends it; the time it went out.
+    async fn login(
+        pacer: &Pacer,
+        bucket: &Mutex<SynapseBucket>,
+        transcript: &mut Transcript,
+    ) -> Instant {
+        let reserved = transcript.reserved == Some(Limit::Login);
+        let mut turn = pacer.turn(Limit::Login, "/login", reserved).await;
+        loop {
+            turn.wait(transcript).await.unwrap();
+            let admitted = bucket.lock().unwrap().admit();
+            match admitted {
+                Ok(()) => {
+                    turn.answered(Duration::from_millis(50));
+                    transcript.reserved_left = transcript.reserved_left.saturating_sub(1);
+                    return Instant::now();
+                }
+                Err(asked) => turn.rate_limited(asked).unwrap(),
+            }
+        }
+    }
+
+    /// Against a stock Synapse login limiter (5, then one per 333 s): once the first 429 has taught the
+    /// lane the server's pace, every later login is counted against the bucket before it is sent: no more
+    /// 429s, and the two logins of each case that reserved them go out together.
+    #[tokio::test(start_paused = true)]
+    async fn once_learned_the_server_bucket_is_counted_before_sending() {
+        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let interval = Duration::from_secs(333);
+        let began = Instant::now();
+        let bucket = Mutex::new(SynapseBucket {
+            count: 0.0,
+            start: Instant::now(),
+            burst: 5.0,
+            interval,
+            refused: 0,
+        });
+        let pairs = (0..6).map(|_| async {
+            let mut transcript = Transcript::default();
+            let reservation = pacer
+                .reserve(Limit::Login, 2, &mut transcript)
+                .await
+                .unwrap();
+            let first = login(&pacer, &bucket, &mut transcript).await;
+            let second = login(&pacer, &bucket, &mut transcript).await;
+            drop(reservation);
+            second - first
+        });
+        let singles = (0..4).map(|_| async {
+            login(&pacer, &bucket, &mut Transcript::default()).await;
+            Duration::ZERO
+        });
+        let (pairs, _) = tokio::join!(
+            futures_util::future::join_all(pairs),
+            futures_util::future::join_all(singles)
+        );
+        // The first 429 is how the lane learns the pace: there is no other way to learn it.
+        assert_eq!(bucket.lock().unwrap().refused, 1);
+        // At most one pair met that 429 between its logins; the others went out together.
+        let apart = pairs.iter().filter(|gap| **gap >= interval).count();
+        assert!(apart <= 1, "{pairs:?}");
+        // 16 logins: 5 from the burst, then one per interval.
+        assert!(began.elapsed() <= interval * 11, "{:?}", began.elapsed());
     }
 
     #[tokio::test(start_paused = true)]

@@ -22,6 +22,9 @@ pub enum Topic {
     RateLimit,
     /// The run's wait budget ran out before some cases got their turn.
     WaitBudget,
+    /// A case's turn behind a rate limit came after a session it had opened expired: the server's pace
+    /// outlasts its token lifetime (`--max-wait` is not the cause).
+    SessionOutlived,
     /// Access tokens live longer than `--max-wait`.
     Expiry,
     /// Requests got no answer in time.
@@ -64,6 +67,7 @@ pub fn advise(inputs: &Inputs<'_>) -> Vec<Advice> {
     refresh_tokens_off(inputs, &mut out);
     for (limit, stats) in inputs.pacing {
         rate_limit(inputs, *limit, stats, &mut out);
+        session_outlived(inputs, *limit, stats, &mut out);
     }
     appservice_logins(inputs, &mut out);
     expiry(inputs, &mut out);
@@ -165,6 +169,40 @@ fn rate_limit(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: &mut V
             ),
         });
     }
+}
+
+/// Cases whose wait for their turn (within `--max-wait`) outlasted a session they had opened: a longer
+/// `--max-wait` changes nothing; a faster pace or a longer token lifetime does.
+fn session_outlived(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: &mut Vec<Advice>) {
+    let waited: Vec<Duration> = causes(inputs)
+        .filter_map(|c| match c {
+            Cause::SessionOutlived { limit: l, waited } if *l == limit => Some(*waited),
+            _ => None,
+        })
+        .collect();
+    let Some(longest) = waited.iter().max() else {
+        return;
+    };
+    let lifetime = inputs
+        .capabilities
+        .access_token_lifetime_ms
+        .map(|ms| format!(" (access tokens live {})", show(Duration::from_millis(ms))))
+        .unwrap_or_default();
+    out.push(Advice {
+        topic: Topic::SessionOutlived,
+        text: format!(
+            "{} case(s) stopped because their turn behind {} came only after a session they had opened had \
+             expired{lifetime}, on a second attempt too (a wait of up to {}, at one request per {}); every \
+             wait was within --max-wait {}, so a longer one does not help: {}, or give access tokens a longer \
+             lifetime there (`refreshable_access_token_lifetime` on Synapse).",
+            waited.len(),
+            limit.what(),
+            show(*longest),
+            show(stats.longest_asked),
+            show(inputs.max_wait),
+            setting(limit)
+        ),
+    });
 }
 
 /// Password logins waited on the login limit while set-up logins could have gone around it.
@@ -414,6 +452,33 @@ mod tests {
         assert!(text.contains("2 case(s) stopped"), "{text}");
         assert!(text.contains("`rc_login`"), "{text}");
         assert!(text.contains("`--max-wait 340s`"), "{text}");
+    }
+
+    /// A wait within --max-wait that outlasted a session (331 s against 5-minute tokens) is not advised as a
+    /// wait over --max-wait: a longer one would change nothing.
+    #[test]
+    fn a_wait_that_outlived_a_session_names_the_lifetime_not_max_wait() {
+        let outlived = Cause::SessionOutlived {
+            limit: Limit::Login,
+            waited: Duration::from_secs(331),
+        };
+        let cases = [case(Some(outlived), None)];
+        let advice = advise_on(&cases, GateStatus::Met, login_stats());
+        let rate = advice.iter().find(|a| a.topic == Topic::RateLimit);
+        let rate = &rate.expect("rate-limit advice").text;
+        assert!(!rate.contains("stopped"), "{rate}");
+        let outlived = advice.iter().find(|a| a.topic == Topic::SessionOutlived);
+        let text = &outlived.expect("session-outlived advice").text;
+        assert!(text.starts_with("1 case(s) stopped"), "{text}");
+        assert!(text.contains("up to 5m 31s"), "{text}");
+        assert!(text.contains("access tokens live 5m"), "{text}");
+        assert!(text.contains("a longer one does not help"), "{text}");
+        assert!(text.contains("`rc_login`"), "{text}");
+        assert!(
+            text.contains("`refreshable_access_token_lifetime`"),
+            "{text}"
+        );
+        assert!(!text.contains("`--max-wait"), "{text}");
     }
 
     #[test]

@@ -261,9 +261,16 @@ impl fmt::Display for StopReason {
                 reason,
             } => write!(f, "setup: cannot create user `{user}`: {reason}"),
             StopReason::AccountRefused { at, reason } => write!(f, "{at}: {reason}"),
-            StopReason::SessionExpiredWhileWaiting { step, session } => write!(
+            StopReason::SessionExpiredWhileWaiting {
+                step,
+                session,
+                limit,
+                waited,
+            } => write!(
                 f,
-                "step `{step}` waited its turn behind a rate limit until session `{session}` had expired"
+                "step `{step}` waited its turn behind {} ({}) until session `{session}` had expired",
+                limit.what(),
+                crate::cause::shown(*waited)
             ),
             StopReason::Twice(reason) => write!(f, "twice: {reason}"),
             StopReason::Grant { step, reason } => write!(f, "step `{step}`: {reason}"),

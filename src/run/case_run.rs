@@ -96,7 +96,7 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
         return finish(ctx, case, runner(ctx, case), Some(stop), started);
     }
     let (first, stop) = attempt(ctx, case).await;
-    let Some(Stop::Restart(reason)) = stop else {
+    let Some(Stop::Restart { reason, .. }) = stop else {
         return finish(ctx, case, first, stop, started);
     };
     // Once: the second attempt reserves its logins on a lane that now knows the server's interval.
@@ -107,18 +107,13 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
     transcript.extend(std::mem::take(&mut again.transcript));
     again.transcript = transcript;
     let stop = match stop {
-        Some(Stop::Restart(reason)) => {
-            let asked = ctx
-                .http
-                .pacer
-                .stats()
-                .get(&Limit::Login)
-                .map(|s| s.longest_asked)
-                .unwrap_or_default();
-            let cause = Cause::RateLimit {
-                limit: Limit::Login,
-                asked,
-            };
+        // Not a wait over --max-wait: each was within it, but outlasted a session of the case.
+        Some(Stop::Restart {
+            limit,
+            waited,
+            reason,
+        }) => {
+            let cause = Cause::SessionOutlived { limit, waited };
             Some(Stop::Timing(cause, StopReason::Twice(Box::new(reason))))
         }
         stop => stop,
@@ -237,7 +232,7 @@ async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
             }
         }
     }
-    let logins = step::password_logins(runner.case, runner.ctx.accounts.appservice_logins());
+    let logins = step::reserved_logins(runner.case, runner.ctx.accounts.appservice_logins());
     let pacer = runner.ctx.http.pacer.clone();
     match pacer
         .reserve(Limit::Login, logins, &mut runner.transcript)

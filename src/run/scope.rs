@@ -31,6 +31,20 @@ pub struct Session {
 }
 
 impl Scope {
+    /// The earliest time an access token the case holds, alive now, may expire (counted from when its
+    /// request was sent, so never late).
+    pub fn first_expiry(&self) -> Option<Instant> {
+        let now = Instant::now();
+        self.sessions
+            .values()
+            .filter_map(|session| {
+                let lifetime = session.expires_in_ms.as_ref()?.as_u64()?;
+                Some(session.requested_at + std::time::Duration::from_millis(lifetime))
+            })
+            .filter(|expires| *expires > now)
+            .min()
+    }
+
     /// A session whose access token was alive at `since` and has expired now, by its `expires_in_ms`.
     pub fn expired_since(&self, since: Instant) -> Option<&str> {
         let now = Instant::now();

@@ -48,7 +48,11 @@ pub enum Stop {
     Timing(Cause, StopReason),
     /// The case waited its turn behind a rate limit for so long that a session it had opened expired: what
     /// follows would judge a token the wait killed, so the case starts again (with its logins reserved).
-    Restart(StopReason),
+    Restart {
+        limit: Limit,
+        waited: Duration,
+        reason: StopReason,
+    },
 }
 
 impl Stop {
@@ -69,7 +73,7 @@ impl Stop {
             | Stop::Skip(r)
             | Stop::NotRun(r)
             | Stop::Timing(_, r)
-            | Stop::Restart(r) => r,
+            | Stop::Restart { reason: r, .. } => r,
         }
     }
 
@@ -79,7 +83,7 @@ impl Stop {
             | Stop::Skip(r)
             | Stop::NotRun(r)
             | Stop::Timing(_, r)
-            | Stop::Restart(r) => r,
+            | Stop::Restart { reason: r, .. } => r,
         }
     }
 }
@@ -126,16 +130,47 @@ pub struct StepRunner<'a> {
 pub fn password_logins(case: &Case, appservice: bool) -> usize {
     case.steps
         .iter()
-        .filter(|s| match &s.action {
-            Action::Login(_) => !(appservice && appservice_login(s)),
-            Action::Request(RequestSpec {
-                method,
-                target: Target::Path(path),
-                ..
-            }) => http::limit_of(*method, path) == Limit::Login,
-            _ => false,
-        })
+        .filter(|s| password_login(s, appservice))
         .count()
+}
+
+fn password_login(step: &Step, appservice: bool) -> bool {
+    match &step.action {
+        Action::Login(_) => !(appservice && appservice_login(step)),
+        Action::Request(RequestSpec {
+            method,
+            target: Target::Path(path),
+            ..
+        }) => http::limit_of(*method, path) == Limit::Login,
+        _ => false,
+    }
+}
+
+/// The password logins a case reserves before its first step (see [`crate::http::pacer::Reservation`]), or 0.
+/// A case reserves when one of its password logins must go out while something it obtained earlier is still
+/// alive: a session (a set-up login's included), a token captured from a login, a registration. Waiting its
+/// turn between the two could outlast that session's lifetime (five minutes on a stock Synapse, against one
+/// login per five and a half minutes), so it waits up front for all of them. Only the logins before the
+/// case's first deliberate wait count: that wait releases the reservation, since the sessions opened before
+/// it are meant to expire.
+pub fn reserved_logins(case: &Case, appservice: bool) -> usize {
+    let before_wait = case
+        .steps
+        .iter()
+        .take_while(|s| !matches!(s.action, Action::Wait(_)));
+    let mut holds_something = false;
+    let mut needed = false;
+    let mut count = 0;
+    for step in before_wait {
+        let paced = password_login(step, appservice);
+        needed |= paced && holds_something;
+        count += usize::from(paced);
+        holds_something |= step.action.session_out().is_some()
+            || !step.captures.is_empty()
+            || matches!(step.action, Action::Login(_) | Action::Register(_))
+            || paced;
+    }
+    if needed { count } else { 0 }
 }
 
 /// Whether a `login` step only sets its case up: nothing judges its answer (no `expect`, `observe` or
@@ -232,20 +267,40 @@ impl StepRunner<'_> {
                 }
                 .map_err(unresolved(None))?;
                 let (sent, waited) = (Instant::now(), self.transcript.clock().total());
+                self.transcript.sessions_expire = self.scope.first_expiry().map(|expires| {
+                    tokio::time::Instant::now() + expires.saturating_duration_since(sent)
+                });
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
+                self.transcript.sessions_expire = None;
                 if outgoing.limit() == Limit::Login {
                     self.login_sent();
                 }
-                let response =
-                    response.map_err(|e| Stop::from_http(Place::Step(step.name.clone()), e))?;
+                let response = response.map_err(|e| match e {
+                    HttpError::OutlivesSession { limit, wait } => Stop::Restart {
+                        limit,
+                        waited: wait,
+                        reason: StopReason::Transport {
+                            at: Place::Step(step.name.clone()),
+                            error: e,
+                        },
+                    },
+                    e => Stop::from_http(Place::Step(step.name.clone()), e),
+                })?;
                 // A real wait (a turn behind a rate limit), not the moment any request spends in its lane.
-                if self.transcript.clock().total() >= waited + RESTART_AFTER_WAIT
+                let waited = self.transcript.clock().total().saturating_sub(waited);
+                if waited >= RESTART_AFTER_WAIT
                     && let Some(name) = self.scope.expired_since(sent)
                 {
-                    return Err(Stop::Restart(StopReason::SessionExpiredWhileWaiting {
-                        step: step.name.clone(),
-                        session: name.to_owned(),
-                    }));
+                    return Err(Stop::Restart {
+                        limit: outgoing.limit(),
+                        waited,
+                        reason: StopReason::SessionExpiredWhileWaiting {
+                            step: step.name.clone(),
+                            session: name.to_owned(),
+                            limit: outgoing.limit(),
+                            waited,
+                        },
+                    });
                 }
                 response
             }
@@ -475,6 +530,9 @@ impl StepRunner<'_> {
         }
         if let Some(device) = &l.device_id {
             body["device_id"] = json!(self.text(device)?);
+        }
+        if let Some(name) = &l.device_name {
+            body["initial_device_display_name"] = json!(self.text(name)?);
         }
         let mut out = Outgoing::new(Method::Post, matrix::LOGIN_PATH).json(body);
         if let Some(token) = as_token {
@@ -866,4 +924,42 @@ fn targets<'b>(
 fn rand_password() -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), 24)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn suite() -> Vec<Case> {
+        crate::case::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"))
+            .expect("the suite loads")
+            .cases
+    }
+
+    fn case<'a>(cases: &'a [Case], id: &str) -> &'a Case {
+        cases.iter().find(|c| c.id == id).expect("case")
+    }
+
+    /// The deactivation case's one password login comes after two set-up logins as the application
+    /// service: its turn is taken before the first of them, so that the wait cannot outlast their sessions.
+    #[test]
+    fn a_password_login_after_a_set_up_login_is_reserved_up_front() {
+        let cases = suite();
+        let deactivate = case(&cases, "session-end/deactivate");
+        assert_eq!(password_logins(deactivate, true), 1);
+        assert_eq!(reserved_logins(deactivate, true), 1);
+        assert_eq!(reserved_logins(deactivate, false), 3);
+    }
+
+    /// Reserving holds back every other case's logins: a case whose one password login comes first holds
+    /// nothing that could expire, and does not reserve.
+    #[test]
+    fn a_first_and_only_password_login_is_not_reserved() {
+        let cases = suite();
+        let single = case(&cases, "token-use/bearer-header");
+        assert_eq!(password_logins(single, false), 1);
+        assert_eq!(reserved_logins(single, false), 0);
+    }
 }

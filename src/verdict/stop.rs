@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::case::model::Gate;
+use crate::cause::Limit;
 use crate::http::HttpError;
 use crate::spec_version::VersionRange;
 use crate::verdict::check::{Answer, Subject};
@@ -43,6 +44,8 @@ pub enum StopReason {
     SessionExpiredWhileWaiting {
         step: String,
         session: String,
+        limit: Limit,
+        waited: Duration,
     },
     /// The second attempt of a case stopped as the first had.
     Twice(Box<StopReason>),
