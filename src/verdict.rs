@@ -234,7 +234,7 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
     } else if !observations.is_empty() {
         let notes: Vec<String> = observations.iter().map(|(_, o)| o.note.clone()).collect();
         (Verdict::Observed, notes.join("; "))
-    } else if clause.kind == TestKind::X {
+    } else if clause.kind == TestKind::Untestable {
         (Verdict::NotApplicable, NOT_TESTABLE.to_owned())
     } else if let Some(skipped) = records.iter().find(|r| r.outcome == Outcome::Skipped) {
         let all_skipped = records.iter().all(|r| r.outcome == Outcome::Skipped);
@@ -309,7 +309,7 @@ mod tests {
             id: id.into(),
             level: Level::Must,
             tags: vec![],
-            kind: TestKind::F,
+            kind: TestKind::Functional,
             since: "v1.3".parse().unwrap(),
             until: None,
             section: String::new(),
