@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{Value, json};
 
 use crate::case::model::Gate;
@@ -107,15 +108,32 @@ pub async fn probe(
             let request = format!("POST {LOGIN_PATH} with refresh_token: true");
             match http.send(&login, &mut transcript).await {
                 Err(e) => both_undecided(format!("{request}: {e}")),
-                Ok(response) if response.status != 200 => both_undecided(format!(
-                    "{request} with the probe account's password answered {}",
-                    response.describe()
-                )),
                 Ok(response) => {
-                    lifetime = response.pointer("/expires_in_ms").and_then(Value::as_u64);
-                    let outcome = refresh_support(http, &response, &mut transcript).await;
-                    logout(http, &response, &mut transcript).await;
-                    outcome
+                    let refused = format!(
+                        "{request} with the probe account's password answered {}",
+                        response.describe()
+                    );
+                    // A login that refuses the field fails login.request.refresh_token; whether the server
+                    // issues refresh tokens at all, a registration asking for one can still tell, so that the
+                    // cases that need no such login get verdicts.
+                    let issued = if response.status == 200 {
+                        Some(response)
+                    } else if !says_nothing(response.status)
+                        && gates.get(&Gate::Registration) == Some(&GateStatus::Met)
+                    {
+                        refresh_token_registration(http, accounts, &mut transcript).await
+                    } else {
+                        None
+                    };
+                    match issued {
+                        Some(response) => {
+                            lifetime = response.pointer("/expires_in_ms").and_then(Value::as_u64);
+                            let outcome = refresh_support(http, &response, &mut transcript).await;
+                            logout(http, &response, &mut transcript).await;
+                            outcome
+                        }
+                        None => both_undecided(refused),
+                    }
                 }
             }
         }
@@ -284,6 +302,23 @@ async fn guest_registration(http: &Http, transcript: &mut Transcript) -> GateSta
             response.describe()
         )),
     }
+}
+
+/// A new account registered with `refresh_token: true`, the answer if it is a 200.
+async fn refresh_token_registration(
+    http: &Http,
+    accounts: &Accounts,
+    transcript: &mut Transcript,
+) -> Option<Response> {
+    let localpart = accounts.fresh_localpart("probe-registered");
+    let password = Alphanumeric.sample_string(&mut rand::rng(), 24);
+    http.secrets.add_credentials(&localpart, &password);
+    let body = json!({"username": localpart, "password": password, "refresh_token": true});
+    let response = accounts
+        .register(http, "user", body, transcript)
+        .await
+        .ok()?;
+    (response.status == 200).then_some(response)
 }
 
 /// Ends the session a probe response opened; clean-up only, so its answer does not matter.

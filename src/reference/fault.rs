@@ -386,7 +386,7 @@ faults! {
 /// What a fault takes away that the cases of other clauses stand on. The mutation matrix derives from it,
 /// and from the cases alone, the clauses the fault hides: those whose every case can reach its checks only
 /// through what the fault breaks. Exactly those may move, and only to `untested` (a needed step fails) or
-/// `not-applicable` (a gate or version range the server no longer meets); every other clause keeps the
+/// `not-applicable` (a gate the server no longer meets); every other clause keeps the
 /// verdict it has on the faithful server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hides {
@@ -406,7 +406,8 @@ pub enum Hides {
     Gate(&'static [&'static str]),
     /// The cases that require this gate: the probe can no longer tell whether it is met.
     UndecidedGate(&'static str),
-    /// The cases with a `spec:` range: the server advertises no version the suite can read.
+    /// The cases with a `spec:` range: the server advertises no version the suite can read, so they cannot
+    /// tell whether they apply.
     SpecRange,
     /// These clauses, untested, each for a reason given where the fault declares it.
     Clauses(&'static [&'static str]),
@@ -431,16 +432,10 @@ impl Fault {
                 // to an endpoint that answers.
                 Clauses(&["expiry.refresh-any-time"]),
             ],
-            // The login of every case that wants a refresh token fails, the probe's too.
-            Fault::LoginRejectsRefreshTokenField => {
-                &[UndecidedGate("refresh-tokens"), RefreshTokenLogin]
-            }
+            // The login of every case that wants a refresh token fails (the probe asks a registration).
+            Fault::LoginRejectsRefreshTokenField => &[RefreshTokenLogin],
             Fault::RefreshedAccessTokenInvalid => &[RefreshedAccessToken],
-            // No refresh token returned by /refresh works, so neither does a second refresh.
-            Fault::RefreshedRefreshTokenConsumed => &[Clauses(&[
-                "device.binding.record",
-                "refresh.device.bound-to-initial-device",
-            ])],
+
             // These clauses' cases compare device IDs with the one /login returned.
             Fault::LoginOmitsDeviceId => &[Clauses(&[
                 "device.binding.login-association",
@@ -451,14 +446,8 @@ impl Fault {
                 "whoami.device_id",
             ])],
             Fault::WhoamiWithoutDeviceId => &[WhoamiDeviceId],
-            // The refresh token, never rotated, is dead after one refresh: a case's second refresh fails.
-            Fault::NoRotationOldRevoked => &[
-                Gate(&["rotation"]),
-                Clauses(&[
-                    "device.binding.record",
-                    "refresh.device.bound-to-initial-device",
-                ]),
-            ],
+            // The refresh token, never rotated, is dead after one refresh.
+            Fault::NoRotationOldRevoked => &[Gate(&["rotation"])],
             // The "new" refresh token is the old one: the server does not rotate.
             Fault::RefreshEchoesRefreshToken => &[Gate(&["rotation"])],
             // A string expires_in_ms is no lifetime the suite can wait for.
@@ -472,12 +461,8 @@ impl Fault {
                 "device.reuse.invalidates-old-tokens",
                 "softlogout.recover-via-refresh-or-same-device-login",
             ])],
-            Fault::RegisterRejectsRefreshTokenField => &[Clauses(&[
-                "register.200.access_token",
-                "register.200.expires_in_ms",
-                "register.200.refresh_token",
-                "register.request.inhibit_login",
-            ])],
+            // Every registration that asks for a refresh token is refused.
+            Fault::RegisterRejectsRefreshTokenField => &[Clauses(&["register.200.refresh_token"])],
             // A registration without an access token leaves no device to compare.
             Fault::RegisterWithoutAccessToken => &[Clauses(&["register.device.association"])],
             // The refreshed tokens are on another device, so the transaction cannot be seen on "the same".

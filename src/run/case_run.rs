@@ -50,6 +50,12 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
     if let Some(range) = &case.spec
         && !range.any_advertised(&capabilities.versions)
     {
+        // No readable version is no evidence that the server lacks what the range covers.
+        if capabilities.versions.is_empty() {
+            return Some(Stop::Error(format!(
+                "the server advertises no spec version the suite can read, so whether it implements {range} is unknown"
+            )));
+        }
         return Some(Stop::Skip(format!(
             "the server advertises no spec version in {range}"
         )));

@@ -291,7 +291,7 @@ fn hidden(fault: Fault, cases: &[Case]) -> BTreeMap<String, Verdict> {
             ),
             Hides::SpecRange => (
                 clauses_where(cases, |case, _| case.spec.is_some()),
-                Verdict::NotApplicable,
+                Verdict::Untested,
             ),
             step_kind => (
                 clauses_where(cases, |case, clause| {
