@@ -442,7 +442,6 @@ impl Fault {
                 "device.delete.invalidates",
                 "device.delete.refresh-tokens-dead",
                 "softlogout.recover-via-refresh-or-same-device-login",
-                "txn.survives-refresh",
                 "whoami.device_id",
             ])],
             Fault::WhoamiWithoutDeviceId => &[WhoamiDeviceId],
@@ -467,7 +466,12 @@ impl Fault {
             Fault::RegisterWithoutAccessToken => &[Clauses(&["register.device.association"])],
             // The refreshed tokens are on another device, so the transaction cannot be seen on "the same".
             Fault::RefreshNewDevice => &[Clauses(&["txn.survives-refresh"])],
-            Fault::VersionsWithoutVPrefix => &[SpecRange],
+            Fault::VersionsWithoutVPrefix => &[
+                SpecRange,
+                // Not applicable on a server without login rate limits only when rate-limit/refresh, which
+                // has a spec range, is not applicable too; now it cannot tell.
+                Clauses(&["ratelimit.retry-after-header", "ratelimit.retry_after_ms"]),
+            ],
             Fault::NoOauthWrongErrcode => &[
                 Gate(&["oauth", "oauth-grant", "oauth-device-grant"]),
                 // Their cases find no metadata to check, and assume an OAuth API.
