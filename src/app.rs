@@ -1,7 +1,7 @@
 //! Orchestration only: arguments -> cases -> target -> probe -> trials -> verdicts -> reports -> exit code.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use libtest_mimic::FormatSetting;
@@ -18,6 +18,7 @@ use crate::output;
 use crate::redact::Secrets;
 use crate::reference::{self, ReferenceServer};
 use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals, console};
+use crate::run::events::Recorder;
 use crate::run::oauth::Authoriser;
 use crate::run::{self, Interrupt, RunContext, Settings};
 use crate::selection;
@@ -75,11 +76,17 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let records: run::Records = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Recorder::default();
     if libtest.list {
         let _listed = libtest_mimic::run(
             &libtest,
-            run::trials(cases, None, runtime.handle().clone(), records),
+            run::trials(
+                cases,
+                None,
+                runtime.handle().clone(),
+                Arc::new(recorder),
+                report::terminal::completion,
+            ),
         );
         return Ok(EXIT_OK);
     }
@@ -87,7 +94,8 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
         cases.clone(),
         None,
         runtime.handle().clone(),
-        records.clone(),
+        Arc::new(recorder.clone()),
+        report::terminal::completion,
     )
     .iter()
     .filter(|trial| !libtest.is_filtered_out(trial))
@@ -179,14 +187,14 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
         cases,
         Some(ctx.clone()),
         runtime.handle().clone(),
-        records.clone(),
+        Arc::new(recorder.clone()),
+        report::terminal::completion,
     );
     // The exit code comes from the clause verdicts, not from libtest's count of failed trials.
     let _conclusion = libtest_mimic::run(&libtest, trials);
     let duration = started.elapsed();
 
-    let mut records = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
-    records.sort_by(|a, b| a.id.cmp(&b.id));
+    let records = recorder.take_sorted();
     let verdicts = verdict::aggregate(&ctx.catalogue, config.reading, &records);
     let errors = records
         .iter()

@@ -8,7 +8,9 @@ use serde::Serialize;
 
 /// The classes of request the run paces: the expensive ones (each hashes or checks a password) have a
 /// concurrency cap of their own and, on Synapse, a rate limiter of their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Limit {
     /// `POST /login` with a password (or any login the harness does not know to be otherwise).
@@ -57,13 +59,14 @@ impl Limit {
 }
 
 /// A cause that stopped a case before its checks, other than what the server answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Cause {
     /// The server asked for one wait longer than `--max-wait`: the run's settings, so untested.
     RateLimit {
         limit: Limit,
         #[serde(rename = "asked_ms", serialize_with = "millis")]
+        #[schemars(with = "u64")]
         asked: Duration,
     },
     /// The case's turn behind a rate limit would have come after the run's `--wait-budget` ran out.
@@ -71,6 +74,7 @@ pub enum Cause {
     /// Waiting for an access token to expire would take longer than `--max-wait`.
     Expiry {
         #[serde(rename = "needed_ms", serialize_with = "millis")]
+        #[schemars(with = "u64")]
         needed: Duration,
     },
     /// A request got no answer within its timeout: an error (the server may be down or stuck).

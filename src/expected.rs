@@ -93,7 +93,7 @@ mod tests {
             level: Level::Must,
             tags: vec![],
             verdict,
-            reason: String::new(),
+            reason: crate::verdict::Reason::NoCase,
             cases: vec![],
             section: String::new(),
             summary: String::new(),

@@ -5,35 +5,39 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub mod check;
+pub mod stop;
+
+pub use check::{Answer, CheckRecord, Checked, FormCheck, Subject};
+pub use stop::StopReason;
+
 use crate::cause::Cause;
 use crate::clause::{Catalogue, Clause, Level, Tag, TestKind};
 use crate::reading::{Reading, ReadingNote};
-use crate::source::Pos;
 use crate::transcript::Transcript;
 
-/// One expectation evaluated against the server, attributed to one clause.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckRecord {
-    pub clause: String,
-    /// The level this check counts at: the clause's, or lower where the case says so.
-    pub level: Level,
-    pub held: bool,
-    pub step: String,
-    /// What was checked and, when it did not hold, what the server did instead.
-    pub detail: String,
-    #[serde(skip)]
-    pub pos: Pos,
-}
-
 /// What the server did where the spec leaves the choice to it; never a failure.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Observation {
     pub clause: String,
     pub step: String,
-    pub note: String,
+    /// The case's label for what it observes (the step's name by default).
+    pub label: String,
+    /// The response's summary (`401 M_UNKNOWN_TOKEN soft_logout=true`).
+    pub answer: String,
+    /// Where tokens were issued: the lifetime field the endpoint uses, and whether the server gave it.
+    pub lifetime: Option<Lifetime>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::EnumIter)]
+/// Whether issued tokens came with a lifetime, in the field their endpoint uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime {
+    /// `expires_in_ms` (Matrix) or `expires_in` (OAuth 2.0, in seconds).
+    pub field: &'static str,
+    pub given: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, strum::EnumIter)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Every check held.
@@ -57,7 +61,7 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CaseRecord {
     pub id: String,
     pub title: String,
@@ -65,40 +69,40 @@ pub struct CaseRecord {
     pub clauses: Vec<String>,
     pub outcome: Outcome,
     /// Skipped because of this run's settings (a flag not given, `--max-wait`), not because of the server.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skipped_by_settings: bool,
     /// The timing cause that stopped the case (a rate limit, a wait, a timeout), when one did.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
     /// The step at which the case stopped early (error or skip), when it had started its steps.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<String>,
-    #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
-    /// Why the case failed, errored or was skipped; empty when it passed.
-    pub message: String,
+    /// Why the case stopped early (its error or skip; after a failure, what stopped it then).
+    pub stop: Option<StopReason>,
     pub checks: Vec<CheckRecord>,
     pub observations: Vec<Observation>,
     /// The checks that did not run because the case stopped before them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreached: Vec<Unreached>,
     /// The requests and responses, redacted.
-    #[serde(skip)]
     pub transcript: Transcript,
 }
 
 /// A check (or observation) of a clause in a step the case never got to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Unreached {
     pub step: String,
     pub clause: String,
 }
 
-fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(duration.as_millis() as u64)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, strum::EnumIter)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
@@ -126,26 +130,67 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ClauseVerdict {
     pub id: String,
     pub level: Level,
     pub tags: Vec<Tag>,
     pub verdict: Verdict,
-    /// One line: the failing check, the skip reason, the observations, ...
-    pub reason: String,
+    /// Why: the failing check, the skip reason, the observations, ...
+    pub reason: Reason,
     /// The cases whose checks or observations count for this clause.
     pub cases: Vec<String>,
     pub section: String,
     pub summary: String,
     /// For each ambiguity of the spec that touches the clause, the reading that produced the verdict.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub readings: Vec<ReadingNote>,
 }
 
-/// The reason given for clauses that only a client can honour, or that only define terms.
-pub const NOT_TESTABLE: &str =
-    "not testable against a server (client-side requirement or definition)";
+/// Why a clause got its verdict. Cases are named by id; their records are in the same run.
+#[derive(Debug, Clone)]
+pub enum Reason {
+    /// A check that did not hold: the first at MUST level, else the first.
+    Check {
+        case: String,
+        check: Box<CheckRecord>,
+    },
+    /// Every check held.
+    Held {
+        checks: usize,
+        cases: usize,
+    },
+    /// What the server did, where the spec leaves the choice to it.
+    Observed(Vec<Observation>),
+    /// A client-side requirement or a definition.
+    NotTestable,
+    /// Every case of the clause was skipped because of the server: the first one says why.
+    Skipped {
+        case: String,
+    },
+    /// A case of the clause was not run because of the run's settings.
+    NotRun {
+        case: String,
+    },
+    /// A case stopped before the steps that check the clause.
+    CutShort {
+        case: String,
+        steps: Vec<String>,
+    },
+    Errored {
+        case: String,
+    },
+    /// No case cites the clause (or none was selected).
+    NoCase,
+    NoCheckReached,
+    /// Client mode: what the cases of the clause said instead of a verdict (their ids).
+    NotExercised {
+        cases: Vec<String>,
+    },
+    /// Client mode: no event of the run called for the clause.
+    NoEvent,
+    /// Client mode: a definition judged under another clause.
+    JudgedUnder(&'static str),
+}
 
 /// Aggregates case records into one verdict per catalogue clause, in catalogue order.
 pub fn aggregate(
@@ -217,32 +262,35 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
         } else {
             Verdict::Warn
         };
-        (
-            verdict,
-            format!("{}: {}: {}", record.id, check.step, check.detail),
-        )
+        let reason = Reason::Check {
+            case: record.id.clone(),
+            check: Box::new((*check).clone()),
+        };
+        (verdict, reason)
     } else if !checks.is_empty() {
         let n_cases = {
             let mut ids: Vec<&str> = checks.iter().map(|(r, _)| r.id.as_str()).collect();
             ids.dedup();
             ids.len()
         };
-        (
-            Verdict::Pass,
-            format!("{} check(s) held in {n_cases} case(s)", checks.len()),
-        )
+        let reason = Reason::Held {
+            checks: checks.len(),
+            cases: n_cases,
+        };
+        (Verdict::Pass, reason)
     } else if !observations.is_empty() {
-        let notes: Vec<String> = observations.iter().map(|(_, o)| o.note.clone()).collect();
-        (Verdict::Observed, notes.join("; "))
+        let notes = observations.iter().map(|(_, o)| (*o).clone()).collect();
+        (Verdict::Observed, Reason::Observed(notes))
     } else if clause.kind == TestKind::Untestable {
-        (Verdict::NotApplicable, NOT_TESTABLE.to_owned())
+        (Verdict::NotApplicable, Reason::NotTestable)
     } else if let Some(skipped) = records.iter().find(|r| r.outcome == Outcome::Skipped) {
         let all_skipped = records.iter().all(|r| r.outcome == Outcome::Skipped);
         if all_skipped && records.iter().all(|r| !r.skipped_by_settings) {
-            (Verdict::NotApplicable, skipped.message.clone())
+            let case = skipped.id.clone();
+            (Verdict::NotApplicable, Reason::Skipped { case })
         } else if let Some(not_run) = records.iter().find(|r| r.skipped_by_settings) {
-            let reason = format!("not run with this run's settings: {}", not_run.message);
-            (Verdict::Untested, reason)
+            let case = not_run.id.clone();
+            (Verdict::Untested, Reason::NotRun { case })
         } else {
             (Verdict::Untested, untested_reason(&clause.id, records))
         }
@@ -262,34 +310,28 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
     }
 }
 
-fn untested_reason(clause: &str, records: &[&CaseRecord]) -> String {
+fn untested_reason(clause: &str, records: &[&CaseRecord]) -> Reason {
     let cut_short = records.iter().find_map(|r| {
-        let steps: Vec<&str> = r
+        let steps: Vec<String> = r
             .unreached
             .iter()
             .filter(|u| u.clause == clause)
-            .map(|u| u.step.as_str())
+            .map(|u| u.step.clone())
             .collect();
         (!steps.is_empty()).then_some((r, steps))
     });
     if let Some((record, steps)) = cut_short {
-        let why = if record.message.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", record.message.lines().last().unwrap_or_default())
+        return Reason::CutShort {
+            case: record.id.clone(),
+            steps,
         };
-        return format!(
-            "{} stopped before its checks of this clause (step `{}` did not run){why}",
-            record.id,
-            steps.join("`, `")
-        );
     }
     match records.iter().find(|r| r.outcome == Outcome::Error) {
-        Some(errored) => format!("{} ended in error: {}", errored.id, errored.message),
-        None if records.is_empty() => {
-            "no case covers this clause (or none was selected)".to_owned()
-        }
-        None => "no case reached a check of this clause".to_owned(),
+        Some(errored) => Reason::Errored {
+            case: errored.id.clone(),
+        },
+        None if records.is_empty() => Reason::NoCase,
+        None => Reason::NoCheckReached,
     }
 }
 
@@ -328,7 +370,7 @@ mod tests {
             skipped_by_settings: false,
             cause: None,
             duration: Duration::ZERO,
-            message: "step `deactivate`: precondition not met".into(),
+            stop: Some(StopReason::Interrupted),
             // What the case kept: its observation of the clause was dropped with the unreached check.
             checks: vec![],
             observations: vec![],
@@ -342,10 +384,9 @@ mod tests {
         let verdict = verdict_for(&clause("deactivate.no-login"), &[&record]);
         assert_eq!(verdict.verdict, Verdict::Untested);
         assert!(
-            verdict
-                .reason
-                .contains("step `log in after deactivation` did not run"),
-            "{}",
+            matches!(&verdict.reason, Reason::CutShort { case, steps }
+                if case == "session-end/deactivate" && steps == &["log in after deactivation"]),
+            "{:?}",
             verdict.reason
         );
     }

@@ -235,13 +235,13 @@ impl Matcher {
         out
     }
 
-    /// Checks `actual` (None = absent) after rendering templates with `render`.
-    /// Returns a one-line description of the first operator that does not hold.
+    /// Checks `actual` (None = absent) after rendering templates with `render`: the first operator that does
+    /// not hold, as data (`report/` words it).
     pub fn check(
         &self,
         actual: Option<&Value>,
         render: &dyn Fn(&Value) -> Result<Value, String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Mismatch> {
         if actual.is_none() && self.optional {
             return Ok(());
         }
@@ -250,21 +250,42 @@ impl Matcher {
                 if matches!(op, Op::Exists(false)) {
                     continue;
                 }
-                return Err(format!(
-                    "expected {}, but it is absent",
-                    describe(op, render)
-                ));
+                return Err(Mismatch::Differs {
+                    expected: describe(op, render),
+                    actual: None,
+                });
             };
-            if !holds(op, value, render)? {
-                return Err(format!(
-                    "expected {}, got {}",
-                    describe(op, render),
-                    show(value)
-                ));
+            match holds(op, value, render) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Mismatch::Differs {
+                        expected: describe(op, render),
+                        actual: Some(value.clone()),
+                    });
+                }
+                Err(e) => return Err(Mismatch::Unrenderable(e)),
             }
         }
         Ok(())
     }
+
+    /// What the matcher expects, all operators together (for a check that held).
+    pub fn expected(&self, render: &dyn Fn(&Value) -> Result<Value, String>) -> String {
+        let parts: Vec<String> = self.ops.iter().map(|op| describe(op, render)).collect();
+        parts.join(" and ")
+    }
+}
+
+/// Why a matcher did not hold.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mismatch {
+    /// The operator `expected` (described) does not hold of `actual` (`None`: absent).
+    Differs {
+        expected: String,
+        actual: Option<Value>,
+    },
+    /// A value the matcher refers to could not be rendered.
+    Unrenderable(String),
 }
 
 fn holds(
@@ -363,7 +384,7 @@ mod tests {
         serde_saphyr::from_str(yaml).unwrap()
     }
 
-    fn check(m: &Matcher, v: Option<Value>) -> Result<(), String> {
+    fn check(m: &Matcher, v: Option<Value>) -> Result<(), Mismatch> {
         m.check(v.as_ref(), &|v| Ok(v.clone()))
     }
 
@@ -372,8 +393,18 @@ mod tests {
         let m = parse("M_UNKNOWN_TOKEN");
         assert!(check(&m, Some(json!("M_UNKNOWN_TOKEN"))).is_ok());
         let err = check(&m, Some(json!("M_FORBIDDEN"))).unwrap_err();
-        assert_eq!(err, r#"expected "M_UNKNOWN_TOKEN", got "M_FORBIDDEN""#);
-        assert!(check(&m, None).unwrap_err().contains("absent"));
+        let differs = |expected: &str, actual: Option<Value>| Mismatch::Differs {
+            expected: expected.to_owned(),
+            actual,
+        };
+        assert_eq!(
+            err,
+            differs(r#""M_UNKNOWN_TOKEN""#, Some(json!("M_FORBIDDEN")))
+        );
+        assert_eq!(
+            check(&m, None).unwrap_err(),
+            differs(r#""M_UNKNOWN_TOKEN""#, None)
+        );
     }
 
     #[test]
@@ -429,7 +460,10 @@ mod tests {
         let m = parse("{ each: { matches: '^v[0-9]+[.][0-9]+$' } }");
         assert!(check(&m, Some(json!(["v1.3", "v1.10"]))).is_ok());
         let err = check(&m, Some(json!(["v1.3", "1.10"]))).unwrap_err();
-        assert!(err.contains("every element"), "{err}");
+        assert!(
+            matches!(&err, Mismatch::Differs { expected, .. } if expected.contains("every element")),
+            "{err:?}"
+        );
         assert!(check(&m, Some(json!("v1.3"))).is_err());
     }
 

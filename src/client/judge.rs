@@ -19,8 +19,7 @@ use std::time::Duration;
 use super::record::{Exchange, Kind, Place, Recording, Reply, TokenRef};
 use super::schedule::{Adversity, Endpoint};
 use crate::clause::Level;
-use crate::source::Pos;
-use crate::verdict::{CaseRecord, CheckRecord, Outcome};
+use crate::verdict::{CaseRecord, CheckRecord, Checked, Outcome, StopReason};
 
 pub const REFRESHES_ON_ERROR: &str = "expiry.client-refreshes-on-error";
 pub const CLIENT_REACTION: &str = "token.use.client-reaction";
@@ -100,19 +99,25 @@ impl Case {
                 level,
                 held,
                 step: step.clone(),
-                detail: detail.clone(),
-                pos: Pos::default(),
+                checked: Checked::Traffic(detail.clone()),
+                pos: None,
             });
         }
     }
 
     fn into_record(self, not_reached: impl FnOnce() -> String) -> CaseRecord {
         let failed = self.checks.iter().find(|c| !c.held);
-        let (outcome, message) = match (failed, self.checks.is_empty()) {
-            (Some(check), _) => (Outcome::Failed, format!("{}: {}", check.step, check.detail)),
-            (None, false) => (Outcome::Passed, String::new()),
-            (None, true) if !self.open.is_empty() => (Outcome::Skipped, self.open.join("; ")),
-            (None, true) => (Outcome::Skipped, not_reached()),
+        let (outcome, stop) = match (failed, self.checks.is_empty()) {
+            (Some(_), _) => (Outcome::Failed, None),
+            (None, false) => (Outcome::Passed, None),
+            (None, true) if !self.open.is_empty() => (
+                Outcome::Skipped,
+                Some(StopReason::NotExercised(self.open.join("; "))),
+            ),
+            (None, true) => (
+                Outcome::Skipped,
+                Some(StopReason::NotExercised(not_reached())),
+            ),
         };
         CaseRecord {
             id: format!("client/{}", self.id),
@@ -122,7 +127,7 @@ impl Case {
             outcome,
             skipped_by_settings: false,
             duration: Duration::ZERO,
-            message,
+            stop,
             checks: self.checks,
             observations: Vec::new(),
             transcript: Default::default(),

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::clause::Catalogue;
 use crate::redact::Secrets;
 use crate::reference::{ReferenceConfig, ReferenceServer, Served};
-use crate::verdict::{self, CaseRecord, ClauseVerdict, Verdict};
+use crate::verdict::{self, CaseRecord, ClauseVerdict, Outcome, Reason, Verdict};
 
 pub use judge::Windows;
 pub use record::{Recorder, Recording};
@@ -112,20 +112,19 @@ pub fn verdicts(
             continue;
         }
         if v.id == DEFINITION {
-            v.reason = "defines what M_UNKNOWN_TOKEN covers; how the client reacts to each meaning is judged under token.use.client-reaction".into();
+            v.reason = Reason::JudgedUnder("token.use.client-reaction");
             continue;
         }
-        let mut reasons: Vec<&str> = Vec::new();
-        for record in records.iter().filter(|r| r.clauses.contains(&v.id)) {
-            if !record.message.is_empty() && !reasons.contains(&record.message.as_str()) {
-                reasons.push(&record.message);
-            }
-        }
+        let cases: Vec<String> = records
+            .iter()
+            .filter(|r| r.clauses.contains(&v.id) && r.outcome != Outcome::Passed)
+            .map(|r| r.id.clone())
+            .collect();
         v.verdict = Verdict::Untested;
-        v.reason = if reasons.is_empty() {
-            "no event of the run called for this clause".into()
+        v.reason = if cases.is_empty() {
+            Reason::NoEvent
         } else {
-            reasons.join("; ")
+            Reason::NotExercised { cases }
         };
     }
     (records, verdicts)

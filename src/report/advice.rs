@@ -11,7 +11,8 @@ use crate::cause::{Cause, Limit, option_value};
 use crate::homeserver::probe::NO_REFRESH_TOKEN;
 use crate::homeserver::{Capabilities, GateStatus};
 use crate::http::pacer::LimitStats;
-use crate::verdict::CaseRecord;
+use crate::verdict::stop::Need;
+use crate::verdict::{CaseRecord, StopReason};
 
 /// What the advice is about, for report.json and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -295,7 +296,10 @@ fn refresh_tokens_off(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
     let cases = inputs
         .cases
         .iter()
-        .filter(|c| c.message.contains(NO_REFRESH_TOKEN))
+        .filter(|c| {
+            matches!(&c.stop, Some(StopReason::Unmet { need: Need::Gate(Gate::RefreshTokens), reason })
+                if reason == NO_REFRESH_TOKEN)
+        })
         .count();
     out.push(Advice {
         topic: Topic::RefreshTokensOff,
@@ -339,7 +343,7 @@ mod tests {
         }
     }
 
-    fn case(cause: Option<Cause>, message: &str) -> CaseRecord {
+    fn case(cause: Option<Cause>, stop: Option<StopReason>) -> CaseRecord {
         CaseRecord {
             id: "c".into(),
             title: String::new(),
@@ -349,7 +353,7 @@ mod tests {
             skipped_by_settings: true,
             cause,
             duration: Duration::ZERO,
-            message: message.into(),
+            stop,
             checks: vec![],
             observations: vec![],
             unreached: vec![],
@@ -402,7 +406,7 @@ mod tests {
             limit: Limit::Login,
             asked: Duration::from_secs(333),
         };
-        let cases = [case(Some(stopped.clone()), ""), case(Some(stopped), "")];
+        let cases = [case(Some(stopped.clone()), None), case(Some(stopped), None)];
         let advice = advise_on(&cases, GateStatus::Met, login_stats());
         assert_eq!(advice.len(), 1, "{advice:?}");
         assert_eq!(advice[0].topic, Topic::RateLimit);
@@ -426,7 +430,7 @@ mod tests {
             Some(Cause::WaitBudget {
                 limit: Limit::Login,
             }),
-            "",
+            None,
         )];
         let advice = advise_on(&cases, GateStatus::Met, login_stats());
         let budget = advice.iter().find(|a| a.topic == Topic::WaitBudget);
@@ -440,7 +444,7 @@ mod tests {
             Some(Cause::Expiry {
                 needed: Duration::from_millis(314_975),
             }),
-            "",
+            None,
         )];
         let advice = advise_on(&cases, GateStatus::Met, BTreeMap::new());
         assert_eq!(advice.len(), 1);
@@ -465,7 +469,7 @@ mod tests {
                 ..LimitStats::default()
             },
         );
-        let cases = [case(Some(Cause::Timeout), "")];
+        let cases = [case(Some(Cause::Timeout), None)];
         let advice = advise_on(&cases, GateStatus::Met, pacing);
         assert_eq!(advice.len(), 1);
         assert_eq!(advice[0].topic, Topic::Timeout);
@@ -476,10 +480,11 @@ mod tests {
 
     #[test]
     fn no_refresh_token_says_refresh_tokens_look_switched_off() {
-        let cases = [case(
-            None,
-            &format!("gate refresh-tokens: {NO_REFRESH_TOKEN}"),
-        )];
+        let stop = StopReason::Unmet {
+            need: Need::Gate(Gate::RefreshTokens),
+            reason: NO_REFRESH_TOKEN.to_owned(),
+        };
+        let cases = [case(None, Some(stop))];
         let advice = advise_on(
             &cases,
             GateStatus::Unmet(NO_REFRESH_TOKEN.to_owned()),
@@ -540,8 +545,8 @@ mod tests {
     #[test]
     fn a_deadline_that_cut_cases_names_the_deadline_to_give() {
         let cases = [
-            case(Some(Cause::Deadline), ""),
-            case(Some(Cause::Deadline), ""),
+            case(Some(Cause::Deadline), None),
+            case(Some(Cause::Deadline), None),
         ];
         let advice = advise_on(&cases, GateStatus::Met, learned_login_stats(4));
         let cut = advice.iter().find(|a| a.topic == Topic::Deadline);

@@ -16,15 +16,6 @@ pub struct Failure<'a> {
     pub exchanges: Vec<&'a Exchange>,
 }
 
-/// `refresh/unknown-token.yaml:14:9`: relative to the case root, as an editor takes it.
-pub fn location(case: &CaseRecord, check: &CheckRecord) -> String {
-    if check.pos.line == 0 {
-        case.file.clone()
-    } else {
-        format!("{}:{}:{}", case.file, check.pos.line, check.pos.column)
-    }
-}
-
 /// The failed steps of one case, in the order their checks were made.
 pub fn failures_of<'a>(report: &'a RunReport, case: &'a CaseRecord) -> Vec<Failure<'a>> {
     let mut out: Vec<Failure<'a>> = Vec::new();

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::clause::Level;
-use crate::report::RunReport;
+use crate::report::{RunReport, text};
 
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
@@ -17,15 +17,11 @@ pub fn render(report: &RunReport) -> String {
             };
             let file = report.case_root.display_path(&case.file);
             let mut properties = format!("file={}", property(&file.display().to_string()));
-            if check.pos.line > 0 {
-                let _ = write!(
-                    properties,
-                    ",line={},col={}",
-                    check.pos.line, check.pos.column
-                );
+            if let Some(pos) = check.pos.filter(|p| p.line > 0) {
+                let _ = write!(properties, ",line={},col={}", pos.line, pos.column);
             }
             let title = format!("{} {}", check.level, check.clause);
-            let message = format!("{}: {}: {}", case.id, check.step, check.detail);
+            let message = format!("{}: {}: {}", case.id, check.step, text::detail(check));
             let _ = writeln!(
                 out,
                 "::{command} {properties},title={}::{}",

@@ -7,7 +7,8 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::report::RunReport;
-use crate::report::failure::{failures_of, location};
+use crate::report::failure::failures_of;
+use crate::report::text::{self, location};
 use crate::transcript::{Entry, Exchange};
 use crate::verdict::{CaseRecord, ClauseVerdict, Outcome, Verdict};
 
@@ -193,7 +194,7 @@ fn section_block(section: &str, clauses: &[&ClauseVerdict], report: &RunReport) 
                         td {
                             a.clause-id href=(clause.section) { (clause.id) }
                             div.summary { (clause.summary) }
-                            div.reason { (clause.reason) }
+                            div.reason { (text::reason(clause, &report.cases)) }
                             @if matches!(clause.verdict, Verdict::Fail | Verdict::Warn) {
                                 div.case-links {
                                     "see "
@@ -243,7 +244,7 @@ fn case_block(report: &RunReport, case: &CaseRecord) -> Markup {
             div.case-body {
                 p.file { "Case file " code { (case.file) } }
                 @if case.outcome == Outcome::Error {
-                    p.error-message { (case.message) }
+                    p.error-message { (text::message(case)) }
                 }
                 @for failure in &failures {
                     @for (check, clause) in &failure.checks {
@@ -255,7 +256,7 @@ fn case_block(report: &RunReport, case: &CaseRecord) -> Markup {
                             @if let Some(clause) = clause {
                                 div.summary { (clause.summary) " " a href=(clause.section) { "spec" } }
                             }
-                            div { "step " q { (check.step) } ": " (check.detail) }
+                            div { "step " q { (check.step) } ": " (text::detail(check)) }
                         }
                     }
                 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::report::RunReport;
+use crate::report::{RunReport, text};
 use crate::verdict::{CaseRecord, Outcome};
 
 pub fn render(report: &RunReport) -> String {
@@ -74,7 +74,8 @@ pub fn render_aborted(reason: &str) -> String {
 }
 
 fn test_case(case: &CaseRecord) -> TestCase {
-    let first_line = case.message.lines().next().unwrap_or("").to_owned();
+    let message = text::message(case);
+    let first_line = message.lines().next().unwrap_or("").to_owned();
     let status = match case.outcome {
         Outcome::Passed => TestCaseStatus::success(),
         Outcome::Skipped => {
@@ -92,7 +93,7 @@ fn test_case(case: &CaseRecord) -> TestCase {
             status
                 .set_message(first_line)
                 .set_type(ty)
-                .set_description(case.message.as_str());
+                .set_description(message.as_str());
             status
         }
     };

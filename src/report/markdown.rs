@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::report::RunReport;
 use crate::report::terminal::{exit_line, first_line};
+use crate::report::{RunReport, text};
 use crate::verdict::{Outcome, Verdict};
 
 pub fn render(report: &RunReport) -> String {
@@ -93,7 +93,7 @@ pub fn render(report: &RunReport) -> String {
                 clause.id,
                 clause.level,
                 cell(&clause.summary),
-                cell(&first_line(&clause.reason))
+                cell(&first_line(&text::reason(clause, &report.cases)))
             );
         }
         let _ = writeln!(out);
@@ -120,7 +120,7 @@ pub fn render(report: &RunReport) -> String {
             clause.section,
             level,
             clause.verdict.as_str(),
-            cell(&first_line(&clause.reason))
+            cell(&first_line(&text::reason(clause, &report.cases)))
         );
     }
     let _ = writeln!(out, "\n## Readings\n");
@@ -144,7 +144,7 @@ pub fn render(report: &RunReport) -> String {
             case.id,
             case.outcome.as_str(),
             case.duration.as_millis(),
-            cell(&first_line(&case.message))
+            cell(&first_line(&text::message(case)))
         );
     }
     out

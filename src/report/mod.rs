@@ -10,10 +10,10 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod terminal;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use strum::IntoEnumIterator;
 
 use crate::case::CaseRoot;
@@ -27,15 +27,17 @@ use crate::report::advice::Advice;
 use crate::verdict::{CaseRecord, ClauseVerdict, Outcome, Verdict};
 
 /// Bumped when a field of `report.json` changes meaning or disappears.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: the report's own types (`reports/report.schema.json`); checks carry subject, expected, actual and
+/// position; `server` lists what the probe found, not its internal record.
+pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Debug, Serialize)]
+/// The run as the reporters see it; `report.json` has types of its own ([`json::Report`]).
+#[derive(Debug)]
 pub struct RunReport {
     pub schema_version: u32,
     pub suite_version: &'static str,
     pub target: String,
     /// The built-in reference homeserver's fault, when the run was against it with one switched on.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_fault: Option<String>,
     pub server: Capabilities,
     pub spec_version: String,
@@ -58,7 +60,7 @@ pub struct RunReport {
     pub pacing: std::collections::BTreeMap<Limit, LimitStats>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default)]
 pub struct Totals {
     pub cases: std::collections::BTreeMap<&'static str, usize>,
     pub clauses: std::collections::BTreeMap<&'static str, usize>,

@@ -10,8 +10,11 @@ use colored::{ColoredString, Colorize};
 use crate::clause::Level;
 use crate::expected::Moved;
 use crate::homeserver::{Capabilities, GateStatus};
-use crate::report::failure::{Failure, failures, location};
+use crate::redact::Secrets;
+use crate::report::failure::{Failure, failures};
+use crate::report::text::{self, location};
 use crate::report::{FILES, RunReport};
+use crate::run::{Completion, Failed};
 use crate::transcript::{Entry, Exchange};
 use crate::verdict::{CaseRecord, Outcome, Verdict};
 
@@ -53,7 +56,7 @@ pub fn render(report: &RunReport) -> String {
             clause.id,
             clause.level.as_str(),
             paint(clause.verdict, verdict),
-            first_line(&clause.reason)
+            first_line(&text::reason(clause, &report.cases))
         );
         for note in &clause.readings {
             let line = format!("{:id_width$}  └ {note}", "");
@@ -118,7 +121,7 @@ fn failure_block(out: &mut String, failure: &Failure) {
     let mut previous: Option<&str> = None;
     for (check, clause) in &failure.checks {
         if previous.replace(check.clause.as_str()) == Some(check.clause.as_str()) {
-            let _ = writeln!(out, "   | step `{}`: {}", check.step, check.detail);
+            let _ = writeln!(out, "   | step `{}`: {}", check.step, text::detail(check));
             continue;
         }
         let heading = format!("{} {}", check.level.as_str(), check.clause);
@@ -133,7 +136,7 @@ fn failure_block(out: &mut String, failure: &Failure) {
             let _ = writeln!(out, "   | spec: {}", clause.summary);
             let _ = writeln!(out, "   |       {}", clause.section);
         }
-        let _ = writeln!(out, "   | step `{}`: {}", check.step, check.detail);
+        let _ = writeln!(out, "   | step `{}`: {}", check.step, text::detail(check));
     }
     let cors = failure
         .checks
@@ -148,7 +151,7 @@ fn failure_block(out: &mut String, failure: &Failure) {
 fn error_block(out: &mut String, case: &CaseRecord) {
     let _ = writeln!(out, "\n{}: case {}", "error".red().bold(), case.id);
     let _ = writeln!(out, "  --> {}", case.file);
-    for line in case.message.lines() {
+    for line in text::message(case).lines() {
         let _ = writeln!(out, "   | {line}");
     }
     if let Some(exchange) = stopping_exchange(case) {
@@ -274,4 +277,18 @@ pub fn written(dir: &Path, exit_code: u8) -> String {
         .map(|name| format!("{}/{name}", dir.display()))
         .collect();
     format!("reports: {} (exit code {exit_code})", files.join(", "))
+}
+
+/// What libtest prints of a finished case: why it failed, errored or was skipped, redacted (libtest writes
+/// it itself, not through the output sink).
+pub fn completion(record: &CaseRecord) -> Result<Completion, Failed> {
+    let message = Secrets::global().redact(&text::message(record));
+    match record.outcome {
+        Outcome::Passed => Ok(Completion::Completed),
+        Outcome::Skipped => Ok(Completion::ignored_with(message)),
+        Outcome::Failed => Err(Failed::from(message)),
+        Outcome::Error => Err(Failed::from(format!(
+            "error (not a verdict on the clause): {message}"
+        ))),
+    }
 }

@@ -6,8 +6,7 @@ use serde_json::Value;
 
 use crate::clause::Catalogue;
 use crate::http::Response;
-use crate::source::Pos;
-use crate::verdict::CheckRecord;
+use crate::verdict::{CheckRecord, Checked, FormCheck};
 
 const CONTENT_TYPE: &str = "json.response-content-type";
 const ERROR_FORMAT: &str = "error.standard-format";
@@ -15,15 +14,15 @@ const SOFT_LOGOUT: &str = "softlogout.signal";
 const UTF8: &str = "json.utf8";
 
 pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut Vec<CheckRecord>) {
-    let mut record = |clause: &str, held: bool, detail: String| {
+    let mut record = |clause: &str, held: bool, form: FormCheck| {
         if let Some(c) = catalogue.get(clause) {
             out.push(CheckRecord {
                 clause: clause.to_owned(),
                 level: c.level,
                 held,
                 step: step.to_owned(),
-                detail,
-                pos: Pos::default(),
+                checked: Checked::Form(form),
+                pos: None,
             });
         }
     };
@@ -32,7 +31,9 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
         record(
             UTF8,
             std::str::from_utf8(&response.body).is_ok(),
-            format!("the JSON body of a {} response is UTF-8", response.status),
+            FormCheck::Utf8 {
+                status: response.status,
+            },
         );
         let held = content_type
             .to_ascii_lowercase()
@@ -40,10 +41,10 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
         record(
             CONTENT_TYPE,
             held,
-            format!(
-                "a JSON {} response has Content-Type {content_type:?}",
-                response.status
-            ),
+            FormCheck::ContentType {
+                status: response.status,
+                content_type: content_type.to_owned(),
+            },
         );
         // Every JSON error is a standard error response, whether or not it carries an errcode; only a
         // user-interactive-authentication challenge (a 401 with `flows`) has a shape of its own.
@@ -54,10 +55,11 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
             record(
                 ERROR_FORMAT,
                 errcode_ok && error_ok,
-                format!(
-                    "error {} has string errcode: {errcode_ok}, string error: {error_ok}",
-                    response.summary()
-                ),
+                FormCheck::ErrorFields {
+                    response: response.summary(),
+                    errcode: errcode_ok,
+                    error: error_ok,
+                },
             );
         }
         if response.status == 401 && json.get("errcode") == Some(&Value::from("M_UNKNOWN_TOKEN")) {
@@ -65,10 +67,9 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
             record(
                 SOFT_LOGOUT,
                 soft.is_none_or(Value::is_boolean),
-                format!(
-                    "soft_logout of a 401 M_UNKNOWN_TOKEN is {}",
-                    soft.map_or("absent".into(), |v| v.to_string())
-                ),
+                FormCheck::SoftLogout {
+                    value: soft.cloned(),
+                },
             );
         }
     } else if response.status >= 400 && !response.body.is_empty() {
@@ -76,10 +77,10 @@ pub fn check(catalogue: &Catalogue, step: &str, response: &Response, out: &mut V
         record(
             ERROR_FORMAT,
             false,
-            format!(
-                "error {} has a body that is not JSON (Content-Type {content_type:?})",
-                response.status
-            ),
+            FormCheck::ErrorNotJson {
+                status: response.status,
+                content_type: content_type.to_owned(),
+            },
         );
     }
 }

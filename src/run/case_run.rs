@@ -11,10 +11,11 @@ use crate::run::RunContext;
 use crate::run::scope::Scope;
 use crate::run::step::{self, Findings, StepRunner, Stop};
 use crate::transcript::Transcript;
-use crate::verdict::{CaseRecord, Outcome, Unreached};
+use crate::verdict::stop::{Need, Place};
+use crate::verdict::{CaseRecord, Outcome, StopReason, Unreached};
 
 /// The record of a case the harness itself could not run to its end.
-pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
+pub fn harness_failure(case: &Case, reason: StopReason) -> CaseRecord {
     CaseRecord {
         id: case.id.clone(),
         title: case.title.clone(),
@@ -25,7 +26,7 @@ pub fn harness_failure(case: &Case, message: &str) -> CaseRecord {
         cause: None,
         stopped_at: None,
         duration: Duration::ZERO,
-        message: message.to_owned(),
+        stop: Some(reason),
         checks: Vec::new(),
         unreached: Vec::new(),
         observations: Vec::new(),
@@ -42,31 +43,25 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
     if case.implied_gates().contains(&Gate::MatrixApi)
         && let GateStatus::Unmet(reason) = capabilities.gate(Gate::MatrixApi)
     {
-        return Some(Stop::Skip(format!(
-            "gate {}: {reason}",
-            Gate::MatrixApi.as_str()
-        )));
+        return Some(Stop::Skip(StopReason::Unmet {
+            need: Need::Gate(Gate::MatrixApi),
+            reason,
+        }));
     }
     if let Some(range) = &case.spec
         && !range.any_advertised(&capabilities.versions)
     {
         // No readable version is no evidence that the server lacks what the range covers.
         if capabilities.versions.is_empty() {
-            return Some(Stop::Error(format!(
-                "the server advertises no spec version the suite can read, so whether it implements {range} is unknown"
-            )));
+            return Some(Stop::Error(StopReason::UnreadableVersions(*range)));
         }
-        return Some(Stop::Skip(format!(
-            "the server advertises no spec version in {range}"
-        )));
+        return Some(Stop::Skip(StopReason::NoSpecVersion(*range)));
     }
-    let unmet = |gate: Gate, status: GateStatus, context: String| match status {
+    let unmet = |gate: Gate, status: GateStatus, need: Need| match status {
         GateStatus::Met => None,
-        GateStatus::Undecided(reason) => Some(Stop::Error(format!(
-            "{context}: the probe could not decide it: {reason}"
-        ))),
+        GateStatus::Undecided(reason) => Some(Stop::Error(StopReason::Undecided { need, reason })),
         GateStatus::Unmet(reason) if capabilities.unmet_by_settings.contains(&gate) => {
-            let reason = format!("{context}: {reason}");
+            let reason = StopReason::Unmet { need, reason };
             // A lifetime over --max-wait: the same cause as an expiry wait over it within a case.
             Some(match (gate, capabilities.access_token_lifetime_ms) {
                 (Gate::Expiry, Some(ms)) => {
@@ -77,21 +72,19 @@ pub fn gate_reason(case: &Case, capabilities: &Capabilities) -> Option<Stop> {
                 _ => Stop::NotRun(reason),
             })
         }
-        GateStatus::Unmet(reason) => Some(Stop::Skip(format!("{context}: {reason}"))),
+        GateStatus::Unmet(reason) => Some(Stop::Skip(StopReason::Unmet { need, reason })),
     };
     for gate in case.implied_gates().iter().chain(&case.requires) {
-        let context = format!("gate {}", gate.as_str());
-        if let Some(stop) = unmet(*gate, capabilities.gate(*gate), context) {
+        if let Some(stop) = unmet(*gate, capabilities.gate(*gate), Need::Gate(*gate)) {
             return Some(stop);
         }
     }
     // Several accounts in one case need fresh ones, declared or not: one --user account cannot be two.
     if case.users.len() > 1 {
-        let context = format!("{} accounts needed", case.users.len());
         return unmet(
             Gate::FreshUsers,
             capabilities.gate(Gate::FreshUsers),
-            context,
+            Need::Accounts(case.users.len()),
         );
     }
     None
@@ -108,6 +101,7 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
     };
     // Once: the second attempt reserves its logins on a lane that now knows the server's interval.
     let mut transcript = first.transcript;
+    // Worded by report/ (Display of StopReason), like every reason.
     transcript.note(&format!("starting the case again: {reason}"));
     let (mut again, stop) = attempt(ctx, case).await;
     transcript.extend(std::mem::take(&mut again.transcript));
@@ -125,7 +119,7 @@ pub async fn run_case(ctx: &RunContext, case: &Case) -> CaseRecord {
                 limit: Limit::Login,
                 asked,
             };
-            Some(Stop::Timing(cause, format!("twice: {reason}")))
+            Some(Stop::Timing(cause, StopReason::Twice(Box::new(reason))))
         }
         stop => stop,
     };
@@ -153,22 +147,19 @@ fn runner<'a>(ctx: &'a RunContext, case: &'a Case) -> StepRunner<'a> {
 async fn attempt<'a>(ctx: &'a RunContext, case: &'a Case) -> (StepRunner<'a>, Option<Stop>) {
     let mut runner = runner(ctx, case);
     if ctx.interrupt.is_fired() {
-        return (runner, Some(Stop::NotRun(INTERRUPTED.to_owned())));
+        return (runner, Some(Stop::NotRun(StopReason::Interrupted)));
     }
     let now = tokio::time::Instant::now();
     let Some(left) = tokio::time::Instant::from(ctx.deadline).checked_duration_since(now) else {
-        let stop = Stop::Timing(
-            Cause::Deadline,
-            "the run deadline passed before the case started".to_owned(),
-        );
+        let stop = Stop::Timing(Cause::Deadline, StopReason::DeadlineBeforeStart);
         return (runner, Some(stop));
     };
     let stop = tokio::select! {
         stop = within_case_timeout(ctx.case_timeout, &mut runner) => stop,
         () = tokio::time::sleep(left) => {
-            Some(Stop::Timing(Cause::Deadline, "the run deadline passed while the case ran".to_owned()))
+            Some(Stop::Timing(Cause::Deadline, StopReason::DeadlineWhileRunning))
         }
-        () = ctx.interrupt.fired() => Some(Stop::NotRun(INTERRUPTED.to_owned())),
+        () = ctx.interrupt.fired() => Some(Stop::NotRun(StopReason::Interrupted)),
     };
     runner.logins = None;
     runner.transcript.reserved = None;
@@ -214,17 +205,13 @@ async fn within_case_timeout(limit: Duration, runner: &mut StepRunner<'_>) -> Op
             stop = &mut steps => return stop,
             () = tokio::time::sleep_until(deadline) => {
                 if started + limit + clock.total() <= tokio::time::Instant::now() {
-                    return Some(Stop::Error(format!(
-                        "the case did not finish within --case-timeout {} (waits not counted)",
-                        humantime::format_duration(limit)
-                    )));
+                    return Some(Stop::Error(StopReason::CaseTimeout(limit)));
                 }
             }
         }
     }
 }
 
-const INTERRUPTED: &str = "not run: the run was interrupted (Ctrl-C)";
 /// How long an interrupted case may spend logging out the sessions it holds.
 const INTERRUPTED_CLEANUP_BUDGET: Duration = Duration::from_secs(3);
 
@@ -240,12 +227,13 @@ async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
                 runner.scope.users.insert(user.clone(), account);
             }
             Err(AccountError::Http(e)) => {
-                return Some(Stop::from_http(&format!("setup: user `{user}`"), e));
+                return Some(Stop::from_http(Place::Setup { user: user.clone() }, e));
             }
-            Err(AccountError::Refused(e)) => {
-                return Some(Stop::Error(format!(
-                    "setup: cannot create user `{user}`: {e}"
-                )));
+            Err(AccountError::Refused(reason)) => {
+                return Some(Stop::Error(StopReason::AccountRefused {
+                    at: Place::Setup { user: user.clone() },
+                    reason,
+                }));
             }
         }
     }
@@ -256,7 +244,7 @@ async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
         .await
     {
         Ok(reservation) => runner.logins = reservation.map(|r| (r, logins)),
-        Err(e) => return Some(Stop::from_http("waiting to log in", e)),
+        Err(e) => return Some(Stop::from_http(Place::LoginTurn, e)),
     }
     for step in &runner.case.steps {
         if let Err(stop) = runner.run(step, false).await {
@@ -285,17 +273,7 @@ fn finish(
     let cut_short = |clause: &str| unreached.iter().any(|u| u.clause == clause);
     findings.checks.retain(|c| !c.held || !cut_short(&c.clause));
     findings.observations.retain(|o| !cut_short(&o.clause));
-    let failures: Vec<String> = findings
-        .checks
-        .iter()
-        .filter(|c| !c.held)
-        .map(|c| {
-            format!(
-                "{}:{}:{}: [{} {}] {}: {}",
-                case.source.relative, c.pos.line, c.pos.column, c.level, c.clause, c.step, c.detail
-            )
-        })
-        .collect();
+    let failed = findings.checks.iter().any(|c| !c.held);
     let cause = match &stop {
         Some(Stop::Timing(cause, _)) => Some(cause.clone()),
         _ => None,
@@ -305,18 +283,13 @@ fn finish(
         Some(Stop::Timing(cause, _)) => cause.by_settings(),
         _ => false,
     };
-    let (outcome, mut message) = match (&stop, failures.is_empty()) {
-        (_, false) => (Outcome::Failed, failures.join("\n")),
-        (Some(stop @ Stop::Skip(_)), true) => (Outcome::Skipped, stop.reason().to_owned()),
-        (Some(stop), true) if by_settings => (Outcome::Skipped, stop.reason().to_owned()),
-        (Some(stop), true) => (Outcome::Error, stop.reason().to_owned()),
-        (None, true) => (Outcome::Passed, String::new()),
+    let outcome = match &stop {
+        _ if failed => Outcome::Failed,
+        Some(Stop::Skip(_)) => Outcome::Skipped,
+        Some(_) if by_settings => Outcome::Skipped,
+        Some(_) => Outcome::Error,
+        None => Outcome::Passed,
     };
-    if outcome == Outcome::Failed
-        && let Some(stop) = &stop
-    {
-        message.push_str(&format!("\nthen the case stopped: {}", stop.reason()));
-    }
     let mut clauses = case.clauses.clone();
     for check in &findings.ambient {
         if !clauses.contains(&check.clause) {
@@ -335,22 +308,9 @@ fn finish(
         cause,
         stopped_at: stop.as_ref().and(runner.current_step.clone()),
         duration: started.elapsed(),
-        message: secrets.redact(&message),
-        checks: checks
-            .into_iter()
-            .map(|mut c| {
-                c.detail = secrets.redact(&c.detail);
-                c
-            })
-            .collect(),
-        observations: findings
-            .observations
-            .into_iter()
-            .map(|mut o| {
-                o.note = secrets.redact(&o.note);
-                o
-            })
-            .collect(),
+        stop: stop.map(Stop::into_reason),
+        checks,
+        observations: findings.observations,
         transcript: runner.transcript.redacted(secrets),
         unreached,
     }

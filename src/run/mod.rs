@@ -3,14 +3,16 @@
 
 pub mod ambient;
 pub mod case_run;
+pub mod events;
 pub mod oauth;
 pub mod scope;
 pub mod step;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Completion, Failed, Trial};
+use libtest_mimic::Trial;
+pub use libtest_mimic::{Completion, Failed};
 
 use crate::case::Case;
 use crate::clause::Catalogue;
@@ -25,9 +27,10 @@ use crate::homeserver::{Capabilities, GateStatus, probe};
 use crate::http::{Http, HttpConfig};
 use crate::reading::Reading;
 use crate::redact::Secrets;
+use crate::run::events::{Listener, Recorder, run_contained};
 use crate::run::oauth::Authoriser;
 use crate::transcript::Transcript;
-use crate::verdict::{CaseRecord, Outcome};
+use crate::verdict::CaseRecord;
 
 /// How the harness talks to a target, from the command line.
 #[derive(Debug, Clone)]
@@ -174,21 +177,20 @@ impl RunContext {
     }
 }
 
-/// Runs every case concurrently without libtest's front end (for embedding and the suite's own tests);
-/// the records come back sorted by case id.
+/// Runs every case concurrently without libtest's front end (for embedding and the suite's own tests), each
+/// the way a trial runs it ([`events::run_contained`]); the records come back sorted by case id.
 pub async fn run_all(ctx: Arc<RunContext>, cases: Vec<Case>) -> Vec<CaseRecord> {
     plan_logins(&ctx, &cases);
+    let recorder = Recorder::default();
     let mut set = tokio::task::JoinSet::new();
     for case in cases {
-        let ctx = ctx.clone();
-        set.spawn(async move { case_run::run_case(&ctx, &case).await });
+        let (ctx, recorder) = (ctx.clone(), recorder.clone());
+        set.spawn(async move { run_contained(ctx, case, &recorder).await });
     }
-    let mut records = Vec::new();
     while let Some(joined) = set.join_next().await {
-        records.push(joined.expect("a case task does not panic"));
+        joined.expect("a contained case ends in a record");
     }
-    records.sort_by(|a, b| a.id.cmp(&b.id));
-    records
+    recorder.take_sorted()
 }
 
 /// Tells the pacer how many password logins the cases whose gates are met will send, so that once the server's
@@ -203,8 +205,8 @@ fn plan_logins(ctx: &RunContext, cases: &[Case]) {
     ctx.http.pacer.plan(Limit::Login, logins as u32);
 }
 
-/// The records of the cases that ran, filled by the trials as they finish.
-pub type Records = Arc<Mutex<Vec<CaseRecord>>>;
+/// What libtest shows of a finished case: the reporters word it (`report::terminal::completion`).
+pub type Completer = fn(&CaseRecord) -> Result<Completion, Failed>;
 
 /// One trial per case, named by case id, with the primary clause as its kind (so that a libtest filter can
 /// select by clause as well as by id).
@@ -212,7 +214,8 @@ pub fn trials(
     cases: Vec<Case>,
     ctx: Option<Arc<RunContext>>,
     runtime: tokio::runtime::Handle,
-    records: Records,
+    listener: Arc<dyn Listener>,
+    completion: Completer,
 ) -> Vec<Trial> {
     if let Some(ctx) = &ctx {
         plan_logins(ctx, &cases);
@@ -224,47 +227,15 @@ pub fn trials(
             let kind = case.primary_clause().to_owned();
             let ctx = ctx.clone();
             let runtime = runtime.clone();
-            let records = records.clone();
+            let listener = listener.clone();
             Trial::ignorable_test(name, move || {
                 let Some(ctx) = ctx else {
                     return Err(Failed::from("no target"));
                 };
-                // A panic is a bug of the harness, but it must not make a case vanish from the reports.
-                let run = std::panic::AssertUnwindSafe(|| {
-                    runtime.block_on(case_run::run_case(&ctx, &case))
-                });
-                let record = std::panic::catch_unwind(run).unwrap_or_else(|panic| {
-                    let reason = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    let message = ctx
-                        .http
-                        .secrets
-                        .redact(&format!("the harness panicked: {reason}"));
-                    case_run::harness_failure(&case, &message)
-                });
-                let result = completion(&record);
-                records
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(record);
-                result
+                let record = runtime.block_on(run_contained(ctx, case, listener.as_ref()));
+                completion(&record)
             })
             .with_kind(kind)
         })
         .collect()
-}
-
-fn completion(record: &CaseRecord) -> Result<Completion, Failed> {
-    match record.outcome {
-        Outcome::Passed => Ok(Completion::Completed),
-        Outcome::Skipped => Ok(Completion::ignored_with(&record.message)),
-        Outcome::Failed => Err(Failed::from(&record.message)),
-        Outcome::Error => Err(Failed::from(format!(
-            "error (not a verdict on the clause): {}",
-            record.message
-        ))),
-    }
 }

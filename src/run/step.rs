@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::case::matcher::Matcher;
+use crate::case::matcher::{Matcher, Mismatch};
 use crate::case::model::*;
 use crate::case::template;
 use crate::cause::{Cause, Limit};
@@ -21,7 +21,8 @@ use crate::run::ambient;
 use crate::run::oauth;
 use crate::run::scope::{Scope, Session};
 use crate::transcript::Transcript;
-use crate::verdict::{CheckRecord, Observation};
+use crate::verdict::stop::{Block, Place, Uncaptured, Unmet};
+use crate::verdict::{Answer, CheckRecord, Checked, Lifetime, Observation, StopReason, Subject};
 
 /// What must be escaped in a value put into a path segment: everything but RFC 3986's unreserved characters.
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -33,35 +34,36 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 /// A step that waited at least this long for its turn, and outlived a session meanwhile, restarts its case.
 const RESTART_AFTER_WAIT: Duration = Duration::from_secs(1);
 
-/// Why a case stops before its last step.
+/// Why a case stops before its last step, and what that makes of it.
 #[derive(Debug)]
 pub enum Stop {
     /// The case could not reach its checks.
-    Error(String),
+    Error(StopReason),
     /// The case does not apply to this server (a feature it lacks, a choice the spec leaves to it).
-    Skip(String),
+    Skip(StopReason),
     /// The run's own settings keep the case from running (missing flags): untested, not "not applicable".
-    NotRun(String),
+    NotRun(StopReason),
     /// A matter of time (a rate limit, a wait over `--max-wait` or the budget, a timeout): the same outcome
     /// wherever in the case it strikes, account creation included.
-    Timing(Cause, String),
+    Timing(Cause, StopReason),
     /// The case waited its turn behind a rate limit for so long that a session it had opened expired: what
     /// follows would judge a token the wait killed, so the case starts again (with its logins reserved).
-    Restart(String),
+    Restart(StopReason),
 }
 
 impl Stop {
-    /// A transport failure in `context` (`step `x``, `setup`): a timing cause keeps its type, anything else
-    /// keeps the case from its checks.
-    pub fn from_http(context: &str, error: HttpError) -> Stop {
-        let text = format!("{context}: {error}");
-        match error.cause() {
-            Some(cause) => Stop::Timing(cause, text),
-            None => Stop::Error(text),
+    /// A transport failure at `at`: a timing cause keeps its type, anything else keeps the case from its
+    /// checks.
+    pub fn from_http(at: Place, error: HttpError) -> Stop {
+        let cause = error.cause();
+        let reason = StopReason::Transport { at, error };
+        match cause {
+            Some(cause) => Stop::Timing(cause, reason),
+            None => Stop::Error(reason),
         }
     }
 
-    pub fn reason(&self) -> &str {
+    pub fn reason(&self) -> &StopReason {
         match self {
             Stop::Error(r)
             | Stop::Skip(r)
@@ -69,6 +71,26 @@ impl Stop {
             | Stop::Timing(_, r)
             | Stop::Restart(r) => r,
         }
+    }
+
+    pub fn into_reason(self) -> StopReason {
+        match self {
+            Stop::Error(r)
+            | Stop::Skip(r)
+            | Stop::NotRun(r)
+            | Stop::Timing(_, r)
+            | Stop::Restart(r) => r,
+        }
+    }
+}
+
+/// A value the case refers to is missing, in `step` when it is known.
+fn unresolved(step: Option<&Step>) -> impl FnOnce(String) -> Stop + '_ {
+    move |reason| {
+        Stop::Error(StopReason::Unresolved {
+            step: step.map(|s| s.name.clone()),
+            reason,
+        })
     }
 }
 
@@ -192,10 +214,12 @@ impl StepRunner<'_> {
                 let queued = self.transcript.clock().waiting();
                 let turn = ctx.http.pacer.turn(Limit::OauthLogin, "", false).await;
                 drop(queued);
-                let grant = self
-                    .oauth_login(spec)
-                    .await
-                    .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)));
+                let grant = self.oauth_login(spec).await.map_err(|reason| {
+                    Stop::Error(StopReason::Grant {
+                        step: step.name.clone(),
+                        reason,
+                    })
+                });
                 drop(turn);
                 let grant = grant?;
                 granted = Some((grant.client_id, grant.device_id));
@@ -206,22 +230,22 @@ impl StepRunner<'_> {
                     Action::Login(login) => self.login(login, appservice_login(step)),
                     action => self.outgoing(action),
                 }
-                .map_err(Stop::Error)?;
+                .map_err(unresolved(None))?;
                 let (sent, waited) = (Instant::now(), self.transcript.clock().total());
                 let response = self.ctx.http.send(&outgoing, &mut self.transcript).await;
                 if outgoing.limit() == Limit::Login {
                     self.login_sent();
                 }
                 let response =
-                    response.map_err(|e| Stop::from_http(&format!("step `{}`", step.name), e))?;
+                    response.map_err(|e| Stop::from_http(Place::Step(step.name.clone()), e))?;
                 // A real wait (a turn behind a rate limit), not the moment any request spends in its lane.
                 if self.transcript.clock().total() >= waited + RESTART_AFTER_WAIT
                     && let Some(name) = self.scope.expired_since(sent)
                 {
-                    return Err(Stop::Restart(format!(
-                        "step `{}` waited its turn behind a rate limit until session `{name}` had expired",
-                        step.name
-                    )));
+                    return Err(Stop::Restart(StopReason::SessionExpiredWhileWaiting {
+                        step: step.name.clone(),
+                        session: name.to_owned(),
+                    }));
                 }
                 response
             }
@@ -235,7 +259,7 @@ impl StepRunner<'_> {
         if cleanup {
             return Ok(());
         }
-        let near_expiry = self.near_expiry(&step.action, sent_at, received_at);
+        let near_expiry = self.near_expiry(step, sent_at, received_at);
         // The OAuth endpoints «use their own rules» (A34): the Matrix form checks are not theirs.
         if !step.action.calls_oauth_endpoint() {
             ambient::check(
@@ -257,37 +281,33 @@ impl StepRunner<'_> {
                 .as_ref()
                 .is_some_and(|m| m.check(Some(&json!(200)), &|v| self.render(v)).is_ok())
         });
-        if let Some(why) = near_expiry
+        if let Some(reason) = near_expiry
             && expected_success
             && response.status == 401
             && self.findings.checks[before..].iter().any(|c| !c.held)
         {
             self.findings.checks.truncate(before);
-            return Err(Stop::Error(format!(
-                "step `{}`: refused, but {why}: that says nothing about the clause",
-                step.name
-            )));
+            return Err(Stop::Error(reason));
         }
         if let Some(observe) = &step.observe {
             let label = observe.label.as_deref().unwrap_or(&step.name);
-            let mut note = format!("{label}: {}", response.summary());
             // Where tokens were issued, whether they come with a lifetime is part of what the server chose.
-            if response.status == 200 && response.pointer("/access_token").is_some() {
+            let issued = response.status == 200 && response.pointer("/access_token").is_some();
+            let lifetime = issued.then(|| {
                 // The OAuth token endpoint states the lifetime in seconds (RFC 6749 `expires_in`).
                 let field = match step.action {
                     Action::OauthLogin(_) | Action::OauthRefresh(_) => "expires_in",
                     _ => "expires_in_ms",
                 };
                 let given = response.pointer(&format!("/{field}")).is_some();
-                note.push_str(&format!(
-                    " {} {field}",
-                    if given { "with" } else { "without" }
-                ));
-            }
+                Lifetime { field, given }
+            });
             self.findings.observations.push(Observation {
                 clause: observe.clause.clone(),
                 step: step.name.clone(),
-                note,
+                label: label.to_owned(),
+                answer: response.summary(),
+                lifetime,
             });
         }
         self.judged += 1;
@@ -315,13 +335,12 @@ impl StepRunner<'_> {
         }
         for capture in &step.captures {
             let value = response.pointer(&capture.pointer).ok_or_else(|| {
-                Stop::Error(format!(
-                    "step `{}`: cannot capture `{}`: the response has no {} ({})",
-                    step.name,
-                    capture.name,
-                    capture.pointer,
-                    response.summary()
-                ))
+                Stop::Error(StopReason::Capture(Box::new(Uncaptured {
+                    step: step.name.clone(),
+                    name: capture.name.clone(),
+                    pointer: capture.pointer.clone(),
+                    answer: response.summary(),
+                })))
             })?;
             self.scope.vars.insert(capture.name.clone(), value.clone());
         }
@@ -523,12 +542,12 @@ impl StepRunner<'_> {
     async fn burst(&mut self, count: u32, request: &RequestSpec) -> Result<Response, Stop> {
         let outgoing = self
             .outgoing(&Action::Request(request.clone()))
-            .map_err(Stop::Error)?;
+            .map_err(unresolved(None))?;
         for sent in 1..=count {
             // The transcript keeps only the answer that matters: the first 429.
             let mut quiet = Transcript::default();
             let response = self.ctx.http.send_once(&outgoing, &mut quiet).await;
-            let response = response.map_err(|e| Stop::from_http("burst", e))?;
+            let response = response.map_err(|e| Stop::from_http(Place::Burst, e))?;
             if response.status == 429 {
                 self.transcript.note(&format!(
                     "burst: the first 429 came at request {sent} of {count}"
@@ -537,9 +556,7 @@ impl StepRunner<'_> {
                 return Ok(response);
             }
         }
-        Err(Stop::Skip(format!(
-            "no 429 after {count} requests: the server did not rate-limit them"
-        )))
+        Err(Stop::Skip(StopReason::NoRateLimit { count }))
     }
 
     async fn register(&mut self, spec: &RegisterSpec) -> Result<Response, Stop> {
@@ -557,7 +574,7 @@ impl StepRunner<'_> {
             body["inhibit_login"] = json!(flag);
         }
         if let Some(device) = &spec.device_id {
-            body["device_id"] = json!(self.text(device).map_err(Stop::Error)?);
+            body["device_id"] = json!(self.text(device).map_err(unresolved(None))?);
         }
         let kind = match spec.kind {
             AccountKind::User => "user",
@@ -568,8 +585,11 @@ impl StepRunner<'_> {
             .register(&self.ctx.http, kind, body, &mut self.transcript)
             .await
             .map_err(|e| match e {
-                AccountError::Http(e) => Stop::from_http("registration", e),
-                AccountError::Refused(e) => Stop::Error(format!("registration: {e}")),
+                AccountError::Http(e) => Stop::from_http(Place::Registration, e),
+                AccountError::Refused(reason) => Stop::Error(StopReason::AccountRefused {
+                    at: Place::Registration,
+                    reason,
+                }),
             })
     }
 
@@ -584,10 +604,11 @@ impl StepRunner<'_> {
                 let (requested_at, _, lifetime) = self.lifetime_of(name)?;
                 let before = self.near_expiry_margin(lifetime) * 2;
                 if before >= lifetime || requested_at + lifetime - before <= Instant::now() {
-                    return Err(Stop::NotRun(format!(
-                        "with round trips up to {:?}, a lifetime of {lifetime:?} leaves no time to use `{name}` before its expiry",
-                        self.slowest
-                    )));
+                    return Err(Stop::NotRun(StopReason::NoTimeBeforeExpiry {
+                        session: name.clone(),
+                        lifetime,
+                        slowest: self.slowest,
+                    }));
                 }
                 requested_at + lifetime - before
             }
@@ -596,11 +617,10 @@ impl StepRunner<'_> {
         if wait_for > self.ctx.max_wait {
             return Err(Stop::Timing(
                 Cause::Expiry { needed: wait_for },
-                format!(
-                    "waiting {} would exceed --max-wait {}",
-                    crate::cause::shown(wait_for),
-                    crate::cause::shown(self.ctx.max_wait)
-                ),
+                StopReason::WaitOverMaxWait {
+                    wait: wait_for,
+                    max_wait: self.ctx.max_wait,
+                },
             ));
         }
         self.transcript.note(&format!("waiting {wait_for:?}"));
@@ -612,17 +632,18 @@ impl StepRunner<'_> {
     /// When a session's tokens were requested and arrived, and how long the server said its access token
     /// lives.
     fn lifetime_of(&self, name: &str) -> Result<(Instant, Instant, Duration), Stop> {
-        let session = self.scope.session(name).map_err(Stop::Error)?;
+        let session = self.scope.session(name).map_err(unresolved(None))?;
         let lifetime = match &session.expires_in_ms {
             None => {
-                return Err(Stop::Skip(format!(
-                    "the server gave `{name}` no expires_in_ms"
-                )));
+                return Err(Stop::Skip(StopReason::NoLifetime {
+                    session: name.to_owned(),
+                }));
             }
             Some(value) => value.as_u64().map(Duration::from_millis).ok_or_else(|| {
-                Stop::Error(format!(
-                    "cannot wait: expires_in_ms of `{name}` is {value}, not an integer"
-                ))
+                Stop::Error(StopReason::LifetimeNotInteger {
+                    session: name.to_owned(),
+                    value: value.clone(),
+                })
             })?,
         };
         Ok((session.requested_at, session.received_at, lifetime))
@@ -640,11 +661,11 @@ impl StepRunner<'_> {
     /// arrived), and it was sent before the wait that deliberately lets it expire would have ended.
     fn near_expiry(
         &self,
-        action: &Action,
+        step: &Step,
         sent_at: Instant,
         received_at: Instant,
-    ) -> Option<String> {
-        let source = match action {
+    ) -> Option<StopReason> {
+        let source = match &step.action {
             Action::Whoami(source) => Some(source),
             // At /refresh an access token sent along is incidental: a refusal there is about the refresh token.
             Action::Request(r) | Action::Burst { request: r, .. } if !matches!(&r.target, Target::Path(p) if p.ends_with("/refresh")) => {
@@ -660,10 +681,12 @@ impl StepRunner<'_> {
         let margin = self.near_expiry_margin(lifetime);
         let deliberately_expired = session.received_at + lifetime + expiry_margin(lifetime);
         (received_at + margin > expiry && sent_at < deliberately_expired).then(|| {
-            format!(
-                "the answer for the access token of `{name}` arrived {:?} before its advertised expiry, within the margin of {margin:?}",
-                expiry.saturating_duration_since(received_at)
-            )
+            StopReason::NearExpiry {
+                step: step.name.clone(),
+                session: name.to_owned(),
+                left: expiry.saturating_duration_since(received_at),
+                margin,
+            }
         })
     }
 
@@ -679,62 +702,50 @@ impl StepRunner<'_> {
             && step.observe.is_none()
             && response.status != 200
         {
-            return Err(Stop::Error(format!(
-                "step `{}`: setup needs 200, the server answered {}",
-                step.name,
-                response.describe()
-            )));
+            return Err(Stop::Error(StopReason::SetupStatus {
+                step: step.name.clone(),
+                answer: response.describe(),
+            }));
         }
         // An unmet assumption means the case does not apply to this server; an unmet precondition means it
         // could not reach its checks.
-        let assumed = step.assume.as_ref();
-        self.holds(
-            step,
-            assumed,
-            response,
-            "the server's choice makes this case not apply",
-        )
-        .map_err(Stop::Skip)?;
-        self.holds(
-            step,
-            step.require.as_ref(),
-            response,
-            "precondition not met",
-        )
-        .map_err(Stop::Error)?;
+        self.holds(step, Block::Assume, step.assume.as_ref(), response)
+            .map_err(Stop::Skip)?;
+        self.holds(step, Block::Require, step.require.as_ref(), response)
+            .map_err(Stop::Error)?;
         Ok(())
     }
 
-    /// `Err` describing what does not hold in the block, if anything.
+    /// `Err` saying what does not hold in the block, if anything.
     fn holds(
         &self,
         step: &Step,
+        kind: Block,
         block: Option<&CheckBlock>,
         response: &Response,
-        what: &str,
-    ) -> Result<(), String> {
-        let failures = block.map(|b| self.unmet(b, response)).unwrap_or_default();
-        if failures.is_empty() {
+    ) -> Result<(), StopReason> {
+        let unmet = block.map(|b| self.unmet(b, response)).unwrap_or_default();
+        if unmet.is_empty() {
             return Ok(());
         }
-        Err(format!(
-            "step `{}`: {what}: {} ({})",
-            step.name,
-            failures.join("; "),
-            response.describe()
-        ))
+        Err(StopReason::Block {
+            step: step.name.clone(),
+            block: kind,
+            unmet,
+            answer: Box::new(answer(response)),
+        })
     }
 
-    /// The matchers of a block that do not hold, described.
-    fn unmet(&self, block: &CheckBlock, response: &Response) -> Vec<String> {
+    /// The matchers of a block that do not hold.
+    fn unmet(&self, block: &CheckBlock, response: &Response) -> Vec<Unmet> {
         if !self.applies(block, response) {
             return Vec::new();
         }
         targets(block, response)
             .into_iter()
-            .filter_map(|(what, matcher, actual)| {
+            .filter_map(|(subject, matcher, actual)| {
                 let result = matcher.check(actual.as_ref(), &|v| self.render(v));
-                result.err().map(|detail| format!("{what}: {detail}"))
+                result.err().map(|mismatch| Unmet { subject, mismatch })
             })
             .collect()
     }
@@ -769,38 +780,47 @@ impl StepRunner<'_> {
         // A value the expectation refers to but an earlier response did not give (say, a device_id) is not
         // this clause's failure: the case cannot reach this check.
         for template in block.templates() {
-            template::render(template, &self.lookup())
-                .map_err(|e| Stop::Error(format!("step `{}`: {e}", step.name)))?;
+            template::render(template, &self.lookup()).map_err(unresolved(Some(step)))?;
         }
         let Some(level) = level_of(&self.ctx.catalogue, self.ctx.reading, block) else {
             // Not checked under this run's reading of an ambiguity.
             return Ok(());
         };
         let mut records = Vec::new();
-        for (what, matcher, actual) in targets(block, response) {
-            let (held, detail) = match matcher.check(actual.as_ref(), &|v| self.render(v)) {
-                Ok(()) => (true, format!("{what} as expected")),
-                // The errcode and message say what the server meant by the status, when it gave them.
-                Err(detail) if what == "status" && response.errcode().is_some() => {
-                    (false, format!("{what}: {detail} ({})", response.describe()))
-                }
-                Err(detail) if what == "status" => (false, format!("{what}: {detail}")),
-                Err(detail) => (
-                    false,
-                    format!("{what}: {detail} (status {})", response.status),
-                ),
+        for (subject, matcher, actual) in targets(block, response) {
+            let render = |v: &Value| self.render(v);
+            let (held, expected) = match matcher.check(actual.as_ref(), &render) {
+                Ok(()) => (true, matcher.expected(&render)),
+                Err(Mismatch::Differs { expected, .. }) => (false, expected),
+                // Rendered above: a value missing now is the case's, not the server's.
+                Err(Mismatch::Unrenderable(reason)) => return Err(unresolved(Some(step))(reason)),
             };
             records.push(CheckRecord {
                 clause: block.clause.clone(),
                 level,
                 held,
                 step: step.name.clone(),
-                detail,
-                pos: block.pos,
+                checked: Checked::Matcher {
+                    subject,
+                    expected,
+                    actual,
+                    answer: answer(response),
+                },
+                pos: Some(block.pos),
             });
         }
         self.findings.checks.extend(records);
         Ok(())
+    }
+}
+
+/// The response in brief, for check records and stop reasons.
+fn answer(response: &Response) -> Answer {
+    Answer {
+        status: response.status,
+        errcode: response.errcode().map(str::to_owned),
+        described: response.describe(),
+        json: response.json.is_some(),
     }
 }
 
@@ -816,30 +836,29 @@ fn level_of(catalogue: &Catalogue, reading: Reading, block: &CheckBlock) -> Opti
     Some(lowered.max(own))
 }
 
-/// (label, matcher, actual value) for every matcher of a block.
+/// (subject, matcher, actual value) for every matcher of a block.
 fn targets<'b>(
     block: &'b CheckBlock,
     response: &Response,
-) -> Vec<(String, &'b Matcher, Option<Value>)> {
+) -> Vec<(Subject, &'b Matcher, Option<Value>)> {
     let mut out = Vec::new();
     if let Some(status) = &block.status {
-        out.push(("status".to_owned(), status, Some(json!(response.status))));
+        out.push((Subject::Status, status, Some(json!(response.status))));
     }
     for (name, matcher) in &block.headers {
         let value = response.header(name).map(|v| Value::String(v.to_owned()));
-        out.push((format!("header {name}"), matcher, value));
+        let subject = Subject::Header { name: name.clone() };
+        out.push((subject, matcher, value));
     }
     for (pointer, matcher) in &block.json {
         let value = match &response.json {
             Some(json) => json.pointer(pointer).cloned(),
             None => None,
         };
-        let label = if response.json.is_none() {
-            format!("{pointer} (the body is not JSON)")
-        } else {
-            pointer.clone()
+        let subject = Subject::Json {
+            pointer: pointer.clone(),
         };
-        out.push((label, matcher, value));
+        out.push((subject, matcher, value));
     }
     out
 }

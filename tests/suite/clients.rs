@@ -256,10 +256,13 @@ async fn verdicts_for(flaw: Flaw) -> BTreeMap<String, (Verdict, String)> {
     let driver = tokio::spawn(client.run());
     let recording = session.finish().await;
     driver.abort();
-    let (_, verdicts) = client::verdicts(&client::catalogue(&full), &recording, windows);
+    let (records, verdicts) = client::verdicts(&client::catalogue(&full), &recording, windows);
     verdicts
         .into_iter()
-        .map(|v| (v.id, (v.verdict, v.reason)))
+        .map(|v| {
+            let reason = refresh_conformance::report::text::reason(&v, &records);
+            (v.id, (v.verdict, reason))
+        })
         .collect()
 }
 

@@ -23,9 +23,10 @@ use refresh_conformance::homeserver::accounts::Provisioning;
 use refresh_conformance::reading::Reading;
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::reference::{Fault, Hides, ReferenceConfig, ReferenceServer};
+use refresh_conformance::report::text::message;
 use refresh_conformance::run::oauth::Authoriser;
 use refresh_conformance::run::{self, RunContext, Settings};
-use refresh_conformance::verdict::{self, ClauseVerdict, Outcome, Verdict};
+use refresh_conformance::verdict::{self, ClauseVerdict, Outcome, Reason, Verdict};
 
 /// MUST clauses with a server-side test (kind F or W) that no fault catches, each with the reason.
 const UNCAUGHT: &[(&str, &str)] = &[(
@@ -67,7 +68,7 @@ async fn run_suite(config: ReferenceConfig) -> Run {
     let errors = records
         .iter()
         .filter(|r| r.outcome == Outcome::Error)
-        .map(|r| format!("{}: {}", r.id, r.message))
+        .map(|r| format!("{}: {}", r.id, message(r)))
         .collect();
     Run {
         verdicts: verdict::aggregate(&ctx.catalogue, Reading::Default, &records),
@@ -92,7 +93,7 @@ fn failing(run: &Run) -> BTreeMap<String, String> {
         .map(|v| {
             (
                 v.id.clone(),
-                format!("{}: {}", v.verdict.as_str(), v.reason),
+                format!("{}: {:?}", v.verdict.as_str(), v.reason),
             )
         })
         .collect()
@@ -112,7 +113,7 @@ async fn every_fault_fails_exactly_its_clauses() {
             && !untested_ok(v)
         {
             problems.push(format!(
-                "faithful server: {} is {}: {}",
+                "faithful server: {} is {}: {:?}",
                 v.id,
                 v.verdict.as_str(),
                 v.reason
@@ -169,7 +170,7 @@ async fn every_fault_fails_exactly_its_clauses() {
             if !actual.contains_key(*clause) {
                 let verdict = run.verdicts.iter().find(|v| v.id == *clause);
                 let shown = verdict.map_or("not in the catalogue".to_owned(), |v| {
-                    format!("{}: {}", v.verdict.as_str(), v.reason)
+                    format!("{}: {:?}", v.verdict.as_str(), v.reason)
                 });
                 problems.push(format!(
                     "fault {fault}: {clause} should fail but is {shown}"
@@ -210,7 +211,7 @@ async fn every_fault_fails_exactly_its_clauses() {
                     moves += 1;
                     if hidden.get(&v.id) != Some(&v.verdict) {
                         problems.push(format!(
-                            "fault {fault}: {} moved from {} to {}: {}",
+                            "fault {fault}: {} moved from {} to {}: {:?}",
                             v.id,
                             before.verdict.as_str(),
                             v.verdict.as_str(),
@@ -258,10 +259,7 @@ async fn every_fault_fails_exactly_its_clauses() {
 /// application-service token) this run does not give.
 fn untested_ok(verdict: &ClauseVerdict) -> bool {
     verdict.verdict == Verdict::Untested
-        && (verdict.reason.starts_with("no case covers")
-            || verdict
-                .reason
-                .starts_with("not run with this run's settings"))
+        && matches!(verdict.reason, Reason::NoCase | Reason::NotRun { .. })
 }
 
 /// The clauses `fault` hides (see [`Hides`]), each with the one verdict it may move to.

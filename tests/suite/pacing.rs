@@ -11,12 +11,14 @@ use refresh_conformance::case;
 use refresh_conformance::cause::Cause;
 use refresh_conformance::homeserver::accounts::{Accounts, Provisioning};
 use refresh_conformance::http::pacer::Pacer;
-use refresh_conformance::http::{Http, HttpConfig};
+use refresh_conformance::http::{Http, HttpConfig, HttpError};
 use refresh_conformance::redact::Secrets;
 use refresh_conformance::reference::{ReferenceConfig, ReferenceServer};
+use refresh_conformance::report::text::message;
 use refresh_conformance::run::{self, RunContext};
 use refresh_conformance::transcript::Transcript;
-use refresh_conformance::verdict::{self, CaseRecord, Outcome, Verdict};
+use refresh_conformance::verdict::stop::Place;
+use refresh_conformance::verdict::{self, CaseRecord, Outcome, StopReason, Verdict};
 
 struct Run {
     records: Vec<CaseRecord>,
@@ -93,7 +95,7 @@ async fn a_rate_limited_server_is_paced_and_every_case_reaches_its_checks() {
         .records
         .iter()
         .filter(|r| r.outcome == Outcome::Error || r.cause.is_some())
-        .map(|r| format!("{} ({:?}): {}", r.id, r.outcome, r.message))
+        .map(|r| format!("{} ({:?}): {}", r.id, r.outcome, message(r)))
         .collect();
     assert!(stopped.is_empty(), "{stopped:#?}");
     let failed: Vec<&str> = run
@@ -125,33 +127,43 @@ async fn a_429_over_max_wait_gets_one_outcome_wherever_it_strikes() {
             Outcome::Skipped,
             "{}: {}",
             record.id,
-            record.message
+            message(record)
         );
         assert!(record.skipped_by_settings, "{}", record.id);
         assert!(
-            record
-                .message
-                .contains("rate-limited beyond --max-wait: 429"),
-            "{}",
-            record.message
+            matches!(
+                &record.stop,
+                Some(StopReason::Transport {
+                    error: HttpError::RateLimited { .. },
+                    ..
+                })
+            ),
+            "{:?}",
+            record.stop
         );
     }
-    let in_setup = limited.iter().any(|r| r.message.starts_with("setup:"));
+    let at = |r: &CaseRecord| match &r.stop {
+        Some(StopReason::Transport { at, .. }) => Some(at.clone()),
+        _ => None,
+    };
+    let in_setup = limited
+        .iter()
+        .any(|r| matches!(at(r), Some(Place::Setup { .. })));
     let in_step = limited
         .iter()
-        .any(|r| r.message.starts_with("step ") || r.message.starts_with("waiting to log in"));
+        .any(|r| matches!(at(r), Some(Place::Step(_) | Place::LoginTurn)));
     assert!(
         in_setup && in_step,
         "a 429 met only in setup or only in steps: {:#?}",
-        limited.iter().map(|r| &r.message).collect::<Vec<_>>()
+        limited.iter().map(|r| message(r)).collect::<Vec<_>>()
     );
     // Never an error, and never a clause judged "not applicable" for it.
     let errors: Vec<String> = setup
         .records
         .iter()
         .chain(&steps.records)
-        .filter(|r| r.outcome == Outcome::Error && r.message.contains("429"))
-        .map(|r| format!("{}: {}", r.id, r.message))
+        .filter(|r| r.outcome == Outcome::Error && message(r).contains("429"))
+        .map(|r| format!("{}: {}", r.id, message(r)))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let login = setup
@@ -159,5 +171,5 @@ async fn a_429_over_max_wait_gets_one_outcome_wherever_it_strikes() {
         .iter()
         .find(|v| v.id == "login.200.refresh_token")
         .expect("clause");
-    assert_ne!(login.verdict, Verdict::NotApplicable, "{}", login.reason);
+    assert_ne!(login.verdict, Verdict::NotApplicable, "{:?}", login.reason);
 }

@@ -103,6 +103,20 @@ impl RunOutput {
     /// The fields the README promises in report.json.
     pub fn assert_report_shape(&self) {
         let json = &self.json;
+        let schema = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/report.schema.json"),
+        )
+        .unwrap();
+        let schema = serde_json::from_str(&schema).unwrap();
+        let validator = jsonschema::draft7::new(&schema).expect("a draft-07 schema");
+        let problems: Vec<String> = validator
+            .iter_errors(json)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "report.json against its schema: {problems:#?}"
+        );
         for field in [
             "schema_version",
             "target",
