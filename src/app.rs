@@ -1,8 +1,8 @@
 //! Orchestration only: arguments -> cases -> target -> probe -> trials -> verdicts -> reports -> exit code.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use libtest_mimic::FormatSetting;
 use url::Url;
@@ -10,16 +10,14 @@ use url::Url;
 use crate::case;
 use crate::cli::{Cli, ServeCli};
 use crate::client;
-use crate::colour;
+use crate::config::{Config, Expected, Target};
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, run_exit_code};
 use crate::expected;
-use crate::homeserver::Privileges;
-use crate::homeserver::accounts::Provisioning;
 use crate::listing;
 use crate::output;
 use crate::redact::Secrets;
-use crate::reference::{self, Fault, ReferenceConfig, ReferenceServer};
-use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals};
+use crate::reference::{self, ReferenceServer};
+use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals, console};
 use crate::run::events::Recorder;
 use crate::run::oauth::Authoriser;
 use crate::run::{self, Interrupt, RunContext, Settings};
@@ -30,13 +28,14 @@ use crate::verdict::{self, Outcome};
 const DEFAULT_THREADS: usize = 64;
 
 pub fn run(cli: Cli) -> Result<u8, Error> {
-    let report_dir = cli.report_dir.clone();
-    let listing = cli.libtest.list;
-    let result = run_checked(cli);
+    // The user's secrets are known to the sink before anything can echo them, a usage error included.
+    let secrets = Secrets::global().clone();
+    register_user_secrets(&cli, &secrets);
+    let result = Config::resolve(&cli).and_then(|config| run_configured(&config, secrets));
     if let Err(error) = &result
-        && !listing
+        && !cli.libtest.list
     {
-        write_aborted_reports(&report_dir, error);
+        write_aborted_reports(&cli.report_dir, error);
     }
     result
 }
@@ -49,29 +48,17 @@ fn write_aborted_reports(dir: &Path, error: &Error) {
     let written = ReportDir::prepare(dir)
         .and_then(|reports| reports.write_aborted(&error.to_string(), error.code()));
     if let Err(e) = written {
-        output::err_line(&format!("warning: {e}"));
+        console::warning(&e.to_string());
     }
 }
 
-fn run_checked(cli: Cli) -> Result<u8, Error> {
-    // The user's secrets are known to the sink before anything can echo them, a parse error included.
-    let secrets = Secrets::global().clone();
-    register_user_secrets(&cli, &secrets);
-    let options = Options::check(&cli)?;
-    let mut libtest = cli.libtest.clone();
-    libtest.color = Some(colour::apply(libtest.color));
-    if libtest.test_threads == Some(0) {
-        // libtest's own meaning of 0 would be "no thread at all", a run that never ends.
-        libtest.test_threads = Some(std::thread::available_parallelism().map_or(1, |n| n.get()));
-    }
-    let case_root = cli
-        .cases
-        .clone()
-        .map_or(case::CaseRoot::BuiltIn, case::CaseRoot::Dir);
+fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
+    let mut libtest = config.libtest.clone();
+    let case_root = config.cases.clone();
     let suite = case::load_from(&case_root)?;
     let suite_digest = suite.digest;
     let known_ids: Vec<String> = suite.cases.iter().map(|c| c.id.clone()).collect();
-    let mut cases = selection::by_clause(suite.cases, &cli.clauses);
+    let mut cases = selection::by_clause(suite.cases, &config.clauses);
     if libtest.list && libtest.format == Some(FormatSetting::Json) {
         output::out(&listing::render(
             &suite.catalogue,
@@ -115,7 +102,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     .count();
     if selected == 0 {
         return Err(selection::nothing_selected(
-            &cli,
+            &config.clauses,
             &libtest,
             &known_ids,
             &suite.catalogue,
@@ -124,36 +111,21 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     let threads = *libtest
         .test_threads
         .get_or_insert(selected.clamp(1, DEFAULT_THREADS));
-    let deadline_after = cli
-        .deadline
-        .unwrap_or_else(|| derived_deadline(&cli, selected, threads));
+    let deadline_after = config.timing.deadline(selected, threads);
     let deadline = Instant::now() + deadline_after;
-    let reports = ReportDir::prepare(&cli.report_dir)?;
+    let reports = ReportDir::prepare(&config.report_dir)?;
 
     let interrupt = Interrupt::default();
     runtime.spawn(stop_on_ctrl_c(interrupt.clone()));
     let _reference: Option<ReferenceServer>;
-    let target = match &cli.target {
-        Some(target) => {
+    let target = match &config.target {
+        Target::Homeserver(url) | Target::OAuthServer(url) => {
             _reference = None;
-            target.clone()
+            url.clone()
         }
-        // A plain OAuth 2.0 server is its own target.
-        None if cli.oauth_issuer.is_some() => {
-            _reference = None;
-            let mut origin = cli.oauth_issuer.clone().expect("checked");
-            origin.set_path("/");
-            origin
-        }
-        None => {
-            let mut config = options
-                .reference_fault
-                .map_or_else(ReferenceConfig::default, ReferenceConfig::for_fault);
-            if let Some(lifetime) = cli.reference_lifetime {
-                config.access_token_lifetime = Some(lifetime);
-            }
+        Target::Reference(reference) => {
             let server = runtime
-                .block_on(ReferenceServer::start(config))
+                .block_on(ReferenceServer::start(reference.clone()))
                 .map_err(|e| {
                     Error::Usage(format!(
                         "cannot start the built-in reference homeserver: {e}"
@@ -162,41 +134,33 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
             let url = Url::parse(server.base_url()).map_err(|e| {
                 Error::Usage(format!("the reference homeserver has no usable URL: {e}"))
             })?;
-            let fault = options
-                .reference_fault
-                .map_or(String::new(), |f| format!(" with fault `{}`", f.name()));
-            output::err_line(&format!(
-                "no --target given: running against the built-in reference homeserver at {url}{fault}"
-            ));
+            console::reference_target(&url, reference.fault);
             _reference = Some(server);
             url
         }
     };
+    let timing = &config.timing;
     let settings = Settings {
-        request_timeout: cli.request_timeout,
-        max_wait: cli.max_wait,
-        wait_budget: Some(cli.wait_budget),
+        request_timeout: timing.request_timeout,
+        max_wait: timing.max_wait,
+        wait_budget: Some(timing.wait_budget),
         progress: true,
-        case_timeout: cli.case_timeout,
-        insecure: cli.insecure,
-        privileges: Privileges {
-            admin_token: cli.admin_token.clone(),
-            as_token: cli.as_token.clone(),
-        },
-        // Bursts are the user's to allow on their server; on our own reference server they always are.
-        bursts: cli.bursts || _reference.is_some(),
-        oauth_issuer: cli.oauth_issuer.clone(),
+        case_timeout: timing.case_timeout,
+        insecure: config.insecure,
+        privileges: config.privileges.clone(),
+        bursts: config.bursts,
+        oauth_issuer: config.oauth_issuer.clone(),
         // The reference server consents on its own; a real server needs the user's command.
-        authoriser: match (&cli.oauth_authorize, &_reference) {
+        authoriser: match (&config.oauth_authorize, &_reference) {
             (Some(command), _) => Some(Authoriser::Command(command.clone())),
             (None, Some(_)) => Some(Authoriser::Builtin),
             (None, None) => None,
         },
-        reading: cli.reading,
+        reading: config.reading,
     };
     let connect = RunContext::connect(
         target.clone(),
-        options.provisioning,
+        config.provisioning.clone(),
         &settings,
         suite.catalogue,
         secrets.clone(),
@@ -214,7 +178,7 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     })?;
     ctx.deadline = deadline;
     ctx.interrupt = interrupt.clone();
-    output::err_line(&report::terminal::probe(&ctx.capabilities));
+    console::probe(&ctx.capabilities);
     let ctx = Arc::new(ctx);
 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -231,17 +195,17 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
     let duration = started.elapsed();
 
     let records = recorder.take_sorted();
-    let verdicts = verdict::aggregate(&ctx.catalogue, cli.reading, &records);
+    let verdicts = verdict::aggregate(&ctx.catalogue, config.reading, &records);
     let errors = records
         .iter()
         .filter(|r| r.outcome == Outcome::Error)
         .count();
     // With --expected, the verdicts are judged against the file (a verdict that moved) instead of against
     // the spec's levels; --bless takes them as they are.
-    let judged_wrong = match (&cli.expected, cli.bless) {
-        (Some(path), false) => moved_from(path, &verdicts)?,
-        (Some(_), true) => false,
-        (None, _) => verdict::nonconformant(&verdicts, cli.strict),
+    let judged_wrong = match &config.expected {
+        Some(Expected::Compare(path)) => moved_from(path, &verdicts)?,
+        Some(Expected::Bless(_)) => false,
+        None => verdict::nonconformant(&verdicts, config.strict),
     };
     let exit_code = if interrupt.is_fired() {
         EXIT_INTERRUPTED
@@ -253,9 +217,9 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         cases: &records,
         capabilities: &ctx.capabilities,
         pacing: &pacing,
-        max_wait: cli.max_wait,
-        wait_budget: Some(cli.wait_budget),
-        request_timeout: cli.request_timeout,
+        max_wait: timing.max_wait,
+        wait_budget: Some(timing.wait_budget),
+        request_timeout: timing.request_timeout,
         deadline: deadline_after,
         appservice_logins: ctx.accounts.appservice_logins(),
     });
@@ -263,15 +227,15 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         schema_version: SCHEMA_VERSION,
         suite_version: env!("CARGO_PKG_VERSION"),
         target: target.to_string(),
-        reference_fault: options.reference_fault.map(|f| f.name().to_owned()),
+        reference_fault: config.reference_fault().map(|f| f.name().to_owned()),
         server: ctx.capabilities.clone(),
         spec_version: ctx.catalogue.spec_version.to_string(),
         case_root,
         case_set: suite_digest,
         started_at,
         duration_ms: duration.as_millis() as u64,
-        strict: cli.strict,
-        reading: cli.reading,
+        strict: config.strict,
+        reading: config.reading,
         exit_code,
         totals: Totals::of(&records, &verdicts),
         clauses: verdicts,
@@ -279,52 +243,17 @@ fn run_checked(cli: Cli) -> Result<u8, Error> {
         advice,
         pacing,
     };
-    output::out(&report::terminal::render(&report));
+    console::report(&report);
     reports.write(&report)?;
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        output::out(&report::github::render(&report));
-    }
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let path = PathBuf::from(summary);
-        if let Err(e) = output::append(&path, &report::markdown::render(&report)) {
-            output::err_line(&format!(
-                "warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
-                path.display()
-            ));
-        }
-    }
-    if let (Some(path), true) = (&cli.expected, cli.bless) {
+    console::github(&report);
+    if let Some(Expected::Bless(path)) = &config.expected {
         bless(path, &report)?;
     }
     if interrupt.is_fired() {
-        output::err_line(
-            "interrupted: the reports hold the cases that finished; the others are marked not run",
-        );
+        console::interrupted();
     }
-    output::err_line(&report::terminal::written(&cli.report_dir, exit_code));
+    console::written(&config.report_dir, exit_code);
     Ok(exit_code)
-}
-
-/// The options, checked before any request is sent or any file touched.
-/// (`--target` and `--oauth-issuer` are URLs and the timeouts longer than zero already: clap checked them.)
-struct Options {
-    provisioning: Provisioning,
-    reference_fault: Option<Fault>,
-}
-
-impl Options {
-    fn check(cli: &Cli) -> Result<Options, Error> {
-        let reference_fault = cli
-            .reference_fault
-            .as_deref()
-            .map(str::parse::<Fault>)
-            .transpose()
-            .map_err(Error::Usage)?;
-        Ok(Options {
-            provisioning: provisioning(cli)?,
-            reference_fault,
-        })
-    }
 }
 
 /// Every secret on the command line, as given (`--register shared-secret=S` and `token=T` hold one after
@@ -349,24 +278,12 @@ fn register_user_secrets(cli: &Cli, secrets: &Secrets) {
     }
 }
 
-/// Without `--deadline`: every wave of cases may take its whole `--case-timeout` and one `--max-wait` (an
-/// expiry), plus one more for the probe and the clean-ups; and since the turns behind a server's rate limits
-/// may take the whole `--wait-budget` before that, a paced run against stock rate limits is not cut short.
-fn derived_deadline(cli: &Cli, cases: usize, threads: usize) -> Duration {
-    let waves = cases.div_ceil(threads.max(1)) as u32;
-    (cli.case_timeout + cli.max_wait)
-        .saturating_mul(waves + 1)
-        .saturating_add(cli.wait_budget)
-}
-
 /// The first Ctrl-C stops the run promptly (see `run::case_run`); a second one ends the process at once.
 async fn stop_on_ctrl_c(interrupt: Interrupt) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
-    output::err_line(
-        "interrupted: stopping the cases, logging out their sessions, writing the reports (Ctrl-C again to quit at once)",
-    );
+    console::stopping();
     interrupt.fire();
     if tokio::signal::ctrl_c().await.is_ok() {
         std::process::exit(i32::from(EXIT_INTERRUPTED));
@@ -406,16 +323,13 @@ pub fn serve(cli: ServeCli) -> Result<u8, Error> {
         .block_on(client::Session::start(&profile, secrets))
         .map_err(|e| Error::Usage(format!("cannot serve on {}: {e}", cli.listen)))?;
     let url = session.base_url().to_owned();
-    output::out(&format!(
-        "client mode: the reference homeserver serves {} at {url} for {} (access tokens live {})\n\
-         homeserver: {url}\n\
-         user: {} (password: the one given with --password or MRC_PASSWORD)\n\
-         contract: log in with refresh_token: true, make authenticated requests until the time is up, then log out\n",
-        cli.client,
-        humantime::format_duration(cli.duration),
-        humantime::format_duration(cli.lifetime),
-        reference::user_id(&cli.user),
-    ));
+    console::client_announcement(&console::ClientAnnouncement {
+        client: &cli.client,
+        url: &url,
+        duration: cli.duration,
+        lifetime: cli.lifetime,
+        user: &cli.user,
+    });
     let recording = runtime.block_on(session.finish());
     let duration = started.elapsed();
     let (records, verdicts) = client::verdicts(&catalogue, &recording, profile.windows);
@@ -447,23 +361,17 @@ pub fn serve(cli: ServeCli) -> Result<u8, Error> {
         advice: Vec::new(),
         pacing: Default::default(),
     };
-    output::out(&report::terminal::render(&report));
+    console::report(&report);
     reports.write(&report)?;
     if let (Some(path), true) = (&cli.expected, cli.bless) {
         bless(path, &report)?;
     }
     if never_came {
-        output::err_line(&format!(
-            "error: no client logged in within {}",
-            humantime::format_duration(cli.duration)
-        ));
+        console::no_client(cli.duration);
     } else if recording.schedule.logins_with_refresh_token == 0 {
-        output::err_line(&format!(
-            "finding: {} never obtained a refresh token (no refresh-token support)",
-            cli.client
-        ));
+        console::no_refresh_token(&cli.client);
     }
-    output::err_line(&report::terminal::written(&cli.report_dir, exit_code));
+    console::written(&cli.report_dir, exit_code);
     Ok(exit_code)
 }
 
@@ -504,11 +412,7 @@ fn bless(path: &std::path::Path, report: &RunReport) -> Result<(), Error> {
             source,
         }
     })?;
-    output::err_line(&format!(
-        "wrote the expected verdicts to {} and the summary to {}",
-        path.display(),
-        summary.display()
-    ));
+    console::blessed(path, &summary);
     Ok(())
 }
 
@@ -516,21 +420,6 @@ fn bless(path: &std::path::Path, report: &RunReport) -> Result<(), Error> {
 fn moved_from(path: &std::path::Path, verdicts: &[verdict::ClauseVerdict]) -> Result<bool, Error> {
     let expected = expected::read(path).map_err(Error::Usage)?;
     let moved = expected::compare(&expected, verdicts);
-    output::err_line(&report::terminal::comparison(
-        &expected.server,
-        path,
-        &moved,
-    ));
+    console::comparison(&expected.server, path, &moved);
     Ok(!moved.is_empty())
-}
-
-fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {
-    match (&cli.user, &cli.password, &cli.register) {
-        (Some(user), Some(password), _) => Ok(Provisioning::Fixed {
-            user: user.clone(),
-            password: password.clone(),
-        }),
-        (_, _, Some(mode)) => Provisioning::parse_register(mode).map_err(Error::Usage),
-        _ => Ok(Provisioning::Open),
-    }
 }

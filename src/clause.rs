@@ -55,19 +55,25 @@ pub enum Tag {
     Schema,
 }
 
-/// How a clause can be tested black-box (the catalogue's test kinds).
+/// How a clause can be tested black-box (the catalogue's test kinds; `clauses.yaml` and the reports keep
+/// the catalogue's letters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 pub enum TestKind {
-    /// Functional, runs at once.
-    F,
-    /// Waits for an access token to expire.
-    W,
-    /// Needs privileged setup (admin token, appservice, locking).
-    C,
-    /// Informational: recorded, no verdict.
-    I,
-    /// Not testable against a server (client-side requirement or definition).
-    X,
+    /// Functional, runs at once (`F`).
+    #[serde(rename = "F")]
+    Functional,
+    /// Waits for an access token to expire (`W`).
+    #[serde(rename = "W")]
+    WaitsForExpiry,
+    /// Needs privileged setup: admin token, appservice, locking (`C`).
+    #[serde(rename = "C")]
+    Privileged,
+    /// Informational: recorded, no verdict (`I`).
+    #[serde(rename = "I")]
+    Informational,
+    /// Not testable against a server: a client-side requirement or a definition (`X`).
+    #[serde(rename = "X")]
+    Untestable,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

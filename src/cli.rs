@@ -7,6 +7,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use url::Url;
 
 use crate::reading::Reading;
+use crate::reference::Fault;
 
 /// Runs the Matrix refresh-token conformance cases against a homeserver and reports a verdict per spec clause.
 ///
@@ -139,8 +140,8 @@ pub struct Cli {
     pub insecure: bool,
 
     /// With no --target: switch on one named fault (or allowed variation) of the reference homeserver.
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["target", "oauth_issuer"])]
-    pub reference_fault: Option<String>,
+    #[arg(long, value_name = "NAME", value_parser = fault, conflicts_with_all = ["target", "oauth_issuer"])]
+    pub reference_fault: Option<Fault>,
 
     /// With no --target: lifetime of the reference server's refreshable access tokens (default 3s).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "target")]
@@ -308,6 +309,11 @@ fn http_url(text: &str) -> Result<Url, String> {
         return Err("it must be an http:// or https:// URL".to_owned());
     }
     Ok(url)
+}
+
+/// A fault of the reference server, by its name (an unknown name lists the valid ones).
+fn fault(name: &str) -> Result<Fault, String> {
+    name.parse()
 }
 
 /// A timeout or a deadline: nothing could finish within zero.

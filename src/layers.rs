@@ -30,6 +30,7 @@ const LAYERS: &[&str] = &[
     "selection",
     // The server under test, then running the cases against it, then the reports.
     "homeserver",
+    "config",
     "run",
     "report",
     // Client mode and the orchestration above them all.

@@ -21,6 +21,7 @@ pub mod clause;
 pub mod cli;
 pub mod client;
 pub mod colour;
+pub mod config;
 pub mod error;
 pub mod expected;
 pub mod homeserver;

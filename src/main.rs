@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use refresh_conformance::cli::Invocation;
+use refresh_conformance::report::console;
 use refresh_conformance::{app, error::EXIT_HARNESS, output};
 
 fn main() -> ExitCode {
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            output::err_line(&format!("error: {e}"));
+            console::fatal(&e);
             e.exit_code()
         }
     }

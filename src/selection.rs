@@ -3,7 +3,6 @@
 
 use crate::case::Case;
 use crate::clause::Catalogue;
-use crate::cli::Cli;
 use crate::error::Error;
 
 /// `--clause PREFIX`: keep the cases citing a clause with one of the prefixes.
@@ -23,14 +22,14 @@ pub fn by_clause(cases: Vec<Case>, prefixes: &[String]) -> Vec<Case> {
 
 /// A filter (`--clause`, the name filter, `--skip`, `--exact`) that selects no case: a typo must not pass CI.
 pub fn nothing_selected(
-    cli: &Cli,
+    clauses: &[String],
     libtest: &libtest_mimic::Arguments,
     case_ids: &[String],
     catalogue: &Catalogue,
 ) -> Error {
     let clause_ids: Vec<String> = catalogue.iter().map(|c| c.id.clone()).collect();
     let mut lines = Vec::new();
-    for prefix in &cli.clauses {
+    for prefix in clauses {
         lines.push(close_matches("--clause", prefix, &clause_ids));
     }
     if let Some(filter) = &libtest.filter {

@@ -281,7 +281,7 @@ fn verdict_for(clause: &Clause, records: &[&CaseRecord]) -> ClauseVerdict {
     } else if !observations.is_empty() {
         let notes = observations.iter().map(|(_, o)| (*o).clone()).collect();
         (Verdict::Observed, Reason::Observed(notes))
-    } else if clause.kind == TestKind::X {
+    } else if clause.kind == TestKind::Untestable {
         (Verdict::NotApplicable, Reason::NotTestable)
     } else if let Some(skipped) = records.iter().find(|r| r.outcome == Outcome::Skipped) {
         let all_skipped = records.iter().all(|r| r.outcome == Outcome::Skipped);
@@ -351,7 +351,7 @@ mod tests {
             id: id.into(),
             level: Level::Must,
             tags: vec![],
-            kind: TestKind::F,
+            kind: TestKind::Functional,
             since: "v1.3".parse().unwrap(),
             until: None,
             section: String::new(),

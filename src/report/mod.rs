@@ -2,6 +2,7 @@
 //! render one [`RunReport`]; every byte they write passes through the output sink, which redacts it.
 
 pub mod advice;
+pub mod console;
 pub mod failure;
 pub mod github;
 pub mod html;

@@ -16,9 +16,7 @@ use tokio::net::TcpStream;
 
 use refresh_conformance::reference::{ReferenceConfig, ReferenceServer};
 
-#[path = "encodings.rs"]
-mod encodings;
-pub use encodings::encodings;
+pub use super::encodings::encodings;
 
 /// How long a hanging server holds a connection before it lets go.
 const HOLD: Duration = Duration::from_secs(30);

@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod encodings;
+pub mod hostile;
+pub mod settings;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

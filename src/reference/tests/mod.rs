@@ -1,7 +1,6 @@
 //! HTTP-level tests of the reference homeserver: a started server, a `reqwest` client, and the
 //! suite's helper vocabulary (`login`, `refresh`, `probe`) from the clause catalogue § 2.1.
 
-mod faults;
 mod protocol;
 mod rotation;
 mod sessions;
@@ -27,7 +26,6 @@ pub(super) const PASSWORD: &str = "correct horse battery staple";
 pub(super) struct Reply {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
-    pub(super) raw: Vec<u8>,
     /// The body as JSON (`Null` if it is not JSON).
     pub(super) body: Value,
 }
@@ -159,7 +157,6 @@ impl Hs {
         Reply {
             status,
             headers,
-            raw,
             body,
         }
     }

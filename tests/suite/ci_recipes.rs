@@ -4,8 +4,6 @@
 //! service can do (start your homeserver, upload artifacts, publish JUnit) is not run; the paths those steps
 //! name are checked instead. A recipe that rots fails here.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +23,7 @@ fn read_yaml(relative: &str) -> Value {
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
-/// The target dir this test binary was built in (`target/debug/deps/ci_recipes-...` -> `target`), so that
+/// The target dir the binary under test was built in (`target/debug/refresh-conformance` -> `target`), so that
 /// `cargo install` reuses what `cargo test` compiled.
 fn target_dir() -> PathBuf {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_refresh-conformance"));
@@ -117,7 +115,7 @@ impl Stage {
             stdout: Vec::new(),
             stderr: Vec::new(),
         };
-        let run = support::RunOutput::collect(output, &dir);
+        let run = crate::support::RunOutput::collect(output, &dir);
         run.assert_junit_valid(&dir);
         assert_eq!(run.json["case_root"], "built-in cases");
         let cases = run.json["cases"].as_array().unwrap();

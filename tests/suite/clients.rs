@@ -2,8 +2,6 @@
 //! the clauses it breaks, pass a faithful one on every clause it judges, and fail nothing for the
 //! behaviours the spec allows (refreshing ahead of expiry, or only after a 401).
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -15,7 +13,7 @@ use refresh_conformance::redact::Secrets;
 use refresh_conformance::verdict::Verdict;
 use serde_json::{Value, json};
 
-use support::{RunOutput, binary};
+use crate::support::{RunOutput, binary};
 
 const LIFETIME: Duration = Duration::from_millis(1000);
 const CLIENT_RUNS: Duration = Duration::from_secs(11);

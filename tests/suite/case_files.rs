@@ -233,3 +233,38 @@ fn the_built_in_cases_are_the_cases_folder() {
             .all(|c| !c.source.relative.starts_with('/'))
     );
 }
+
+/// What a case author reads for the mistakes made most: the position, the snippet and the message, whole.
+/// A change to the wording or the layout shows here as a snapshot diff (`cargo insta review`).
+#[test]
+fn rendered_errors_read_as_the_snapshot() {
+    let mistakes = [
+        (
+            "a misspelt key",
+            GOOD.replace("      status: 200", "      stauts: 200"),
+        ),
+        (
+            "broken YAML",
+            "title: t\nclauses: [login.request.refresh_token\nsteps: []\n".to_owned(),
+        ),
+        (
+            "an unknown clause",
+            GOOD.replace("[login.request.refresh_token]", "[login.no-such-clause]"),
+        ),
+        (
+            "a session used before it exists",
+            GOOD.replace("as: s0 }", "}\n  - whoami: { session: s0 }"),
+        ),
+        (
+            "a gate not declared",
+            format!("{GOOD}  - refresh: {{ session: s0 }}\n"),
+        ),
+    ];
+    let rendered: Vec<String> = mistakes
+        .iter()
+        .map(|(what, yaml)| format!("## {what}\n{}", load_error(yaml)))
+        .collect();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"/\S*/\.tmp\w+/", "[cases]/");
+    settings.bind(|| insta::assert_snapshot!(rendered.join("\n")));
+}

@@ -1,9 +1,7 @@
 //! `cargo run` with no --target: the suite against the built-in reference homeserver, end to end through the
 //! binary, with and without a fault.
 
-mod support;
-
-use support::{RunOutput, binary};
+use crate::support::{RunOutput, binary};
 
 fn run(args: &[&str]) -> RunOutput {
     let dir = tempfile::tempdir().unwrap();

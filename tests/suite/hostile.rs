@@ -1,18 +1,14 @@
 //! Hostile targets, flaky transports and careless inputs: the run still ends, says why in plain words,
 //! gives verdicts only on evidence, leaves no stale report and no secret in any output.
 
-#[path = "support/hostile.rs"]
-mod hostile;
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hostile::{Action, Proxy, Request};
-use support::{RunOutput, binary};
+use crate::support::hostile::{self, Action, Proxy, Request};
+use crate::support::{RunOutput, binary};
 
 const LOGIN: &str = "/_matrix/client/v3/login";
 

@@ -7,9 +7,7 @@
 //! Needs OIDC_ISSUER (`eval "$(scripts/oidc-provider.sh env)"`). Without it the test says so and passes,
 //! except in CI, where it fails.
 
-mod support;
-
-use support::run_against_expected;
+use crate::support::run_against_expected;
 
 /// The expected verdicts of the pinned oidc-provider with scripts/oidc-provider/provider.mjs.
 const EXPECTED: &str = "reports/expected/oidc-provider-9.13.3.json";
@@ -24,6 +22,7 @@ fn oidc_provider_verdicts_are_the_expected_ones() {
         eprintln!("note: OIDC_ISSUER not set; the oidc-provider end-to-end test did not run");
         return;
     };
+    let _alone = crate::alone();
     let authorize = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scripts/oidc-provider/authorize.sh"

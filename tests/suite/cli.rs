@@ -1,14 +1,12 @@
 //! The binary's contract at its edges: exit codes and messages for bad input, unreachable or non-Matrix
 //! targets, and the help text.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use support::binary;
+use crate::support::binary;
 
 fn run(args: &[&str]) -> Output {
     let report_dir = tempfile::tempdir().unwrap();

@@ -35,7 +35,7 @@ fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// After a change to the case types, `REGENERATE_SCHEMA=1 cargo test --test case_schema committed_schema`
+/// After a change to the case types, `REGENERATE_SCHEMA=1 cargo test --test suite committed_schema`
 /// writes the file anew.
 #[test]
 fn the_committed_schema_is_the_generated_one() {

@@ -2,13 +2,11 @@
 //! registration limit switched on. Paced, every case reaches its checks; with a `--max-wait` shorter than the
 //! server asks for, a 429 gets the same outcome wherever it strikes in a case.
 
-#[path = "support/settings.rs"]
-mod settings;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::settings;
 use refresh_conformance::case;
 use refresh_conformance::cause::Cause;
 use refresh_conformance::homeserver::accounts::{Accounts, Provisioning};
