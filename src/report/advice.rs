@@ -183,11 +183,7 @@ fn session_outlived(inputs: &Inputs<'_>, limit: Limit, stats: &LimitStats, out: 
     let Some(longest) = waited.iter().max() else {
         return;
     };
-    let lifetime = inputs
-        .capabilities
-        .access_token_lifetime_ms
-        .map(|ms| format!(" (access tokens live {})", show(Duration::from_millis(ms))))
-        .unwrap_or_default();
+    let lifetime = lifetime_note(inputs);
     out.push(Advice {
         topic: Topic::SessionOutlived,
         text: format!(
@@ -263,6 +259,15 @@ fn deadline(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
     });
 }
 
+/// " (access tokens live 5m)" when the probe learned the lifetime, else nothing.
+fn lifetime_note(inputs: &Inputs<'_>) -> String {
+    inputs
+        .capabilities
+        .access_token_lifetime_ms
+        .map(|ms| format!(" (access tokens live {})", show(Duration::from_millis(ms))))
+        .unwrap_or_default()
+}
+
 fn expiry(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
     let needed: Vec<Duration> = causes(inputs)
         .filter_map(|c| match c {
@@ -273,11 +278,7 @@ fn expiry(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
     let Some(longest) = needed.iter().max() else {
         return;
     };
-    let lifetime = inputs
-        .capabilities
-        .access_token_lifetime_ms
-        .map(|ms| format!(" (access tokens live {})", show(Duration::from_millis(ms))))
-        .unwrap_or_default();
+    let lifetime = lifetime_note(inputs);
     out.push(Advice {
         topic: Topic::Expiry,
         text: format!(
