@@ -7,6 +7,7 @@ use crate::http::{Method, Outgoing};
 
 pub const LOGIN_PATH: &str = "/_matrix/client/v3/login";
 pub const REFRESH_PATH: &str = "/_matrix/client/v3/refresh";
+pub const REGISTER_PATH: &str = "/_matrix/client/v3/register";
 pub const LOGOUT_PATH: &str = "/_matrix/client/v3/logout";
 pub const WHOAMI_PATH: &str = "/_matrix/client/v3/account/whoami";
 

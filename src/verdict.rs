@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub mod check;
+pub mod gate;
 pub mod stop;
 
 pub use check::{Answer, CheckRecord, Checked, FormCheck, Subject};

@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::case::template;
+use crate::case::unresolved::Unresolved;
 
 /// The JSON types a `type:` operator can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -240,7 +241,7 @@ impl Matcher {
     pub fn check(
         &self,
         actual: Option<&Value>,
-        render: &dyn Fn(&Value) -> Result<Value, String>,
+        render: &dyn Fn(&Value) -> Result<Value, Unresolved>,
     ) -> Result<(), Mismatch> {
         if actual.is_none() && self.optional {
             return Ok(());
@@ -270,7 +271,7 @@ impl Matcher {
     }
 
     /// What the matcher expects, all operators together (for a check that held).
-    pub fn expected(&self, render: &dyn Fn(&Value) -> Result<Value, String>) -> String {
+    pub fn expected(&self, render: &dyn Fn(&Value) -> Result<Value, Unresolved>) -> String {
         let parts: Vec<String> = self.ops.iter().map(|op| describe(op, render)).collect();
         parts.join(" and ")
     }
@@ -285,14 +286,14 @@ pub enum Mismatch {
         actual: Option<Value>,
     },
     /// A value the matcher refers to could not be rendered.
-    Unrenderable(String),
+    Unrenderable(Unresolved),
 }
 
 fn holds(
     op: &Op,
     value: &Value,
-    render: &dyn Fn(&Value) -> Result<Value, String>,
-) -> Result<bool, String> {
+    render: &dyn Fn(&Value) -> Result<Value, Unresolved>,
+) -> Result<bool, Unresolved> {
     let number = value.as_f64();
     Ok(match op {
         Op::Eq(expected) => &render(expected)? == value,
@@ -334,7 +335,7 @@ fn holds(
     })
 }
 
-fn describe(op: &Op, render: &dyn Fn(&Value) -> Result<Value, String>) -> String {
+fn describe(op: &Op, render: &dyn Fn(&Value) -> Result<Value, Unresolved>) -> String {
     let rendered = |v: &Value| render(v).map_or_else(|_| show(v), |v| show(&v));
     match op {
         Op::Eq(v) => rendered(v),

@@ -5,6 +5,7 @@ pub mod matcher;
 pub mod model;
 pub mod parse;
 pub mod template;
+pub mod unresolved;
 pub mod validate;
 
 pub use load::{CaseRoot, Suite, load, load_from};

@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::case::unresolved::Unresolved;
+
 /// The variables every case has without defining them: the one list the loader checks names against and
 /// the runner resolves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,9 +110,9 @@ pub fn strings_in<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
 /// Renders a template to a JSON value; `lookup` resolves one variable name.
 pub fn render(
     template: &str,
-    lookup: &dyn Fn(&str) -> Result<Value, String>,
-) -> Result<Value, String> {
-    let segments = parse(template)?;
+    lookup: &dyn Fn(&str) -> Result<Value, Unresolved>,
+) -> Result<Value, Unresolved> {
+    let segments = parse(template).map_err(Unresolved::Malformed)?;
     if let [Segment::Var(name)] = segments.as_slice() {
         return lookup(name);
     }
@@ -130,8 +132,8 @@ pub fn render(
 /// Renders a template that must produce text (paths, headers, tokens).
 pub fn render_text(
     template: &str,
-    lookup: &dyn Fn(&str) -> Result<Value, String>,
-) -> Result<String, String> {
+    lookup: &dyn Fn(&str) -> Result<Value, Unresolved>,
+) -> Result<String, Unresolved> {
     match render(template, lookup)? {
         Value::String(s) => Ok(s),
         other => Ok(other.to_string()),
@@ -141,8 +143,8 @@ pub fn render_text(
 /// Renders every string inside a JSON value.
 pub fn render_value(
     value: &Value,
-    lookup: &dyn Fn(&str) -> Result<Value, String>,
-) -> Result<Value, String> {
+    lookup: &dyn Fn(&str) -> Result<Value, Unresolved>,
+) -> Result<Value, Unresolved> {
     Ok(match value {
         Value::String(s) => render(s, lookup)?,
         Value::Array(items) => Value::Array(
@@ -154,7 +156,7 @@ pub fn render_value(
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_value(v, lookup)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, Unresolved>>()?,
         ),
         other => other.clone(),
     })
@@ -165,11 +167,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn lookup(name: &str) -> Result<Value, String> {
+    fn lookup(name: &str) -> Result<Value, Unresolved> {
         match name {
             "s0.expires_in_ms" => Ok(json!(3000)),
             "s0.device_id" => Ok(json!("DEV")),
-            _ => Err(format!("no {name}")),
+            _ => Err(Unresolved::NotCaptured(name.to_owned())),
         }
     }
 

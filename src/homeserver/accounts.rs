@@ -13,6 +13,7 @@ use crate::http::Method;
 use crate::http::{Http, HttpError, Outgoing, Response};
 use crate::matrix;
 use crate::transcript::Transcript;
+use crate::verdict::gate::{GateUndecided, GateUnmet, ProbeRequest};
 
 /// Why an account could not be made: the transport (typed, so that a 429 or a timeout gets the same outcome
 /// here as anywhere else in a case), or the server's refusal.
@@ -280,20 +281,23 @@ impl Accounts {
         transcript: &mut Transcript,
     ) -> GateStatus {
         let path = "/_matrix/client/v3/register?kind=user";
-        let request = Outgoing::new(Method::Post, path).json(json!({}));
-        let response = match http.send(&request, transcript).await {
+        let outgoing = Outgoing::new(Method::Post, path).json(json!({}));
+        let request = ProbeRequest::Registration;
+        let response = match http.send(&outgoing, transcript).await {
             Ok(response) => response,
-            Err(e) => return GateStatus::Undecided(format!("POST {path}: {e}")),
+            Err(error) => return GateStatus::Undecided(GateUndecided::Failed { request, error }),
         };
         if response.status == 401 && self.next_stage(&response, &[]).is_some() {
             GateStatus::Met
         } else if response.status >= 500 || response.status == 429 {
-            GateStatus::Undecided(format!("POST {path} answered {}", response.describe()))
+            GateStatus::Undecided(GateUndecided::Answered {
+                request,
+                answer: response.describe(),
+            })
         } else {
-            GateStatus::Unmet(format!(
-                "client-API registration is not open to the harness ({})",
-                response.describe()
-            ))
+            GateStatus::Unmet(GateUnmet::RegistrationClosed {
+                answer: response.describe(),
+            })
         }
     }
 }

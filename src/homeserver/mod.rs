@@ -6,10 +6,9 @@ pub mod probe;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use crate::case::model::Gate;
 use crate::spec_version::SpecVersion;
+use crate::verdict::gate::{GateUndecided, GateUnmet, Setting};
 
 pub use probe::probe;
 
@@ -23,14 +22,12 @@ pub struct Privileges {
 }
 
 /// What the probe learned; cases are gated on it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Capabilities {
     pub server: ServerInfo,
     /// Advertised versions this suite understands, sorted.
-    #[serde(skip)]
     pub versions: Vec<SpecVersion>,
     /// Each gate and what the probe found out about it.
-    #[serde(serialize_with = "serialize_gates")]
     pub gates: BTreeMap<Gate, GateStatus>,
     /// Unmet gates that the run's own settings decided (no --bursts, a lifetime over --max-wait, ...), as
     /// opposed to what the server offers: their cases are untested, not "not applicable".
@@ -39,7 +36,7 @@ pub struct Capabilities {
     pub access_token_lifetime_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ServerInfo {
     pub base_url: String,
     /// The `Server` response header, e.g. `Synapse/1.163.2`, when the server sends one.
@@ -53,30 +50,34 @@ pub struct ServerInfo {
 
 /// What the probe learned about one gate. Only an answer from the server can show that it lacks a feature;
 /// a probe request that got no usable answer leaves the gate undecided, and the cases behind it are errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum GateStatus {
     Met,
     /// The server answered, correctly formed, that it does not offer the feature (or the run's settings
     /// exclude it); the reason says which.
-    Unmet(String),
+    Unmet(GateUnmet),
     /// The probe could not find out: the reason names the request that failed and how.
-    Undecided(String),
+    Undecided(GateUndecided),
 }
 
 impl GateStatus {
-    /// `met` or `unmet` from a condition the run's options decide.
-    pub fn given(met: bool, otherwise: &str) -> GateStatus {
+    /// `met`, or unmet for want of `setting`.
+    pub fn given(met: bool, setting: Setting) -> GateStatus {
         if met {
             GateStatus::Met
         } else {
-            GateStatus::Unmet(otherwise.to_owned())
+            GateStatus::Unmet(GateUnmet::NotGiven(setting))
         }
+    }
+
+    pub fn is_met(&self) -> bool {
+        matches!(self, GateStatus::Met)
     }
 }
 
 impl Capabilities {
     /// A target that is no Matrix homeserver (a plain `--oauth-issuer`): every gate but the OAuth ones is
-    /// unmet, for `reason`.
+    /// unmet; `reason` is the probe's, why the target is not one.
     pub fn without_matrix(base_url: String, reason: String) -> Capabilities {
         let gates = [
             Gate::RefreshTokens,
@@ -92,7 +93,12 @@ impl Capabilities {
             Gate::LegacyApi,
         ]
         .into_iter()
-        .map(|gate| (gate, GateStatus::Unmet(reason.clone())))
+        .map(|gate| {
+            (
+                gate,
+                GateStatus::Unmet(GateUnmet::NotMatrix(reason.clone())),
+            )
+        })
         .collect();
         Capabilities {
             server: ServerInfo {
@@ -113,55 +119,40 @@ impl Capabilities {
     /// run's setting (without one the grant cases are untested, not "not applicable");
     /// `oauth-device-grant` also needs the metadata to offer the device authorisation grant (`device`:
     /// `Err` says what the metadata lacks).
-    pub fn set_oauth(&mut self, offered: GateStatus, authoriser: bool, device: Result<(), String>) {
+    pub fn set_oauth(
+        &mut self,
+        offered: GateStatus,
+        authoriser: bool,
+        device: Result<(), GateUnmet>,
+    ) {
         let grant = match (&offered, authoriser) {
             (GateStatus::Met, false) => {
                 self.unmet_by_settings.insert(Gate::OauthGrant);
-                GateStatus::Unmet(
-                    "no --oauth-authorize command given: nothing can complete a user's login and consent"
-                        .to_owned(),
-                )
+                GateStatus::Unmet(GateUnmet::NotGiven(Setting::Authoriser))
             }
             (other, _) => other.clone(),
         };
         let device_grant = match (&offered, device) {
             // The metadata's own word that the grant is not offered (RFC 8414 lists what is).
             (GateStatus::Met, Err(lacking)) => GateStatus::Unmet(lacking),
-            _ => grant.clone(),
+            _ => {
+                if self.unmet_by_settings.contains(&Gate::OauthGrant) {
+                    self.unmet_by_settings.insert(Gate::OauthDeviceGrant);
+                }
+                grant.clone()
+            }
         };
-        if self.unmet_by_settings.contains(&Gate::OauthGrant) && device_grant == grant {
-            self.unmet_by_settings.insert(Gate::OauthDeviceGrant);
-        }
         self.gates.insert(Gate::Oauth, offered);
         self.gates.insert(Gate::OauthGrant, grant);
         self.gates.insert(Gate::OauthDeviceGrant, device_grant);
     }
 
     pub fn gate(&self, gate: Gate) -> GateStatus {
-        self.gates.get(&gate).cloned().unwrap_or_else(|| {
-            GateStatus::Undecided(format!("gate {} was not probed", gate.as_str()))
-        })
+        self.gates
+            .get(&gate)
+            .cloned()
+            .unwrap_or(GateStatus::Undecided(GateUndecided::NotProbed(gate)))
     }
-}
-
-fn serialize_gates<S: serde::Serializer>(
-    gates: &BTreeMap<Gate, GateStatus>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    let shown: BTreeMap<&str, serde_json::Value> = gates
-        .iter()
-        .map(|(gate, status)| {
-            let value = match status {
-                GateStatus::Met => serde_json::json!({"met": true}),
-                GateStatus::Unmet(reason) => serde_json::json!({"met": false, "reason": reason}),
-                GateStatus::Undecided(reason) => {
-                    serde_json::json!({"met": false, "undecided": true, "reason": reason})
-                }
-            };
-            (gate.as_str(), value)
-        })
-        .collect();
-    shown.serialize(serializer)
 }
 
 impl PartialOrd for Gate {

@@ -5,11 +5,13 @@
 use serde_json::{Map, Value};
 use url::Url;
 
+use crate::case::model::Gate;
 use crate::homeserver::GateStatus;
 use crate::http::Method;
 use crate::http::{Http, Outgoing, Response};
-use crate::oauth_wire::DEVICE_CODE_GRANT;
+use crate::oauth_wire::{DEVICE_CODE_GRANT, MetadataGap};
 use crate::transcript::Transcript;
+use crate::verdict::gate::{GateUndecided, GateUnmet, ProbeRequest};
 
 const AUTH_METADATA: &str = "/_matrix/client/v1/auth_metadata";
 
@@ -17,46 +19,47 @@ const AUTH_METADATA: &str = "/_matrix/client/v1/auth_metadata";
 #[derive(Debug, Clone)]
 pub struct OauthServer {
     metadata: Map<String, Value>,
-    /// Where the metadata came from, for messages.
+    /// The path or URL the metadata was fetched from (with `GET`), for messages.
     pub source: String,
 }
 
 impl OauthServer {
     /// The absolute http(s) URL a metadata field (`token_endpoint`, ...) holds.
-    pub fn endpoint(&self, field: &str) -> Result<Url, String> {
-        let value = self.metadata.get(field).ok_or_else(|| {
-            format!(
-                "the OAuth 2.0 server metadata ({}) has no `{field}`",
-                self.source
-            )
-        })?;
+    pub fn endpoint(&self, field: &str) -> Result<Url, MetadataGap> {
+        let value = self
+            .metadata
+            .get(field)
+            .ok_or_else(|| MetadataGap::Missing {
+                source: self.source.clone(),
+                field: field.to_owned(),
+            })?;
         let url = value
             .as_str()
             .and_then(|s| Url::parse(s).ok())
             .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| {
-                format!(
-                    "`{field}` of the OAuth 2.0 server metadata is not an absolute http(s) URL: {value}"
-                )
+            .ok_or_else(|| MetadataGap::NotUrl {
+                field: field.to_owned(),
+                value: value.to_string(),
             })?;
         Ok(url)
     }
 
     /// Whether the metadata offers the device authorisation grant (RFC 8628 §4: the grant type in
     /// `grant_types_supported` and a `device_authorization_endpoint`); `Err` says what is missing.
-    pub fn device_grant(&self) -> Result<(), String> {
+    pub fn device_grant(&self) -> Result<(), GateUnmet> {
         let listed = self
             .metadata
             .get("grant_types_supported")
             .and_then(Value::as_array)
             .is_some_and(|g| g.iter().any(|v| v.as_str() == Some(DEVICE_CODE_GRANT)));
         if !listed {
-            return Err(format!(
-                "the server does not offer the device authorisation grant: grant_types_supported ({}) lacks {DEVICE_CODE_GRANT}",
-                self.source
-            ));
+            return Err(GateUnmet::NoDeviceGrant {
+                source: self.source.clone(),
+            });
         }
-        self.endpoint("device_authorization_endpoint").map(|_| ())
+        self.endpoint("device_authorization_endpoint")
+            .map(|_| ())
+            .map_err(GateUnmet::Metadata)
     }
 
     /// Every endpoint URL the metadata advertises (the origins requests may go to).
@@ -84,17 +87,19 @@ pub async fn discover(
             .map(|url| Outgoing::to_url(Method::Get, url))
             .collect(),
     };
-    let mut outcome = GateStatus::Undecided("no discovery request".to_owned());
-    for request in requests {
-        let what = match &request.url {
-            Some(url) => format!("GET {url}"),
-            None => format!("GET {}", request.path),
+    let mut outcome = GateStatus::Undecided(GateUndecided::NotProbed(Gate::Oauth));
+    for outgoing in requests {
+        let target = match &outgoing.url {
+            Some(url) => url.to_string(),
+            None => outgoing.path.clone(),
         };
-        let response = http
-            .send(&request, transcript)
-            .await
-            .map_err(|e| GateStatus::Undecided(format!("OAuth 2.0 discovery: {what}: {e}")))?;
-        match metadata_of(&response, &what) {
+        let response = http.send(&outgoing, transcript).await.map_err(|error| {
+            GateStatus::Undecided(GateUndecided::Failed {
+                request: ProbeRequest::Discovery(target.clone()),
+                error,
+            })
+        })?;
+        match metadata_of(&response, target) {
             Ok(server) => return Ok(server),
             Err(status) => outcome = status,
         }
@@ -115,20 +120,20 @@ fn discovery_urls(issuer: &Url) -> Vec<Url> {
 
 /// Only a 4xx (`404 M_UNRECOGNIZED` for a homeserver) shows that there is no OAuth 2.0 API; any other
 /// answer leaves the question open.
-fn metadata_of(response: &Response, what: &str) -> Result<OauthServer, GateStatus> {
+fn metadata_of(response: &Response, target: String) -> Result<OauthServer, GateStatus> {
     match (&response.status, &response.json) {
         (200, Some(Value::Object(metadata))) => Ok(OauthServer {
             metadata: metadata.clone(),
-            source: what.to_owned(),
+            source: target,
         }),
-        (400..=499, _) if response.status != 429 => Err(GateStatus::Unmet(format!(
-            "the server offers no OAuth 2.0 API: {what} answered {}",
-            response.describe()
-        ))),
-        _ => Err(GateStatus::Undecided(format!(
-            "{what} answered {} (no JSON object)",
-            response.describe()
-        ))),
+        (400..=499, _) if response.status != 429 => Err(GateStatus::Unmet(GateUnmet::NoOauthApi {
+            request: ProbeRequest::Discovery(target),
+            answer: response.describe(),
+        })),
+        _ => Err(GateStatus::Undecided(GateUndecided::Answered {
+            request: ProbeRequest::Discovery(target),
+            answer: response.describe(),
+        })),
     }
 }
 
@@ -154,21 +159,18 @@ mod tests {
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "device_authorization_endpoint": "http://127.0.0.1:1/device",
         }));
-        assert!(
-            unlisted
-                .device_grant()
-                .unwrap_err()
-                .contains(DEVICE_CODE_GRANT)
-        );
+        assert!(matches!(
+            unlisted.device_grant(),
+            Err(GateUnmet::NoDeviceGrant { .. })
+        ));
         let no_endpoint = server(serde_json::json!({
             "grant_types_supported": [DEVICE_CODE_GRANT],
         }));
-        assert!(
-            no_endpoint
-                .device_grant()
-                .unwrap_err()
-                .contains("device_authorization_endpoint")
-        );
+        assert!(matches!(
+            no_endpoint.device_grant(),
+            Err(GateUnmet::Metadata(MetadataGap::Missing { field, .. }))
+                if field == "device_authorization_endpoint"
+        ));
     }
 
     #[test]

@@ -18,13 +18,10 @@ use crate::homeserver::accounts::Accounts;
 use crate::homeserver::{Capabilities, GateStatus, ServerInfo};
 use crate::http::Method;
 use crate::http::{Http, Outgoing, Response};
-use crate::matrix::{self, LOGIN_PATH, REFRESH_PATH};
+use crate::matrix::{self, LOGIN_PATH};
 use crate::spec_version::SpecVersion;
 use crate::transcript::Transcript;
-
-/// The gate reason when a login that asked for a refresh token got none: refresh tokens look switched off.
-pub const NO_REFRESH_TOKEN: &str =
-    "the server issues no refresh token to a login with refresh_token: true";
+use crate::verdict::gate::{GateUndecided, GateUnmet, ProbeRequest, Setting};
 
 /// The waiting margin after a lifetime: max(2 s, 5 % of it) (clause catalogue §2.1, gate G-exp).
 pub fn expiry_margin(lifetime: Duration) -> Duration {
@@ -58,25 +55,22 @@ pub async fn probe(
         Gate::FreshUsers,
         GateStatus::given(
             accounts.provisioning().fresh_users(),
-            "needs accounts of its own; only the --user account is available",
+            Setting::FreshAccounts,
         ),
     );
     gates.insert(
         Gate::Admin,
-        GateStatus::given(privileges.admin_token.is_some(), "no --admin-token given"),
+        GateStatus::given(privileges.admin_token.is_some(), Setting::AdminToken),
     );
     gates.insert(
         Gate::Appservice,
-        GateStatus::given(privileges.as_token.is_some(), "no --as-token given"),
+        GateStatus::given(privileges.as_token.is_some(), Setting::AsToken),
     );
-    gates.insert(
-        Gate::Bursts,
-        GateStatus::given(bursts, "bursts of requests are not allowed (--bursts)"),
-    );
+    gates.insert(Gate::Bursts, GateStatus::given(bursts, Setting::Bursts));
     // All of these are the user's choices for this run, not properties of the server.
     let mut unmet_by_settings: BTreeSet<Gate> = gates
         .iter()
-        .filter(|(_, status)| **status != GateStatus::Met)
+        .filter(|(_, status)| !status.is_met())
         .map(|(gate, _)| *gate)
         .collect();
     gates.insert(
@@ -105,21 +99,23 @@ pub async fn probe(
             let mut body = matrix::password_login(&account.localpart, &account.password);
             body["refresh_token"] = json!(true);
             let login = Outgoing::new(Method::Post, LOGIN_PATH).json(body);
-            let request = format!("POST {LOGIN_PATH} with refresh_token: true");
+            let request = ProbeRequest::RefreshLogin;
             match http.send(&login, &mut transcript).await {
-                Err(e) => both_undecided(format!("{request}: {e}")),
+                Err(error) => both_undecided(GateUndecided::Failed { request, error }),
                 Ok(response) => {
-                    let refused = format!(
-                        "{request} with the probe account's password answered {}",
-                        response.describe()
-                    );
+                    let refused = GateUndecided::Answered {
+                        request,
+                        answer: response.describe(),
+                    };
                     // A login that refuses the field fails login.request.refresh_token; whether the server
                     // issues refresh tokens at all, a registration asking for one can still tell, so that the
                     // cases that need no such login get verdicts.
                     let issued = if response.status == 200 {
                         Some(response)
                     } else if !says_nothing(response.status)
-                        && gates.get(&Gate::Registration) == Some(&GateStatus::Met)
+                        && gates
+                            .get(&Gate::Registration)
+                            .is_some_and(GateStatus::is_met)
                     {
                         refresh_token_registration(http, accounts, &mut transcript).await
                     } else {
@@ -140,16 +136,17 @@ pub async fn probe(
         other => (other.clone(), other),
     };
     let expiry = match (&refresh_tokens, lifetime) {
-        (GateStatus::Met, None) => GateStatus::Unmet(
-            "access tokens issued with a refresh token carry no expires_in_ms".to_owned(),
-        ),
+        (GateStatus::Met, None) => GateStatus::Unmet(GateUnmet::NoLifetime),
         (GateStatus::Met, Some(ms)) => {
-            let needed = Duration::from_millis(ms) + expiry_margin(Duration::from_millis(ms));
+            let lifetime = Duration::from_millis(ms);
+            let needed = lifetime + expiry_margin(lifetime);
             if needed > max_wait {
                 unmet_by_settings.insert(Gate::Expiry);
-                GateStatus::Unmet(format!(
-                    "access tokens live {ms} ms; with the margin that is {needed:?}, over --max-wait {max_wait:?}"
-                ))
+                GateStatus::Unmet(GateUnmet::LifetimeOverMaxWait {
+                    lifetime,
+                    needed,
+                    max_wait,
+                })
             } else {
                 GateStatus::Met
             }
@@ -179,7 +176,7 @@ pub async fn probe(
 const VERSIONS_PATH: &str = "/_matrix/client/versions";
 
 /// Both refresh gates when the probe login got no usable answer: nothing is known about either.
-fn both_undecided(reason: String) -> (GateStatus, GateStatus) {
+fn both_undecided(reason: GateUndecided) -> (GateStatus, GateStatus) {
     (
         GateStatus::Undecided(reason.clone()),
         GateStatus::Undecided(reason),
@@ -214,16 +211,19 @@ fn advertised_versions(response: &Response) -> Result<Vec<String>, String> {
 }
 
 async fn password_login(http: &Http, transcript: &mut Transcript) -> GateStatus {
-    let request = format!("GET {LOGIN_PATH}");
+    let request = ProbeRequest::LoginFlows;
     let response = match http
         .send(&Outgoing::new(Method::Get, LOGIN_PATH), transcript)
         .await
     {
         Ok(response) => response,
-        Err(e) => return GateStatus::Undecided(format!("{request}: {e}")),
+        Err(error) => return GateStatus::Undecided(GateUndecided::Failed { request, error }),
     };
     if says_nothing(response.status) {
-        return GateStatus::Undecided(format!("{request} answered {}", response.describe()));
+        return GateStatus::Undecided(GateUndecided::Answered {
+            request,
+            answer: response.describe(),
+        });
     }
     let flows = response.pointer("/flows").and_then(Value::as_array);
     let password = flows.is_some_and(|f| {
@@ -233,10 +233,9 @@ async fn password_login(http: &Http, transcript: &mut Transcript) -> GateStatus 
     if password {
         GateStatus::Met
     } else {
-        GateStatus::Unmet(format!(
-            "{request} offers no m.login.password flow ({})",
-            response.status
-        ))
+        GateStatus::Unmet(GateUnmet::NoPasswordFlow {
+            status: response.status,
+        })
     }
 }
 
@@ -254,31 +253,26 @@ async fn refresh_support(
         .and_then(Value::as_str)
         .is_none()
     {
-        let reason =
-            format!("POST {LOGIN_PATH} answered 200 without an access_token: not a login response");
-        return (
-            GateStatus::Undecided(reason.clone()),
-            GateStatus::Undecided(reason),
-        );
+        return both_undecided(GateUndecided::NotALogin);
     }
     let Some(token) = login.pointer("/refresh_token").and_then(Value::as_str) else {
-        let reason = NO_REFRESH_TOKEN.to_owned();
+        let reason = GateUnmet::NoRefreshToken;
         return (GateStatus::Unmet(reason.clone()), GateStatus::Unmet(reason));
     };
-    let request = matrix::refresh(token);
-    let rotation = match http.send(&request, transcript).await {
-        Err(e) => GateStatus::Undecided(format!("POST {REFRESH_PATH}: {e}")),
-        Ok(response) if response.status != 200 => GateStatus::Undecided(format!(
-            "POST {REFRESH_PATH} of a fresh refresh token answered {}, so rotation cannot be probed",
-            response.describe()
-        )),
+    let request = ProbeRequest::Refresh;
+    let rotation = match http.send(&matrix::refresh(token), transcript).await {
+        Err(error) => GateStatus::Undecided(GateUndecided::Failed { request, error }),
+        Ok(response) if response.status != 200 => GateStatus::Undecided(GateUndecided::Answered {
+            request,
+            answer: response.describe(),
+        }),
         Ok(response) => {
             // The refreshed session is the probe's too: end it (a server may have revoked the login's
             // access token at the refresh, so logging that one out may not end this one).
             logout(http, &response, transcript).await;
             match response.pointer("/refresh_token").and_then(Value::as_str) {
                 Some(new) if new != token => GateStatus::Met,
-                _ => GateStatus::Unmet("/refresh returns no new refresh token (the old one stays usable, as the spec allows)".to_owned()),
+                _ => GateStatus::Unmet(GateUnmet::NoRotation),
             }
         }
     };
@@ -287,20 +281,23 @@ async fn refresh_support(
 
 async fn guest_registration(http: &Http, transcript: &mut Transcript) -> GateStatus {
     let path = "/_matrix/client/v3/register?kind=guest";
-    let request = Outgoing::new(Method::Post, path).json(json!({}));
-    match http.send(&request, transcript).await {
-        Err(e) => GateStatus::Undecided(format!("POST {path}: {e}")),
+    let outgoing = Outgoing::new(Method::Post, path).json(json!({}));
+    let request = ProbeRequest::GuestRegistration;
+    match http.send(&outgoing, transcript).await {
+        Err(error) => GateStatus::Undecided(GateUndecided::Failed { request, error }),
         Ok(response) if response.status == 200 => {
             logout(http, &response, transcript).await;
             GateStatus::Met
         }
         Ok(response) if says_nothing(response.status) => {
-            GateStatus::Undecided(format!("POST {path} answered {}", response.describe()))
+            GateStatus::Undecided(GateUndecided::Answered {
+                request,
+                answer: response.describe(),
+            })
         }
-        Ok(response) => GateStatus::Unmet(format!(
-            "guest registration is not allowed ({})",
-            response.describe()
-        )),
+        Ok(response) => GateStatus::Unmet(GateUnmet::GuestsRefused {
+            answer: response.describe(),
+        }),
     }
 }
 

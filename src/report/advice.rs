@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::case::model::Gate;
 use crate::cause::{Cause, Limit, option_value};
-use crate::homeserver::probe::NO_REFRESH_TOKEN;
 use crate::homeserver::{Capabilities, GateStatus};
 use crate::http::pacer::LimitStats;
+use crate::verdict::gate::GateUnmet;
 use crate::verdict::stop::Need;
 use crate::verdict::{CaseRecord, StopReason};
 
@@ -327,7 +327,7 @@ fn timeouts(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
 fn refresh_tokens_off(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
     let off = matches!(
         inputs.capabilities.gates.get(&Gate::RefreshTokens),
-        Some(GateStatus::Unmet(reason)) if reason == NO_REFRESH_TOKEN
+        Some(GateStatus::Unmet(GateUnmet::NoRefreshToken))
     );
     if !off {
         return;
@@ -336,8 +336,13 @@ fn refresh_tokens_off(inputs: &Inputs<'_>, out: &mut Vec<Advice>) {
         .cases
         .iter()
         .filter(|c| {
-            matches!(&c.stop, Some(StopReason::Unmet { need: Need::Gate(Gate::RefreshTokens), reason })
-                if reason == NO_REFRESH_TOKEN)
+            matches!(
+                &c.stop,
+                Some(StopReason::Unmet {
+                    need: Need::Gate(Gate::RefreshTokens),
+                    reason: GateUnmet::NoRefreshToken,
+                })
+            )
         })
         .count();
     out.push(Advice {
@@ -548,12 +553,12 @@ mod tests {
     fn no_refresh_token_says_refresh_tokens_look_switched_off() {
         let stop = StopReason::Unmet {
             need: Need::Gate(Gate::RefreshTokens),
-            reason: NO_REFRESH_TOKEN.to_owned(),
+            reason: GateUnmet::NoRefreshToken,
         };
         let cases = [case(None, Some(stop))];
         let advice = advise_on(
             &cases,
-            GateStatus::Unmet(NO_REFRESH_TOKEN.to_owned()),
+            GateStatus::Unmet(GateUnmet::NoRefreshToken),
             BTreeMap::new(),
         );
         assert_eq!(advice.len(), 1);

@@ -202,12 +202,12 @@ impl Report {
                     GateStatus::Unmet(reason) => Gate {
                         met: false,
                         undecided: false,
-                        reason: Some(reason.clone()),
+                        reason: Some(reason.to_string()),
                     },
                     GateStatus::Undecided(reason) => Gate {
                         met: false,
                         undecided: true,
-                        reason: Some(reason.clone()),
+                        reason: Some(reason.to_string()),
                     },
                 };
                 (gate.as_str().to_owned(), gate_json)

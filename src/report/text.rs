@@ -6,8 +6,16 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::case::matcher::{Mismatch, show};
+use crate::case::template::Builtin;
+use crate::case::unresolved::Unresolved;
 use crate::cause::shown;
-use crate::verdict::stop::{Block, Need, Place, Uncaptured, Unmet};
+use crate::matrix::{LOGIN_PATH, REFRESH_PATH, REGISTER_PATH};
+use crate::oauth_wire::{DEVICE_CODE_GRANT, MetadataGap};
+use crate::run::oauth::REDIRECT_URI;
+use crate::verdict::gate::{GateUndecided, GateUnmet, ProbeRequest, Setting};
+use crate::verdict::stop::{
+    AuthoriserFailure, Block, GrantFailure, GrantRequest, Need, Place, Uncaptured, Unmet,
+};
 use crate::verdict::{
     Answer, CaseRecord, CheckRecord, Checked, ClauseVerdict, FormCheck, Lifetime, Observation,
     Outcome, Reason, StopReason, Subject,
@@ -61,7 +69,7 @@ fn differs(expected: &str, actual: Option<&Value>) -> String {
 fn mismatch(mismatch: &Mismatch) -> String {
     match mismatch {
         Mismatch::Differs { expected, actual } => differs(expected, actual.as_ref()),
-        Mismatch::Unrenderable(reason) => reason.clone(),
+        Mismatch::Unrenderable(reason) => reason.to_string(),
     }
 }
 
@@ -216,6 +224,250 @@ impl fmt::Display for Need {
     }
 }
 
+impl fmt::Display for ProbeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeRequest::LoginFlows => write!(f, "GET {LOGIN_PATH}"),
+            ProbeRequest::RefreshLogin => write!(f, "POST {LOGIN_PATH} with refresh_token: true"),
+            ProbeRequest::Refresh => write!(f, "POST {REFRESH_PATH}"),
+            ProbeRequest::Registration => write!(f, "POST {REGISTER_PATH}?kind=user"),
+            ProbeRequest::GuestRegistration => write!(f, "POST {REGISTER_PATH}?kind=guest"),
+            ProbeRequest::Discovery(target) => write!(f, "GET {target}"),
+        }
+    }
+}
+
+impl fmt::Display for GateUnmet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GateUnmet::NotGiven(setting) => f.write_str(match setting {
+                Setting::FreshAccounts => {
+                    "needs accounts of its own; only the --user account is available"
+                }
+                Setting::AdminToken => "no --admin-token given",
+                Setting::AsToken => "no --as-token given",
+                Setting::Bursts => "bursts of requests are not allowed (--bursts)",
+                Setting::Authoriser => {
+                    "no --oauth-authorize command given: nothing can complete a user's login and consent"
+                }
+            }),
+            GateUnmet::NotMatrix(why) => write!(
+                f,
+                "the target is not a Matrix homeserver ({why}); only its OAuth 2.0 server is tested"
+            ),
+            GateUnmet::NoPasswordFlow { status } => write!(
+                f,
+                "{} offers no m.login.password flow ({status})",
+                ProbeRequest::LoginFlows
+            ),
+            GateUnmet::NoRefreshToken => f.write_str(
+                "the server issues no refresh token to a login with refresh_token: true",
+            ),
+            GateUnmet::NoRotation => f.write_str(
+                "/refresh returns no new refresh token (the old one stays usable, as the spec allows)",
+            ),
+            GateUnmet::NoLifetime => {
+                f.write_str("access tokens issued with a refresh token carry no expires_in_ms")
+            }
+            GateUnmet::LifetimeOverMaxWait {
+                lifetime,
+                needed,
+                max_wait,
+            } => write!(
+                f,
+                "access tokens live {} ms; with the margin that is {needed:?}, over --max-wait {max_wait:?}",
+                lifetime.as_millis()
+            ),
+            GateUnmet::RegistrationClosed { answer } => write!(
+                f,
+                "client-API registration is not open to the harness ({answer})"
+            ),
+            GateUnmet::GuestsRefused { answer } => {
+                write!(f, "guest registration is not allowed ({answer})")
+            }
+            GateUnmet::NoOauthApi { request, answer } => write!(
+                f,
+                "the server offers no OAuth 2.0 API: {request} answered {answer}"
+            ),
+            GateUnmet::NoDeviceGrant { source } => write!(
+                f,
+                "the server does not offer the device authorisation grant: grant_types_supported (GET {source}) lacks {DEVICE_CODE_GRANT}"
+            ),
+            GateUnmet::Metadata(gap) => gap.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for GateUndecided {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GateUndecided::Failed {
+                request: request @ ProbeRequest::Discovery(_),
+                error,
+            } => write!(f, "OAuth 2.0 discovery: {request}: {error}"),
+            GateUndecided::Failed { request, error } => write!(f, "{request}: {error}"),
+            GateUndecided::Answered { request, answer } => match request {
+                ProbeRequest::RefreshLogin => write!(
+                    f,
+                    "{request} with the probe account's password answered {answer}"
+                ),
+                ProbeRequest::Refresh => write!(
+                    f,
+                    "{request} of a fresh refresh token answered {answer}, so rotation cannot be probed"
+                ),
+                ProbeRequest::Discovery(_) => {
+                    write!(f, "{request} answered {answer} (no JSON object)")
+                }
+                _ => write!(f, "{request} answered {answer}"),
+            },
+            GateUndecided::NotALogin => write!(
+                f,
+                "POST {LOGIN_PATH} answered 200 without an access_token: not a login response"
+            ),
+            GateUndecided::NotProbed(gate) => write!(f, "gate {} was not probed", gate.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for MetadataGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetadataGap::Missing { source, field } => write!(
+                f,
+                "the OAuth 2.0 server metadata (GET {source}) has no `{field}`"
+            ),
+            MetadataGap::NotUrl { field, value } => write!(
+                f,
+                "`{field}` of the OAuth 2.0 server metadata is not an absolute http(s) URL: {value}"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unresolved::Malformed(why) => f.write_str(why),
+            Unresolved::Builtin(Builtin::AdminToken) => f.write_str("no --admin-token given"),
+            Unresolved::Builtin(Builtin::AsToken) => f.write_str("no --as-token given"),
+            Unresolved::Builtin(Builtin::ServerName) => {
+                f.write_str("the probe learned no server name")
+            }
+            Unresolved::Builtin(builtin) => write!(f, "`{}` has no value", builtin.name()),
+            Unresolved::NotCaptured(name) => write!(
+                f,
+                "variable `{name}` was not captured (its step failed or it was absent)"
+            ),
+            Unresolved::UserNotCreated(user) => write!(f, "user `{user}` was not created"),
+            Unresolved::SessionNotCreated(name) => write!(
+                f,
+                "session `{name}` was not created: the step that names it got no access token"
+            ),
+            Unresolved::NoUserField(field) => write!(f, "users have no `{field}`"),
+            Unresolved::NoSessionField(field) => write!(f, "sessions have no `{field}`"),
+            Unresolved::NotReturned { variable, field } => {
+                write!(f, "`{variable}`: the server returned no {field}")
+            }
+            Unresolved::NotOauth { variable } => write!(
+                f,
+                "`{variable}`: the session was not issued through OAuth 2.0"
+            ),
+            Unresolved::NoRefreshToken { session } => {
+                write!(f, "session `{session}` has no refresh token")
+            }
+            Unresolved::NoOauthServer => f.write_str("the server offers no OAuth 2.0 API"),
+            Unresolved::Metadata(gap) => gap.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for GrantRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GrantRequest::ClientRegistration => "client registration",
+            GrantRequest::Authorisation => "authorisation request",
+            GrantRequest::CodeExchange => "code exchange",
+            GrantRequest::DeviceAuthorisation => "device authorisation request",
+            GrantRequest::VerificationPage => "verification page",
+            GrantRequest::DeviceToken => "device access token request",
+        })
+    }
+}
+
+impl fmt::Display for GrantFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GrantFailure::NotConfigured => f.write_str("no OAuth 2.0 server or no authoriser"),
+            GrantFailure::Metadata(gap) => gap.fmt(f),
+            GrantFailure::Transport { request, error } => write!(f, "{request}: {error}"),
+            GrantFailure::Answered { request, answer } => match request {
+                GrantRequest::Authorisation => write!(
+                    f,
+                    "the authorisation endpoint did not redirect back: {answer}"
+                ),
+                GrantRequest::DeviceAuthorisation => write!(
+                    f,
+                    "the device authorisation endpoint answered {answer} without device_code, user_code and verification_uri"
+                ),
+                GrantRequest::VerificationPage => write!(
+                    f,
+                    "the verification page did not approve the user code: {answer}"
+                ),
+                GrantRequest::DeviceToken => write!(
+                    f,
+                    "the token endpoint still answered {answer} after the authoriser approved the user code"
+                ),
+                GrantRequest::ClientRegistration | GrantRequest::CodeExchange => {
+                    write!(f, "{request} answered {answer}")
+                }
+            },
+            GrantFailure::BadRedirect { location, error } => {
+                write!(f, "bad redirect {location:?}: {error}")
+            }
+            GrantFailure::RedirectNotUrl(error) => {
+                write!(f, "the authoriser's redirected URL is not a URL ({error})")
+            }
+            GrantFailure::VerificationNotUrl(error) => {
+                write!(f, "the verification URI is not a URL: {error}")
+            }
+            GrantFailure::EndedElsewhere { url } => write!(
+                f,
+                "the authorisation ended at {url}, not at the redirect URI {REDIRECT_URI}"
+            ),
+            GrantFailure::Refused { error, description } => write!(
+                f,
+                "the authorisation server refused the request: error={error} {description}"
+            ),
+            GrantFailure::StateMismatch => {
+                f.write_str("the redirect does not carry the state the request sent")
+            }
+            GrantFailure::NoCode => f.write_str("the redirect carries no code"),
+            GrantFailure::Authoriser(failure) => failure.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for AuthoriserFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthoriserFailure::CannotRun(error) => {
+                write!(f, "cannot run the --oauth-authorize command: {error}")
+            }
+            AuthoriserFailure::TimedOut(limit) => write!(
+                f,
+                "the --oauth-authorize command did not finish within {limit:?}"
+            ),
+            AuthoriserFailure::Lost(error) => {
+                write!(f, "the --oauth-authorize command failed: {error}")
+            }
+            AuthoriserFailure::Exited { status, stderr } => write!(
+                f,
+                "the --oauth-authorize command failed ({status}): {stderr}"
+            ),
+        }
+    }
+}
+
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -278,7 +530,7 @@ impl fmt::Display for StopReason {
                 step: Some(step),
                 reason,
             } => write!(f, "step `{step}`: {reason}"),
-            StopReason::Unresolved { step: None, reason } => f.write_str(reason),
+            StopReason::Unresolved { step: None, reason } => reason.fmt(f),
             StopReason::NoRateLimit { count } => write!(
                 f,
                 "no 429 after {count} requests: the server did not rate-limit them"

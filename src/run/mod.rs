@@ -129,12 +129,9 @@ impl RunContext {
         let mut capabilities = match (probed, &settings.oauth_issuer) {
             (Ok(capabilities), _) => capabilities,
             // A plain OAuth 2.0 server: only the OAuth cases that call no Matrix endpoint apply.
-            (Err(Error::NotMatrix { url, reason }), Some(_)) => Capabilities::without_matrix(
-                url,
-                format!(
-                    "the target is not a Matrix homeserver ({reason}); only its OAuth 2.0 server is tested"
-                ),
-            ),
+            (Err(Error::NotMatrix { url, reason }), Some(_)) => {
+                Capabilities::without_matrix(url, reason)
+            }
             (Err(e), _) => return Err(e),
         };
         if let Some(issuer) = &settings.oauth_issuer {

@@ -12,10 +12,11 @@ use url::Url;
 
 use crate::homeserver::oauth::OauthServer;
 use crate::http::Method;
-use crate::http::{Http, Outgoing, Response};
+use crate::http::{Http, HttpError, Outgoing, Response};
 use crate::oauth_wire::{DEVICE_CODE_GRANT, s256};
 use crate::redact::Secrets;
 use crate::transcript::Transcript;
+use crate::verdict::stop::{AuthoriserFailure, GrantFailure, GrantRequest};
 
 /// The redirect URI of the suite's client: a native client's loopback URI, without a port (the Matrix
 /// client metadata rules: the server accepts any port on it). Nothing listens there; the authoriser
@@ -64,14 +65,14 @@ pub async fn authorization_code_grant(
     device_id: &str,
     verifier_override: Option<String>,
     transcript: &mut Transcript,
-) -> Result<Grant, String> {
+) -> Result<Grant, GrantFailure> {
     let grants = ["authorization_code", "refresh_token"];
     let client_id = register_client(http, server, &grants, transcript).await?;
     let verifier = Alphanumeric.sample_string(&mut rand::rng(), 64);
     http.secrets.add(&verifier);
     let state = Alphanumeric.sample_string(&mut rand::rng(), 24);
     let scope = format!("{API_SCOPE} {DEVICE_SCOPE}{device_id}");
-    let mut authorization = server.endpoint("authorization_endpoint")?;
+    let mut authorization = endpoint(server, "authorization_endpoint")?;
     authorization
         .query_pairs_mut()
         .append_pair("response_type", "code")
@@ -85,7 +86,7 @@ pub async fn authorization_code_grant(
     let code = code_from(&redirected, &state, &http.secrets)?;
     transcript.note("authorised: the redirect carried a code and the state sent");
     let verifier = verifier_override.unwrap_or(verifier);
-    let exchange = Outgoing::to_url(Method::Post, server.endpoint("token_endpoint")?).form(vec![
+    let exchange = Outgoing::to_url(Method::Post, endpoint(server, "token_endpoint")?).form(vec![
         ("grant_type".into(), "authorization_code".into()),
         ("code".into(), code),
         ("redirect_uri".into(), REDIRECT_URI.into()),
@@ -95,7 +96,7 @@ pub async fn authorization_code_grant(
     let response = http
         .send(&exchange, transcript)
         .await
-        .map_err(|e| format!("code exchange: {e}"))?;
+        .map_err(failed(GrantRequest::CodeExchange))?;
     Ok(Grant {
         response,
         client_id,
@@ -114,21 +115,21 @@ pub async fn device_authorization_grant(
     authoriser: &Authoriser,
     device_id: &str,
     transcript: &mut Transcript,
-) -> Result<Grant, String> {
-    let endpoint = server.endpoint("device_authorization_endpoint")?;
+) -> Result<Grant, GrantFailure> {
+    let device_endpoint = endpoint(server, "device_authorization_endpoint")?;
     // «This MUST include: the `authorization_code` value …, the `refresh_token` value» (client metadata),
     // and RFC 7591's grant of this flow.
     let grants = ["authorization_code", "refresh_token", DEVICE_CODE_GRANT];
     let client_id = register_client(http, server, &grants, transcript).await?;
     let scope = format!("{API_SCOPE} {DEVICE_SCOPE}{device_id}");
-    let request = Outgoing::to_url(Method::Post, endpoint).form(vec![
+    let request = Outgoing::to_url(Method::Post, device_endpoint).form(vec![
         ("client_id".into(), client_id.clone()),
         ("scope".into(), scope),
     ]);
     let response = http
         .send(&request, transcript)
         .await
-        .map_err(|e| format!("device authorisation request: {e}"))?;
+        .map_err(failed(GrantRequest::DeviceAuthorisation))?;
     let field = |name: &str| {
         response
             .pointer(&format!("/{name}"))
@@ -139,10 +140,10 @@ pub async fn device_authorization_grant(
         field("user_code"),
         field("verification_uri"),
     ) else {
-        return Err(format!(
-            "the device authorisation endpoint answered {} without device_code, user_code and verification_uri",
-            oauth_describe(&response)
-        ));
+        return Err(GrantFailure::Answered {
+            request: GrantRequest::DeviceAuthorisation,
+            answer: oauth_describe(&response),
+        });
     };
     let (device_code, user_code) = (device_code.to_owned(), user_code.to_owned());
     http.secrets.add(&device_code);
@@ -162,7 +163,7 @@ pub async fn device_authorization_grant(
     approve(http, authoriser, &approval, transcript).await?;
     transcript.note("authorised: the user code was approved");
     let deadline = tokio::time::Instant::now() + lifetime.min(AUTHORISER_TIMEOUT);
-    let poll = Outgoing::to_url(Method::Post, server.endpoint("token_endpoint")?).form(vec![
+    let poll = Outgoing::to_url(Method::Post, endpoint(server, "token_endpoint")?).form(vec![
         ("grant_type".into(), DEVICE_CODE_GRANT.into()),
         ("device_code".into(), device_code),
         ("client_id".into(), client_id.clone()),
@@ -171,7 +172,7 @@ pub async fn device_authorization_grant(
         let response = http
             .send(&poll, transcript)
             .await
-            .map_err(|e| format!("device access token request: {e}"))?;
+            .map_err(failed(GrantRequest::DeviceToken))?;
         let error = response.pointer("/error").and_then(Value::as_str);
         match error {
             Some("authorization_pending" | "slow_down") if response.status == 400 => {}
@@ -187,10 +188,10 @@ pub async fn device_authorization_grant(
             interval += SLOW_DOWN_STEP;
         }
         if tokio::time::Instant::now() + interval > deadline {
-            return Err(format!(
-                "the token endpoint still answered {} after the authoriser approved the user code",
-                oauth_describe(&response)
-            ));
+            return Err(GrantFailure::Answered {
+                request: GrantRequest::DeviceToken,
+                answer: oauth_describe(&response),
+            });
         }
         transcript.note(&format!(
             "the token endpoint answered {}: polling again in {interval:?} (RFC 8628 §3.5)",
@@ -213,7 +214,7 @@ async fn approve(
     authoriser: &Authoriser,
     approval: &Approval,
     transcript: &mut Transcript,
-) -> Result<(), String> {
+) -> Result<(), GrantFailure> {
     match authoriser {
         Authoriser::Builtin => {
             let page = match &approval.complete {
@@ -224,19 +225,19 @@ async fn approve(
                     url
                 }),
             }
-            .map_err(|e| format!("the verification URI is not a URL: {e}"))?;
+            .map_err(|e| GrantFailure::VerificationNotUrl(e.to_string()))?;
             let request = Outgoing::to_url(Method::Get, page);
             let response = http
                 .send(&request, transcript)
                 .await
-                .map_err(|e| format!("verification page: {e}"))?;
+                .map_err(failed(GrantRequest::VerificationPage))?;
             if response.status == 200 {
                 Ok(())
             } else {
-                Err(format!(
-                    "the verification page did not approve the user code: {}",
-                    response.describe()
-                ))
+                Err(GrantFailure::Answered {
+                    request: GrantRequest::VerificationPage,
+                    answer: response.describe(),
+                })
             }
         }
         Authoriser::Command(command) => {
@@ -251,6 +252,7 @@ async fn approve(
             run_authoriser(command, &env, &http.secrets)
                 .await
                 .map(|_| ())
+                .map_err(GrantFailure::Authoriser)
         }
     }
 }
@@ -261,7 +263,7 @@ async fn register_client(
     server: &OauthServer,
     grant_types: &[&str],
     transcript: &mut Transcript,
-) -> Result<String, String> {
+) -> Result<String, GrantFailure> {
     let metadata = json!({
         "client_name": "matrix-refresh-conformance",
         "client_uri": "https://refresh-conformance.example/",
@@ -272,17 +274,17 @@ async fn register_client(
         "response_types": ["code"],
     });
     let request =
-        Outgoing::to_url(Method::Post, server.endpoint("registration_endpoint")?).json(metadata);
+        Outgoing::to_url(Method::Post, endpoint(server, "registration_endpoint")?).json(metadata);
     let response = http
         .send(&request, transcript)
         .await
-        .map_err(|e| format!("client registration: {e}"))?;
+        .map_err(failed(GrantRequest::ClientRegistration))?;
     match response.pointer("/client_id").and_then(Value::as_str) {
         Some(id) if matches!(response.status, 200 | 201) => Ok(id.to_owned()),
-        _ => Err(format!(
-            "client registration answered {}",
-            oauth_describe(&response)
-        )),
+        _ => Err(GrantFailure::Answered {
+            request: GrantRequest::ClientRegistration,
+            answer: oauth_describe(&response),
+        }),
     }
 }
 
@@ -292,26 +294,27 @@ async fn authorise(
     authoriser: &Authoriser,
     authorization: &Url,
     transcript: &mut Transcript,
-) -> Result<String, String> {
+) -> Result<String, GrantFailure> {
     match authoriser {
         Authoriser::Builtin => {
             let request = Outgoing::to_url(Method::Get, authorization.clone());
             let response = http
                 .send(&request, transcript)
                 .await
-                .map_err(|e| format!("authorisation request: {e}"))?;
+                .map_err(failed(GrantRequest::Authorisation))?;
             let location = response
                 .header("location")
                 .filter(|_| (300..400).contains(&response.status))
-                .ok_or_else(|| {
-                    format!(
-                        "the authorisation endpoint did not redirect back: {}",
-                        oauth_describe(&response)
-                    )
+                .ok_or_else(|| GrantFailure::Answered {
+                    request: GrantRequest::Authorisation,
+                    answer: oauth_describe(&response),
                 })?;
             let absolute = authorization
                 .join(location)
-                .map_err(|e| format!("bad redirect {location:?}: {e}"))?;
+                .map_err(|e| GrantFailure::BadRedirect {
+                    location: location.to_owned(),
+                    error: e.to_string(),
+                })?;
             Ok(absolute.to_string())
         }
         Authoriser::Command(command) => {
@@ -320,7 +323,9 @@ async fn authorise(
                 ("MRC_OAUTH_AUTHORIZATION_URL", authorization.to_string()),
                 ("MRC_OAUTH_REDIRECT_URI", REDIRECT_URI.to_owned()),
             ];
-            run_authoriser(command, &env, &http.secrets).await
+            run_authoriser(command, &env, &http.secrets)
+                .await
+                .map_err(GrantFailure::Authoriser)
         }
     }
 }
@@ -330,7 +335,7 @@ async fn run_authoriser(
     command: &str,
     env: &[(&str, String)],
     secrets: &Secrets,
-) -> Result<String, String> {
+) -> Result<String, AuthoriserFailure> {
     let child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -340,13 +345,11 @@ async fn run_authoriser(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot run the --oauth-authorize command: {e}"))?;
+        .map_err(|e| AuthoriserFailure::CannotRun(e.to_string()))?;
     let output = tokio::time::timeout(AUTHORISER_TIMEOUT, child.wait_with_output())
         .await
-        .map_err(|_| {
-            format!("the --oauth-authorize command did not finish within {AUTHORISER_TIMEOUT:?}")
-        })?
-        .map_err(|e| format!("the --oauth-authorize command failed: {e}"))?;
+        .map_err(|_| AuthoriserFailure::TimedOut(AUTHORISER_TIMEOUT))?
+        .map_err(|e| AuthoriserFailure::Lost(e.to_string()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout
         .lines()
@@ -370,20 +373,18 @@ async fn run_authoriser(
             let stderr = String::from_utf8_lossy(&output.stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Err(secrets.redact(&format!(
-                "the --oauth-authorize command failed ({}): {}",
-                output.status,
-                tail.join(" / ")
-            )))
+            Err(AuthoriserFailure::Exited {
+                status: output.status.to_string(),
+                stderr: secrets.redact(&tail.join(" / ")),
+            })
         }
     }
 }
 
 /// The code of the redirect, after checking it went to our redirect URI with our `state` (RFC 6749
 /// §4.1.2) and carries no `error`.
-fn code_from(redirected: &str, state: &str, secrets: &Secrets) -> Result<String, String> {
-    let url = Url::parse(redirected)
-        .map_err(|e| format!("the authoriser's redirected URL is not a URL ({e})"))?;
+fn code_from(redirected: &str, state: &str, secrets: &Secrets) -> Result<String, GrantFailure> {
+    let url = Url::parse(redirected).map_err(|e| GrantFailure::RedirectNotUrl(e.to_string()))?;
     let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let get = |name: &str| {
         params
@@ -399,20 +400,28 @@ fn code_from(redirected: &str, state: &str, secrets: &Secrets) -> Result<String,
         && url.host_str() == expected.host_str()
         && url.path() == expected.path();
     if !ours {
-        return Err(secrets.redact(&format!(
-            "the authorisation ended at {redirected}, not at the redirect URI {REDIRECT_URI}"
-        )));
+        return Err(GrantFailure::EndedElsewhere {
+            url: secrets.redact(redirected),
+        });
     }
     if let Some(error) = get("error") {
         let description = get("error_description").unwrap_or_default();
-        return Err(format!(
-            "the authorisation server refused the request: error={error} {description}"
-        ));
+        return Err(GrantFailure::Refused { error, description });
     }
     if get("state").as_deref() != Some(state) {
-        return Err("the redirect does not carry the state the request sent".to_owned());
+        return Err(GrantFailure::StateMismatch);
     }
-    get("code").ok_or_else(|| "the redirect carries no code".to_owned())
+    get("code").ok_or(GrantFailure::NoCode)
+}
+
+/// The URL of a metadata endpoint the grant needs.
+fn endpoint(server: &OauthServer, field: &str) -> Result<Url, GrantFailure> {
+    server.endpoint(field).map_err(GrantFailure::Metadata)
+}
+
+/// A request of the grant that got no response.
+fn failed(request: GrantRequest) -> impl FnOnce(HttpError) -> GrantFailure {
+    move |error| GrantFailure::Transport { request, error }
 }
 
 /// `400 invalid_grant: "..."`: the status and an RFC 6749 §5.2 error, for messages.
@@ -457,13 +466,15 @@ mod tests {
             "S1",
             &secrets,
         );
-        assert!(wrong_state.unwrap_err().contains("state"));
+        assert!(matches!(wrong_state, Err(GrantFailure::StateMismatch)));
         let refused = code_from(
             "http://127.0.0.1/callback?error=access_denied&state=S1",
             "S1",
             &secrets,
         );
-        assert!(refused.unwrap_err().contains("access_denied"));
+        assert!(
+            matches!(refused, Err(GrantFailure::Refused { error, .. }) if error == "access_denied")
+        );
         let elsewhere = code_from(
             "https://evil.example/callback?code=abcdefgh&state=S1",
             "S1",

@@ -7,6 +7,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
 use crate::case::template::Builtin;
+use crate::case::unresolved::Unresolved;
 use crate::homeserver::Privileges;
 use crate::homeserver::accounts::Account;
 use crate::http::Response;
@@ -115,47 +116,50 @@ impl Scope {
         }
     }
 
-    pub fn session(&self, name: &str) -> Result<&Session, String> {
-        self.sessions.get(name).ok_or_else(|| {
-            format!("session `{name}` was not created: the step that names it got no access token")
-        })
+    pub fn session(&self, name: &str) -> Result<&Session, Unresolved> {
+        self.sessions
+            .get(name)
+            .ok_or_else(|| Unresolved::SessionNotCreated(name.to_owned()))
     }
 
     /// Resolves one template variable.
-    pub fn lookup(&self, name: &str) -> Result<Value, String> {
+    pub fn lookup(&self, name: &str) -> Result<Value, Unresolved> {
         if let Some(builtin) = Builtin::named(name) {
-            let (value, missing) = match builtin {
+            let value = match builtin {
                 Builtin::Random => {
                     return Ok(Value::String(
                         Alphanumeric.sample_string(&mut rand::rng(), 32),
                     ));
                 }
                 Builtin::Nonce => return Ok(Value::String(self.nonce.clone())),
-                Builtin::AdminToken => (&self.privileges.admin_token, "no --admin-token given"),
-                Builtin::AsToken => (&self.privileges.as_token, "no --as-token given"),
-                Builtin::ServerName => (&self.server_name, "the probe learned no server name"),
+                Builtin::AdminToken => &self.privileges.admin_token,
+                Builtin::AsToken => &self.privileges.as_token,
+                Builtin::ServerName => &self.server_name,
             };
             return value
                 .clone()
                 .map(Value::String)
-                .ok_or_else(|| missing.to_owned());
+                .ok_or(Unresolved::Builtin(builtin));
         }
         if let Some(value) = self.vars.get(name) {
             return Ok(value.clone());
         }
-        let (owner, field) = name.split_once('.').ok_or_else(|| {
-            format!("variable `{name}` was not captured (its step failed or it was absent)")
-        })?;
+        let (owner, field) = name
+            .split_once('.')
+            .ok_or_else(|| Unresolved::NotCaptured(name.to_owned()))?;
         if let Some(account) = self.users.get(owner) {
             return match field {
                 "user_id" => Ok(Value::String(account.user_id.clone())),
                 "localpart" => Ok(Value::String(account.localpart.clone())),
                 "password" => Ok(Value::String(account.password.clone())),
-                _ => Err(format!("users have no `{field}`")),
+                _ => Err(Unresolved::NoUserField(field.to_owned())),
             };
         }
         let session = self.session(owner)?;
-        let missing = |what: &str| format!("`{name}`: the server returned no {what}");
+        let missing = |field: &'static str| Unresolved::NotReturned {
+            variable: name.to_owned(),
+            field,
+        };
         match field {
             "access_token" => Ok(Value::String(session.access_token.clone())),
             "refresh_token" => session
@@ -173,11 +177,15 @@ impl Scope {
                 .clone()
                 .ok_or_else(|| missing("expires_in_ms")),
             "client_id" => {
-                session.client_id.clone().map(Value::String).ok_or_else(|| {
-                    format!("`{name}`: the session was not issued through OAuth 2.0")
-                })
+                session
+                    .client_id
+                    .clone()
+                    .map(Value::String)
+                    .ok_or_else(|| Unresolved::NotOauth {
+                        variable: name.to_owned(),
+                    })
             }
-            _ => Err(format!("sessions have no `{field}`")),
+            _ => Err(Unresolved::NoSessionField(field.to_owned())),
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::case::matcher::{Matcher, Mismatch};
 use crate::case::model::*;
 use crate::case::template;
+use crate::case::unresolved::Unresolved;
 use crate::cause::{Cause, Limit};
 use crate::clause::{Catalogue, Level};
 use crate::homeserver::accounts::AccountError;
@@ -21,7 +22,7 @@ use crate::run::ambient;
 use crate::run::oauth;
 use crate::run::scope::{Scope, Session};
 use crate::transcript::Transcript;
-use crate::verdict::stop::{Block, Place, Uncaptured, Unmet};
+use crate::verdict::stop::{Block, GrantFailure, Place, Uncaptured, Unmet};
 use crate::verdict::{Answer, CheckRecord, Checked, Lifetime, Observation, StopReason, Subject};
 
 /// What must be escaped in a value put into a path segment: everything but RFC 3986's unreserved characters.
@@ -89,7 +90,7 @@ impl Stop {
 }
 
 /// A value the case refers to is missing, in `step` when it is known.
-fn unresolved(step: Option<&Step>) -> impl FnOnce(String) -> Stop + '_ {
+fn unresolved(step: Option<&Step>) -> impl FnOnce(Unresolved) -> Stop + '_ {
     move |reason| {
         Stop::Error(StopReason::Unresolved {
             step: step.map(|s| s.name.clone()),
@@ -249,14 +250,9 @@ impl StepRunner<'_> {
                 let queued = self.transcript.clock().waiting();
                 let turn = ctx.http.pacer.turn(Limit::OauthLogin, "", false).await;
                 drop(queued);
-                let grant = self.oauth_login(spec).await.map_err(|reason| {
-                    Stop::Error(StopReason::Grant {
-                        step: step.name.clone(),
-                        reason,
-                    })
-                });
+                let grant = self.oauth_login(step, spec).await;
                 drop(turn);
-                let grant = grant?;
+                let grant = grant.map_err(Stop::Error)?;
                 granted = Some((grant.client_id, grant.device_id));
                 grant.response
             }
@@ -414,18 +410,18 @@ impl StepRunner<'_> {
         }
     }
 
-    fn lookup(&self) -> impl Fn(&str) -> Result<Value, String> + '_ {
+    fn lookup(&self) -> impl Fn(&str) -> Result<Value, Unresolved> + '_ {
         |name| self.scope.lookup(name)
     }
 
-    fn text(&self, template: &str) -> Result<String, String> {
+    fn text(&self, template: &str) -> Result<String, Unresolved> {
         template::render_text(template, &self.lookup())
     }
 
     /// A request path: the case's own text as written, each variable's value percent-encoded, so that a
     /// captured `@user:server` or a device ID with a `/` stays one path segment.
-    fn path(&self, template: &str) -> Result<String, String> {
-        let encoded = |name: &str| -> Result<Value, String> {
+    fn path(&self, template: &str) -> Result<String, Unresolved> {
+        let encoded = |name: &str| -> Result<Value, Unresolved> {
             let text = match self.scope.lookup(name)? {
                 Value::String(s) => s,
                 other => other.to_string(),
@@ -436,7 +432,7 @@ impl StepRunner<'_> {
         template::render_text(template, &encoded)
     }
 
-    fn token(&self, source: &TokenSource, refresh: bool) -> Result<String, String> {
+    fn token(&self, source: &TokenSource, refresh: bool) -> Result<String, Unresolved> {
         match source {
             TokenSource::Token(template) => self.text(template),
             TokenSource::Session(name) => {
@@ -445,7 +441,9 @@ impl StepRunner<'_> {
                     session
                         .refresh_token
                         .clone()
-                        .ok_or_else(|| format!("session `{name}` has no refresh token"))
+                        .ok_or_else(|| Unresolved::NoRefreshToken {
+                            session: name.clone(),
+                        })
                 } else {
                     Ok(session.access_token.clone())
                 }
@@ -453,7 +451,7 @@ impl StepRunner<'_> {
         }
     }
 
-    fn outgoing(&self, action: &Action) -> Result<Outgoing, String> {
+    fn outgoing(&self, action: &Action) -> Result<Outgoing, Unresolved> {
         Ok(match action {
             Action::Request(r) => {
                 let mut out = match &r.target {
@@ -509,12 +507,12 @@ impl StepRunner<'_> {
 
     /// `POST /login` for a fixture user: with the password, or, for a set-up login (`setup`) when the run has
     /// an application service whose namespace holds the fixture users, as that service.
-    fn login(&self, l: &LoginSpec, setup: bool) -> Result<Outgoing, String> {
+    fn login(&self, l: &LoginSpec, setup: bool) -> Result<Outgoing, Unresolved> {
         let account = self
             .scope
             .users
             .get(&l.user)
-            .ok_or_else(|| format!("user `{}` was not created", l.user))?;
+            .ok_or_else(|| Unresolved::UserNotCreated(l.user.clone()))?;
         let as_token = self.ctx.privileges.as_token.as_ref();
         let (mut body, as_token) = match as_token {
             Some(token) if setup && self.ctx.accounts.appservice_logins() => {
@@ -543,37 +541,46 @@ impl StepRunner<'_> {
     }
 
     /// The URL of an OAuth 2.0 endpoint of the server's metadata.
-    fn endpoint(&self, field: &str) -> Result<url::Url, String> {
-        let server = self
-            .ctx
-            .oauth
-            .as_ref()
-            .ok_or("the server offers no OAuth 2.0 API")?;
-        server.endpoint(field)
+    fn endpoint(&self, field: &str) -> Result<url::Url, Unresolved> {
+        let server = self.ctx.oauth.as_ref().ok_or(Unresolved::NoOauthServer)?;
+        server.endpoint(field).map_err(Unresolved::Metadata)
     }
 
-    fn fields(&self, fields: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+    fn fields(&self, fields: &[(String, String)]) -> Result<Vec<(String, String)>, Unresolved> {
         fields
             .iter()
             .map(|(name, value)| Ok((name.clone(), self.text(value)?)))
             .collect()
     }
 
-    async fn oauth_login(&mut self, spec: &OauthLoginSpec) -> Result<oauth::Grant, String> {
+    async fn oauth_login(
+        &mut self,
+        step: &Step,
+        spec: &OauthLoginSpec,
+    ) -> Result<oauth::Grant, StopReason> {
+        let unresolved = |reason| StopReason::Unresolved {
+            step: Some(step.name.clone()),
+            reason,
+        };
+        let not_granted = |reason| StopReason::Grant {
+            step: step.name.clone(),
+            reason,
+        };
         let (Some(server), Some(authoriser)) = (&self.ctx.oauth, &self.ctx.authoriser) else {
-            return Err("no OAuth 2.0 server or no authoriser".to_owned());
+            return Err(not_granted(GrantFailure::NotConfigured));
         };
         let device_id = match &spec.device_id {
-            Some(template) => self.text(template)?,
+            Some(template) => self.text(template).map_err(unresolved)?,
             None => format!("MRC{}", rand_password()[..10].to_uppercase()),
         };
-        match spec.grant {
+        let granted = match spec.grant {
             LoginGrant::AuthorizationCode => {
                 let verifier = spec
                     .code_verifier
                     .as_ref()
                     .map(|t| self.text(t))
-                    .transpose()?;
+                    .transpose()
+                    .map_err(unresolved)?;
                 oauth::authorization_code_grant(
                     &self.ctx.http,
                     server,
@@ -594,7 +601,8 @@ impl StepRunner<'_> {
                 )
                 .await
             }
-        }
+        };
+        granted.map_err(not_granted)
     }
 
     async fn burst(&mut self, count: u32, request: &RequestSpec) -> Result<Response, Stop> {
@@ -822,7 +830,7 @@ impl StepRunner<'_> {
         status_ok && version_ok
     }
 
-    fn render(&self, value: &Value) -> Result<Value, String> {
+    fn render(&self, value: &Value) -> Result<Value, Unresolved> {
         template::render_value(value, &self.lookup())
     }
 

@@ -5,22 +5,25 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::case::model::Gate;
+use crate::case::unresolved::Unresolved;
 use crate::cause::Limit;
 use crate::http::HttpError;
+use crate::oauth_wire::MetadataGap;
 use crate::spec_version::VersionRange;
 use crate::verdict::check::{Answer, Subject};
+use crate::verdict::gate::{GateUndecided, GateUnmet};
 
 #[derive(Debug, Clone)]
 pub enum StopReason {
     /// A gate of the case (or the fresh accounts it needs) is not met.
     Unmet {
         need: Need,
-        reason: String,
+        reason: GateUnmet,
     },
     /// The probe could not find out whether a gate is met.
     Undecided {
         need: Need,
-        reason: String,
+        reason: GateUndecided,
     },
     /// The case's `spec` range holds no version the server advertises.
     NoSpecVersion(VersionRange),
@@ -52,12 +55,12 @@ pub enum StopReason {
     /// The OAuth 2.0 grant of a step did not complete.
     Grant {
         step: String,
-        reason: String,
+        reason: GrantFailure,
     },
     /// A value the case refers to is not there (a session never created, a variable never captured).
     Unresolved {
         step: Option<String>,
-        reason: String,
+        reason: Unresolved,
     },
     NoRateLimit {
         count: u32,
@@ -103,6 +106,80 @@ pub enum StopReason {
     Panicked(String),
     /// Client mode: the events that would have exercised the case's clauses did not happen.
     NotExercised(String),
+}
+
+/// Why the OAuth 2.0 grant of a step did not complete.
+#[derive(Debug, Clone)]
+pub enum GrantFailure {
+    /// No OAuth 2.0 server was discovered or no authoriser given (the case's gates keep this from happening).
+    NotConfigured,
+    /// The metadata lacks an endpoint the grant needs.
+    Metadata(MetadataGap),
+    /// A request of the grant got no response.
+    Transport {
+        request: GrantRequest,
+        error: HttpError,
+    },
+    /// A request of the grant got an answer the grant cannot go on from; the answer, described.
+    Answered {
+        request: GrantRequest,
+        answer: String,
+    },
+    /// The authorisation endpoint redirected to a `location` that does not resolve against it.
+    BadRedirect {
+        location: String,
+        error: String,
+    },
+    /// The URL the authoriser reported is not a URL (the parser's words).
+    RedirectNotUrl(String),
+    /// The device authorisation's verification URI is not a URL (the parser's words).
+    VerificationNotUrl(String),
+    /// The authorisation ended at `url` (redacted), not at the suite's redirect URI.
+    EndedElsewhere {
+        url: String,
+    },
+    /// The redirect carries an RFC 6749 §4.1.2.1 error.
+    Refused {
+        error: String,
+        description: String,
+    },
+    /// The redirect does not carry the `state` the request sent.
+    StateMismatch,
+    /// The redirect carries no code.
+    NoCode,
+    Authoriser(AuthoriserFailure),
+}
+
+/// A request of an OAuth 2.0 grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantRequest {
+    /// RFC 7591 dynamic client registration.
+    ClientRegistration,
+    /// The authorisation request (the built-in authoriser follows it).
+    Authorisation,
+    /// The exchange of the code at the token endpoint.
+    CodeExchange,
+    /// RFC 8628 §3.1: the request for a device code.
+    DeviceAuthorisation,
+    /// The verification page the built-in authoriser opens.
+    VerificationPage,
+    /// RFC 8628 §3.4: the token request with the device code.
+    DeviceToken,
+}
+
+/// Why the `--oauth-authorize` command did not complete the user's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthoriserFailure {
+    /// It could not be started (the system's words).
+    CannotRun(String),
+    TimedOut(Duration),
+    /// Waiting for it failed (the system's words).
+    Lost(String),
+    /// It exited unsuccessfully: its exit status and the last lines of its stderr, redacted.
+    Exited {
+        status: String,
+        stderr: String,
+    },
 }
 
 /// What a gate check needed.
