@@ -11,9 +11,10 @@ use crate::cause::Limit;
 use crate::homeserver::GateStatus;
 use crate::http::Method;
 use crate::http::{Http, HttpError, Outgoing, Response};
-use crate::matrix;
+use crate::matrix::{self, REGISTER_PATH};
 use crate::transcript::Transcript;
 use crate::verdict::gate::{GateUndecided, GateUnmet, ProbeRequest};
+use crate::verdict::stop::AccountRefusal;
 
 /// Why an account could not be made: the transport (typed, so that a 429 or a timeout gets the same outcome
 /// here as anywhere else in a case), or the server's refusal.
@@ -22,8 +23,14 @@ pub enum AccountError {
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("{0}")]
-    Refused(String),
+    Refused(AccountRefusal),
 }
+
+/// Synapse's admin registration API.
+pub const SHARED_SECRET_REGISTER_PATH: &str = "/_synapse/admin/v1/register";
+
+/// Rounds of user-interactive authentication a registration may take before the harness gives up.
+const UIA_ROUNDS: usize = 4;
 
 /// How accounts are provisioned on the target.
 #[derive(Debug, Clone)]
@@ -164,10 +171,9 @@ impl Accounts {
                 let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
                     Some(id) if response.status == 200 => id.to_owned(),
                     _ => {
-                        return Err(AccountError::Refused(format!(
-                            "registration answered {}",
-                            response.describe()
-                        )));
+                        return Err(AccountError::Refused(AccountRefusal::Registration {
+                            answer: response.describe(),
+                        }));
                     }
                 };
                 // A server that logs the new account in despite inhibit_login: end that session, so that
@@ -193,7 +199,7 @@ impl Accounts {
         body: Value,
         transcript: &mut Transcript,
     ) -> Result<Response, AccountError> {
-        let path = format!("/_matrix/client/v3/register?kind={kind}");
+        let path = format!("{REGISTER_PATH}?kind={kind}");
         let mut body = body;
         // Servers such as Synapse accept `m.login.dummy` without a session: one request instead of two.
         if kind == "user"
@@ -205,7 +211,7 @@ impl Accounts {
             body["auth"] = json!({"type": "m.login.dummy"});
         }
         let mut completed: Vec<String> = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..UIA_ROUNDS {
             let response = http
                 .send(
                     &Outgoing::new(Method::Post, path.clone()).json(body.clone()),
@@ -219,10 +225,9 @@ impl Accounts {
                 return Ok(response);
             };
             let Some(stage) = self.next_stage(&response, &completed) else {
-                return Err(AccountError::Refused(format!(
-                    "no registration flow the harness can complete: {}",
-                    response.describe()
-                )));
+                return Err(AccountError::Refused(AccountRefusal::NoDoableFlow {
+                    answer: response.describe(),
+                }));
             };
             let mut auth = json!({"type": stage, "session": session});
             if let Provisioning::Token(token) = &self.provisioning
@@ -233,10 +238,9 @@ impl Accounts {
             completed.push(stage);
             body["auth"] = auth;
         }
-        Err(AccountError::Refused(
-            "registration did not complete after 4 rounds of user-interactive authentication"
-                .into(),
-        ))
+        Err(AccountError::Refused(AccountRefusal::TooManyRounds(
+            UIA_ROUNDS,
+        )))
     }
 
     /// The first stage not yet completed of the first flow made only of stages the harness can do.
@@ -280,7 +284,7 @@ impl Accounts {
         http: &Http,
         transcript: &mut Transcript,
     ) -> GateStatus {
-        let path = "/_matrix/client/v3/register?kind=user";
+        let path = format!("{REGISTER_PATH}?kind=user");
         let outgoing = Outgoing::new(Method::Post, path).json(json!({}));
         let request = ProbeRequest::Registration;
         let response = match http.send(&outgoing, transcript).await {
@@ -311,7 +315,7 @@ async fn shared_secret_register(
     password: &str,
     transcript: &mut Transcript,
 ) -> Result<String, AccountError> {
-    let path = "/_synapse/admin/v1/register";
+    let path = SHARED_SECRET_REGISTER_PATH;
     // One turn for the nonce and the registration: Synapse forgets a nonce after a minute, which a queue of
     // registrations at bcrypt cost 12 can take.
     let reserved = transcript.reserved == Some(Limit::Registration);
@@ -325,13 +329,12 @@ async fn shared_secret_register(
         .pointer("/nonce")
         .and_then(Value::as_str)
         .ok_or_else(|| {
-            AccountError::Refused(format!(
-                "{path} gave no nonce ({})",
-                nonce_response.describe()
-            ))
+            AccountError::Refused(AccountRefusal::NoNonce {
+                answer: nonce_response.describe(),
+            })
         })?;
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes())
-        .map_err(|e| AccountError::Refused(e.to_string()))?;
+    let mut mac =
+        Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
     for (i, part) in [nonce, localpart, password, "notadmin"].iter().enumerate() {
         if i > 0 {
             mac.update(b"\0");
@@ -351,10 +354,9 @@ async fn shared_secret_register(
     let user_id = match response.pointer("/user_id").and_then(Value::as_str) {
         Some(id) if response.status == 200 => id.to_owned(),
         _ => {
-            return Err(AccountError::Refused(format!(
-                "shared-secret registration answered {}",
-                response.describe()
-            )));
+            return Err(AccountError::Refused(AccountRefusal::SharedSecret {
+                answer: response.describe(),
+            }));
         }
     };
     logout_session(http, &response, transcript).await?;

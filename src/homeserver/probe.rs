@@ -18,7 +18,7 @@ use crate::homeserver::accounts::Accounts;
 use crate::homeserver::{Capabilities, GateStatus, ServerInfo};
 use crate::http::Method;
 use crate::http::{Http, Outgoing, Response};
-use crate::matrix::{self, LOGIN_PATH};
+use crate::matrix::{self, LOGIN_PATH, REGISTER_PATH};
 use crate::spec_version::SpecVersion;
 use crate::transcript::Transcript;
 use crate::verdict::gate::{GateUndecided, GateUnmet, ProbeRequest, Setting};
@@ -280,7 +280,7 @@ async fn refresh_support(
 }
 
 async fn guest_registration(http: &Http, transcript: &mut Transcript) -> GateStatus {
-    let path = "/_matrix/client/v3/register?kind=guest";
+    let path = format!("{REGISTER_PATH}?kind=guest");
     let outgoing = Outgoing::new(Method::Post, path).json(json!({}));
     let request = ProbeRequest::GuestRegistration;
     match http.send(&outgoing, transcript).await {

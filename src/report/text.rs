@@ -9,12 +9,14 @@ use crate::case::matcher::{Mismatch, show};
 use crate::case::template::Builtin;
 use crate::case::unresolved::Unresolved;
 use crate::cause::shown;
+use crate::homeserver::accounts::SHARED_SECRET_REGISTER_PATH;
 use crate::matrix::{LOGIN_PATH, REFRESH_PATH, REGISTER_PATH};
 use crate::oauth_wire::{DEVICE_CODE_GRANT, MetadataGap};
 use crate::run::oauth::REDIRECT_URI;
 use crate::verdict::gate::{GateUndecided, GateUnmet, ProbeRequest, Setting};
 use crate::verdict::stop::{
-    AuthoriserFailure, Block, GrantFailure, GrantRequest, Need, Place, Uncaptured, Unmet,
+    AccountRefusal, AuthoriserFailure, Block, GrantFailure, GrantRequest, Need, Place, Uncaptured,
+    Unmet,
 };
 use crate::verdict::{
     Answer, CaseRecord, CheckRecord, Checked, ClauseVerdict, FormCheck, Lifetime, Observation,
@@ -381,6 +383,27 @@ impl fmt::Display for Unresolved {
     }
 }
 
+impl fmt::Display for AccountRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountRefusal::Registration { answer } => write!(f, "registration answered {answer}"),
+            AccountRefusal::NoDoableFlow { answer } => {
+                write!(f, "no registration flow the harness can complete: {answer}")
+            }
+            AccountRefusal::TooManyRounds(rounds) => write!(
+                f,
+                "registration did not complete after {rounds} rounds of user-interactive authentication"
+            ),
+            AccountRefusal::NoNonce { answer } => {
+                write!(f, "{SHARED_SECRET_REGISTER_PATH} gave no nonce ({answer})")
+            }
+            AccountRefusal::SharedSecret { answer } => {
+                write!(f, "shared-secret registration answered {answer}")
+            }
+        }
+    }
+}
+
 impl fmt::Display for GrantRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -614,5 +637,89 @@ impl fmt::Display for StopReason {
             StopReason::Panicked(reason) => write!(f, "the harness panicked: {reason}"),
             StopReason::NotExercised(why) => f.write_str(why),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::case::model::Gate;
+    use crate::http::HttpError;
+
+    /// The typed reasons read as the sentences the reports have always shown.
+    #[test]
+    fn typed_reasons_read_as_before() {
+        let undecided = GateUndecided::Answered {
+            request: ProbeRequest::Refresh,
+            answer: "502".to_owned(),
+        };
+        assert_eq!(
+            undecided.to_string(),
+            "POST /_matrix/client/v3/refresh of a fresh refresh token answered 502, so rotation cannot be probed"
+        );
+        let failed = GateUndecided::Failed {
+            request: ProbeRequest::Discovery("/_matrix/client/v1/auth_metadata".to_owned()),
+            error: HttpError::Timeout(Duration::from_secs(5)),
+        };
+        assert_eq!(
+            failed.to_string(),
+            "OAuth 2.0 discovery: GET /_matrix/client/v1/auth_metadata: timed out: no answer within 5s (--request-timeout)"
+        );
+        let stop = StopReason::Undecided {
+            need: Need::Gate(Gate::Guest),
+            reason: GateUndecided::Answered {
+                request: ProbeRequest::GuestRegistration,
+                answer: "429 M_LIMIT_EXCEEDED".to_owned(),
+            },
+        };
+        assert_eq!(
+            stop.to_string(),
+            "gate guest: the probe could not decide it: POST /_matrix/client/v3/register?kind=guest answered 429 M_LIMIT_EXCEEDED"
+        );
+        let not_matrix =
+            GateUnmet::NotMatrix("GET /_matrix/client/versions answered 404".to_owned());
+        assert_eq!(
+            not_matrix.to_string(),
+            "the target is not a Matrix homeserver (GET /_matrix/client/versions answered 404); only its OAuth 2.0 server is tested"
+        );
+        let gap = GateUnmet::Metadata(MetadataGap::Missing {
+            source: "/_matrix/client/v1/auth_metadata".to_owned(),
+            field: "device_authorization_endpoint".to_owned(),
+        });
+        assert_eq!(
+            gap.to_string(),
+            "the OAuth 2.0 server metadata (GET /_matrix/client/v1/auth_metadata) has no `device_authorization_endpoint`"
+        );
+        let grant = StopReason::Grant {
+            step: "login".to_owned(),
+            reason: GrantFailure::Answered {
+                request: GrantRequest::ClientRegistration,
+                answer: "400 invalid_client_metadata".to_owned(),
+            },
+        };
+        assert_eq!(
+            grant.to_string(),
+            "step `login`: client registration answered 400 invalid_client_metadata"
+        );
+        let unresolved = StopReason::Unresolved {
+            step: None,
+            reason: Unresolved::SessionNotCreated("s1".to_owned()),
+        };
+        assert_eq!(
+            unresolved.to_string(),
+            "session `s1` was not created: the step that names it got no access token"
+        );
+        let refused = StopReason::AccountRefused {
+            at: Place::Setup {
+                user: "alice".to_owned(),
+            },
+            reason: AccountRefusal::TooManyRounds(4),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "setup: cannot create user `alice`: registration did not complete after 4 rounds of user-interactive authentication"
+        );
     }
 }

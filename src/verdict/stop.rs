@@ -41,7 +41,7 @@ pub enum StopReason {
     /// The server refused to create an account.
     AccountRefused {
         at: Place,
-        reason: String,
+        reason: AccountRefusal,
     },
     /// The case waited its turn behind a rate limit until a session it had opened expired.
     SessionExpiredWhileWaiting {
@@ -106,6 +106,21 @@ pub enum StopReason {
     Panicked(String),
     /// Client mode: the events that would have exercised the case's clauses did not happen.
     NotExercised(String),
+}
+
+/// Why the server did not create an account; each answer is the server's, described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountRefusal {
+    /// Client-API registration answered without a user ID.
+    Registration { answer: String },
+    /// Registration asks for user-interactive authentication the harness cannot complete.
+    NoDoableFlow { answer: String },
+    /// Registration still asked for authentication after this many rounds.
+    TooManyRounds(usize),
+    /// Synapse's admin registration API gave no nonce.
+    NoNonce { answer: String },
+    /// Synapse's admin registration API answered without a user ID.
+    SharedSecret { answer: String },
 }
 
 /// Why the OAuth 2.0 grant of a step did not complete.
