@@ -515,7 +515,7 @@ impl StepRunner<'_> {
             .users
             .get(&l.user)
             .ok_or_else(|| format!("user `{}` was not created", l.user))?;
-        let as_token = self.ctx.privileges.as_token.as_ref();
+        let as_token = self.ctx.settings.privileges.as_token.as_ref();
         let (mut body, as_token) = match as_token {
             Some(token) if setup && self.ctx.accounts.appservice_logins() => {
                 (matrix::appservice_login(&account.localpart), Some(token))
@@ -560,7 +560,8 @@ impl StepRunner<'_> {
     }
 
     async fn oauth_login(&mut self, spec: &OauthLoginSpec) -> Result<oauth::Grant, String> {
-        let (Some(server), Some(authoriser)) = (&self.ctx.oauth, &self.ctx.authoriser) else {
+        let (Some(server), Some(authoriser)) = (&self.ctx.oauth, &self.ctx.settings.authoriser)
+        else {
             return Err("no OAuth 2.0 server or no authoriser".to_owned());
         };
         let device_id = match &spec.device_id {
@@ -672,12 +673,12 @@ impl StepRunner<'_> {
             }
         };
         let wait_for = until.saturating_duration_since(Instant::now());
-        if wait_for > self.ctx.max_wait {
+        if wait_for > self.ctx.settings.timing.max_wait {
             return Err(Stop::Timing(
                 Cause::Expiry { needed: wait_for },
                 StopReason::WaitOverMaxWait {
                     wait: wait_for,
-                    max_wait: self.ctx.max_wait,
+                    max_wait: self.ctx.settings.timing.max_wait,
                 },
             ));
         }
@@ -840,7 +841,7 @@ impl StepRunner<'_> {
         for template in block.templates() {
             template::render(template, &self.lookup()).map_err(unresolved(Some(step)))?;
         }
-        let Some(level) = level_of(&self.ctx.catalogue, self.ctx.reading, block) else {
+        let Some(level) = level_of(&self.ctx.catalogue, self.ctx.settings.reading, block) else {
             // Not checked under this run's reading of an ambiguity.
             return Ok(());
         };

@@ -75,7 +75,7 @@ async fn run_limited(per_second: u32, max_wait: Option<Duration>, fixed: bool) -
     .expect("probe");
     if let Some(max_wait) = max_wait {
         ctx.http.pacer = Arc::new(Pacer::new(max_wait, None, false));
-        ctx.max_wait = max_wait;
+        ctx.settings.timing.max_wait = max_wait;
     }
     let ctx = Arc::new(ctx);
     let records = run::run_all(ctx.clone(), suite.cases).await;
