@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::homeserver::Privileges;
 use crate::homeserver::accounts::Provisioning;
 use crate::reference::{Fault, ReferenceConfig};
+use crate::report::console;
 use crate::run::oauth::Authoriser;
 use crate::run::{Settings, Timing};
 
@@ -99,7 +100,7 @@ impl Config {
                 case_timeout: cli.case_timeout,
                 deadline: cli.deadline,
             },
-            progress: true,
+            progress: Some(console::waiting),
             insecure: cli.insecure,
             privileges: Privileges {
                 admin_token: cli.admin_token.clone(),

@@ -33,9 +33,9 @@ const LAYERS: &[&str] = &[
     "run",
     // Client mode: the reference homeserver serving a client under test, and its judge.
     "client",
+    "report",
     // The command line resolved into what the runner, client mode and the reports take.
     "config",
-    "report",
     // The orchestration above them all.
     "app",
 ];

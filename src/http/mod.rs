@@ -31,8 +31,8 @@ pub struct HttpConfig {
     pub max_wait: Duration,
     /// The latest, from the start, that a request may still wait for its turn behind a rate limit.
     pub wait_budget: Option<Duration>,
-    /// Print a line on stderr when the run starts waiting for a rate limit.
-    pub progress: bool,
+    /// Who is told when the run starts a long wait for a rate limit.
+    pub progress: pacer::Progress,
     pub insecure: bool,
 }
 

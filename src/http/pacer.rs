@@ -165,20 +165,41 @@ impl Lane {
     }
 }
 
+/// A wait long enough to tell the user about while it happens; `report::console` words it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub limit: Limit,
+    pub wait: Duration,
+    pub kind: WaitKind,
+    /// What the kind of request has cost so far, for how many of the run's requests are left and how long
+    /// they need at the learned pace.
+    pub stats: LimitStats,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKind {
+    /// For the server to admit this many requests of one case together.
+    Together(usize),
+    /// For a rate limit the server announced, with this many more requests queued behind.
+    Announced { queued: usize },
+}
+
+/// Who is told of a long wait while it happens; `None`: nobody (the suite's own tests).
+pub type Progress = Option<fn(&Waiting)>;
+
 /// The run's pacer, shared by every request through [`crate::http::Http`].
 #[derive(Debug)]
 pub struct Pacer {
     max_wait: Duration,
     wait_budget: Option<Duration>,
     started: Instant,
-    progress: bool,
+    progress: Progress,
     lanes: Mutex<HashMap<LaneKey, Arc<Lane>>>,
     stats: Mutex<BTreeMap<Limit, LimitStats>>,
 }
 
 impl Pacer {
-    /// `progress`: print a line on stderr when the run starts waiting for a rate limit.
-    pub fn new(max_wait: Duration, wait_budget: Option<Duration>, progress: bool) -> Pacer {
+    pub fn new(max_wait: Duration, wait_budget: Option<Duration>, progress: Progress) -> Pacer {
         Pacer {
             max_wait,
             wait_budget,
@@ -213,17 +234,17 @@ impl Pacer {
         });
     }
 
-    /// `; 12 password login(s) left in the run, about 1h 6m at one per 5m 33s`, once the lane's pace is learned.
-    fn outlook(&self, limit: Limit) -> String {
-        let stats = self.stats().remove(&limit).unwrap_or_default();
-        match stats.time_left() {
-            Some(time) if stats.left > 0 => format!(
-                "; {} password login(s) left in the run, about {} at one per {}",
-                stats.left,
-                crate::cause::shown(time),
-                crate::cause::shown(stats.longest_asked)
-            ),
-            _ => String::new(),
+    /// Tells `progress` of a wait worth a line.
+    fn announce(&self, limit: Limit, wait: Duration, kind: WaitKind) {
+        if let Some(progress) = self.progress
+            && wait >= ANNOUNCE_FROM
+        {
+            progress(&Waiting {
+                limit,
+                wait,
+                kind,
+                stats: self.stats().remove(&limit).unwrap_or_default(),
+            });
         }
     }
 
@@ -286,14 +307,7 @@ impl Pacer {
                 "waiting {wait:?} for {} to admit this case's {count} requests together",
                 limit.what()
             ));
-            if self.progress && wait >= ANNOUNCE_FROM {
-                crate::output::err_line(&format!(
-                    "waiting {} for {} to admit one case's {count} requests together{}",
-                    crate::cause::shown(wait),
-                    limit.what(),
-                    self.outlook(limit)
-                ));
-            }
+            self.announce(limit, wait, WaitKind::Together(count));
             transcript.clock().add(wait);
             self.record(limit, |s| {
                 s.waits += 1;
@@ -437,19 +451,9 @@ impl Turn<'_> {
                     wait,
                 });
             }
-            if announce && self.pacer.progress && wait >= ANNOUNCE_FROM {
-                let setting = self
-                    .limit
-                    .synapse_setting()
-                    .map(|s| format!("; Synapse's `{s}`"))
-                    .unwrap_or_default();
-                crate::output::err_line(&format!(
-                    "waiting {} for {} ({} more request(s) queued behind it{setting}){}",
-                    crate::cause::shown(wait),
-                    self.limit.what(),
-                    queued,
-                    self.pacer.outlook(self.limit)
-                ));
+            if announce {
+                self.pacer
+                    .announce(self.limit, wait, WaitKind::Announced { queued });
             }
             transcript.note(&format!(
                 "waiting {wait:?} for {} (learned from a 429)",
@@ -558,7 +562,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_429_makes_every_later_request_of_its_kind_wait() {
-        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let pacer = Pacer::new(Duration::from_secs(60), None, None);
         let mut transcript = Transcript::default();
         let mut first = pacer
             .turn(Limit::Login, "/_matrix/client/v3/login", false)
@@ -579,7 +583,7 @@ mod tests {
     /// After a 429, the lane behaves as the server's bucket: one request per interval, with no 429 of its own.
     #[tokio::test(start_paused = true)]
     async fn a_limited_lane_sends_one_request_per_interval() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         pacer.plan(Limit::Login, 4);
         let mut transcript = Transcript::default();
         for _ in 0..2 {
@@ -606,7 +610,7 @@ mod tests {
     /// apart, not together (the second would only earn a 429 of its own).
     #[tokio::test(start_paused = true)]
     async fn requests_waiting_for_the_same_moment_go_out_one_interval_apart() {
-        let pacer = Pacer::new(Duration::from_secs(900), None, false);
+        let pacer = Pacer::new(Duration::from_secs(900), None, None);
         let mut a = pacer.turn(Limit::Login, "/login", false).await;
         let b = pacer.turn(Limit::Login, "/login", false).await;
         a.rate_limited(Duration::from_secs(100)).unwrap();
@@ -631,7 +635,7 @@ mod tests {
     /// model's time then gets a 429 asking for seconds, and waits those, not another interval.
     #[tokio::test(start_paused = true)]
     async fn a_429_after_a_modelled_token_waits_only_what_the_server_asks() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
         let mut first = pacer.turn(Limit::Login, "/login", false).await;
         first.rate_limited(Duration::from_secs(329)).unwrap();
@@ -646,7 +650,7 @@ mod tests {
     /// next goes out right after it (rather than an interval later, when the first session may have expired).
     #[tokio::test(start_paused = true)]
     async fn a_429_within_a_reservation_waits_for_all_of_its_requests() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
         let _reservation = pacer
             .reserve(Limit::Login, 2, &mut transcript)
@@ -669,7 +673,7 @@ mod tests {
     /// interval is within --max-wait 10m, so the case waits (it was skipped as "asked 10m 40s" once).
     #[tokio::test(start_paused = true)]
     async fn max_wait_bounds_one_interval_of_a_reservation_not_all_of_them() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
         let _reservation = pacer
             .reserve(Limit::Login, 2, &mut transcript)
@@ -686,7 +690,7 @@ mod tests {
     /// would serve a case that must start again) but says so at once; a shorter wait it waits out.
     #[tokio::test(start_paused = true)]
     async fn a_turn_after_a_session_of_the_case_expires_is_not_waited_for() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
         transcript.sessions_expire = Some(Instant::now() + Duration::from_secs(300));
         let started = Instant::now();
@@ -707,7 +711,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_reservation_waits_for_enough_tokens_then_sends_them_together() {
         // Three intervals in all, but each within --max-wait: the case waits.
-        let pacer = Pacer::new(Duration::from_secs(150), None, false);
+        let pacer = Pacer::new(Duration::from_secs(150), None, None);
         let mut transcript = Transcript::default();
         let mut first = pacer.turn(Limit::Login, "/login", false).await;
         first.rate_limited(Duration::from_secs(100)).unwrap();
@@ -781,7 +785,7 @@ mod tests {
     /// 429s, and the two logins of each case that reserved them go out together.
     #[tokio::test(start_paused = true)]
     async fn once_learned_the_server_bucket_is_counted_before_sending() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let interval = Duration::from_secs(333);
         let began = Instant::now();
         let bucket = Mutex::new(SynapseBucket {
@@ -821,11 +825,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_wait_over_max_wait_or_past_the_budget_is_refused() {
-        let pacer = Pacer::new(
-            Duration::from_secs(60),
-            Some(Duration::from_secs(30)),
-            false,
-        );
+        let pacer = Pacer::new(Duration::from_secs(60), Some(Duration::from_secs(30)), None);
         let mut turn = pacer.turn(Limit::Registration, "/register", false).await;
         let over = turn.rate_limited(Duration::from_secs(61));
         assert!(
@@ -844,7 +844,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_rate_limited_lane_sends_one_request_at_a_time() {
-        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let pacer = Pacer::new(Duration::from_secs(60), None, None);
         let mut a = pacer.turn(Limit::Login, "/login", false).await;
         let b = pacer.turn(Limit::Login, "/login", false).await;
         a.rate_limited(Duration::from_secs(1)).unwrap();
@@ -864,7 +864,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn endpoints_get_a_lane_only_after_a_429_and_slow_answers_stretch_timeouts() {
-        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let pacer = Pacer::new(Duration::from_secs(60), None, None);
         let mut turn = pacer.turn(Limit::Endpoint, "/refresh", false).await;
         assert!(turn.lane.is_none());
         turn.rate_limited(Duration::from_secs(1)).unwrap();
@@ -885,7 +885,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_timeout_in_a_crowded_lane_halves_it() {
-        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let pacer = Pacer::new(Duration::from_secs(60), None, None);
         let a = pacer.turn(Limit::Registration, "/register", false).await;
         let b = pacer.turn(Limit::Registration, "/register", false).await;
         a.timed_out();

@@ -12,6 +12,7 @@ use crate::case::{Case, CaseRoot};
 use crate::clause::Catalogue;
 use crate::expected::Moved;
 use crate::homeserver::Capabilities;
+use crate::http::pacer::Waiting;
 use crate::listing;
 use crate::output;
 use crate::reference::{self, Fault};
@@ -29,6 +30,11 @@ pub fn reference_target(url: &Url, fault: Option<Fault>) {
 /// What the probe found out about the target.
 pub fn probe(capabilities: &Capabilities) {
     output::err_line(&terminal::probe(capabilities));
+}
+
+/// A long wait for a rate limit, as it starts.
+pub fn waiting(waiting: &Waiting) {
+    output::err_line(&terminal::waiting(waiting));
 }
 
 /// `--list --format json`: the selected cases, with their clauses and files.

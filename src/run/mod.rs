@@ -24,6 +24,7 @@ use crate::homeserver::Privileges;
 use crate::homeserver::accounts::{Accounts, Provisioning};
 use crate::homeserver::oauth::OauthServer;
 use crate::homeserver::{Capabilities, GateStatus, probe};
+use crate::http::pacer::Progress;
 use crate::http::{Http, HttpConfig};
 use crate::reading::Reading;
 use crate::redact::Secrets;
@@ -37,8 +38,8 @@ use crate::verdict::CaseRecord;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub timing: Timing,
-    /// Print a line on stderr when the run starts waiting for a rate limit.
-    pub progress: bool,
+    /// Who is told when the run starts a long wait for a rate limit.
+    pub progress: Progress,
     pub insecure: bool,
     pub privileges: Privileges,
     pub bursts: bool,

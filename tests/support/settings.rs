@@ -15,7 +15,7 @@ pub fn loopback() -> Settings {
             case_timeout: Duration::from_secs(120),
             deadline: None,
         },
-        progress: false,
+        progress: None,
         insecure: false,
         privileges: Default::default(),
         bursts: false,
