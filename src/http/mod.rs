@@ -272,10 +272,9 @@ impl Http {
         transcript: &mut Transcript,
     ) -> Result<Response, HttpError> {
         let limit = request.limit();
-        let reserved = transcript.reserved == Some(limit);
         // Time in the queue is waiting, as much as a wait the server asked for: the case timeout skips it.
         let queued = transcript.clock().waiting();
-        let mut turn = self.pacer.turn(limit, &request.path, reserved).await;
+        let mut turn = self.pacer.turn(limit, &request.path, transcript).await;
         drop(queued);
         self.send_in_turn(&mut turn, request, transcript).await
     }

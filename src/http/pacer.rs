@@ -341,8 +341,9 @@ impl Pacer {
     }
 
     /// Waits for a place in the request's lane (if it has one); the place is held until the turn is dropped.
-    /// `reserved`: the case holds a reservation of this lane, so it does not queue behind it.
-    pub async fn turn(&self, limit: Limit, path: &str, reserved: bool) -> Turn<'_> {
+    /// A case that holds a reservation of the lane (in its `transcript`) does not queue behind it.
+    pub async fn turn(&self, limit: Limit, path: &str, transcript: &Transcript) -> Turn<'_> {
+        let reserved = transcript.reserved == Some(limit);
         let Some(lane) = self.lane(limit, path, false) else {
             return Turn {
                 pacer: self,
@@ -565,13 +566,21 @@ mod tests {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
         let mut transcript = Transcript::default();
         let mut first = pacer
-            .turn(Limit::Login, "/_matrix/client/v3/login", false)
+            .turn(
+                Limit::Login,
+                "/_matrix/client/v3/login",
+                &Transcript::default(),
+            )
             .await;
         first.rate_limited(Duration::from_secs(5)).unwrap();
         drop(first);
         let started = Instant::now();
         let second = pacer
-            .turn(Limit::Login, "/_matrix/client/v3/login", false)
+            .turn(
+                Limit::Login,
+                "/_matrix/client/v3/login",
+                &Transcript::default(),
+            )
             .await;
         second.wait(&mut transcript).await.unwrap();
         assert!(started.elapsed() >= Duration::from_secs(5));
@@ -587,17 +596,23 @@ mod tests {
         pacer.plan(Limit::Login, 4);
         let mut transcript = Transcript::default();
         for _ in 0..2 {
-            let turn = pacer.turn(Limit::Login, "/login", false).await;
+            let turn = pacer
+                .turn(Limit::Login, "/login", &Transcript::default())
+                .await;
             turn.wait(&mut transcript).await.unwrap();
             turn.answered(Duration::from_millis(10));
         }
-        let mut limited = pacer.turn(Limit::Login, "/login", false).await;
+        let mut limited = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         limited.rate_limited(Duration::from_secs(333)).unwrap();
         limited.wait(&mut transcript).await.unwrap();
         limited.answered(Duration::from_millis(10));
         drop(limited);
         let started = Instant::now();
-        let next = pacer.turn(Limit::Login, "/login", false).await;
+        let next = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         next.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(333));
         let stats = &pacer.stats()[&Limit::Login];
@@ -611,8 +626,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn requests_waiting_for_the_same_moment_go_out_one_interval_apart() {
         let pacer = Pacer::new(Duration::from_secs(900), None, None);
-        let mut a = pacer.turn(Limit::Login, "/login", false).await;
-        let b = pacer.turn(Limit::Login, "/login", false).await;
+        let mut a = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
+        let b = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         a.rate_limited(Duration::from_secs(100)).unwrap();
         let started = Instant::now();
         let (mut ta, mut tb) = (Transcript::default(), Transcript::default());
@@ -637,7 +656,9 @@ mod tests {
     async fn a_429_after_a_modelled_token_waits_only_what_the_server_asks() {
         let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
-        let mut first = pacer.turn(Limit::Login, "/login", false).await;
+        let mut first = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         first.rate_limited(Duration::from_secs(329)).unwrap();
         first.wait(&mut transcript).await.unwrap();
         first.rate_limited(Duration::from_secs(4)).unwrap();
@@ -657,14 +678,14 @@ mod tests {
             .await
             .unwrap();
         let started = Instant::now();
-        let mut first = pacer.turn(Limit::Login, "/login", true).await;
+        let mut first = pacer.turn(Limit::Login, "/login", &transcript).await;
         first.rate_limited(Duration::from_secs(300)).unwrap();
         first.wait(&mut transcript).await.unwrap();
         first.answered(Duration::ZERO);
         drop(first);
         transcript.reserved_left = 1;
         assert_eq!(started.elapsed(), Duration::from_secs(600));
-        let second = pacer.turn(Limit::Login, "/login", true).await;
+        let second = pacer.turn(Limit::Login, "/login", &transcript).await;
         second.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(600));
     }
@@ -680,7 +701,7 @@ mod tests {
             .await
             .unwrap();
         let started = Instant::now();
-        let mut first = pacer.turn(Limit::Login, "/login", true).await;
+        let mut first = pacer.turn(Limit::Login, "/login", &transcript).await;
         first.rate_limited(Duration::from_secs(320)).unwrap();
         first.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(640));
@@ -694,7 +715,9 @@ mod tests {
         let mut transcript = Transcript::default();
         transcript.sessions_expire = Some(Instant::now() + Duration::from_secs(300));
         let started = Instant::now();
-        let mut turn = pacer.turn(Limit::Login, "/login", false).await;
+        let mut turn = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         turn.rate_limited(Duration::from_secs(320)).unwrap();
         let outlives = turn.wait(&mut transcript).await;
         assert!(
@@ -713,7 +736,9 @@ mod tests {
         // Three intervals in all, but each within --max-wait: the case waits.
         let pacer = Pacer::new(Duration::from_secs(150), None, None);
         let mut transcript = Transcript::default();
-        let mut first = pacer.turn(Limit::Login, "/login", false).await;
+        let mut first = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         first.rate_limited(Duration::from_secs(100)).unwrap();
         drop(first);
         let started = Instant::now();
@@ -724,7 +749,7 @@ mod tests {
         assert!(reservation.is_some());
         assert_eq!(started.elapsed(), Duration::from_secs(300));
         for _ in 0..3 {
-            let turn = pacer.turn(Limit::Login, "/login", true).await;
+            let turn = pacer.turn(Limit::Login, "/login", &transcript).await;
             turn.wait(&mut transcript).await.unwrap();
             turn.answered(Duration::ZERO);
             transcript.reserved_left -= 1;
@@ -764,8 +789,7 @@ mod tests {
         bucket: &Mutex<SynapseBucket>,
         transcript: &mut Transcript,
     ) -> Instant {
-        let reserved = transcript.reserved == Some(Limit::Login);
-        let mut turn = pacer.turn(Limit::Login, "/login", reserved).await;
+        let mut turn = pacer.turn(Limit::Login, "/login", transcript).await;
         loop {
             turn.wait(transcript).await.unwrap();
             let admitted = bucket.lock().unwrap().admit();
@@ -826,14 +850,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_wait_over_max_wait_or_past_the_budget_is_refused() {
         let pacer = Pacer::new(Duration::from_secs(60), Some(Duration::from_secs(30)), None);
-        let mut turn = pacer.turn(Limit::Registration, "/register", false).await;
+        let mut turn = pacer
+            .turn(Limit::Registration, "/register", &Transcript::default())
+            .await;
         let over = turn.rate_limited(Duration::from_secs(61));
         assert!(
             matches!(over, Err(HttpError::RateLimited { .. })),
             "{over:?}"
         );
         drop(turn);
-        let mut turn = pacer.turn(Limit::Login, "/login", false).await;
+        let mut turn = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         turn.rate_limited(Duration::from_secs(40)).unwrap();
         let late = turn.wait(&mut Transcript::default()).await;
         assert!(
@@ -845,15 +873,21 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_rate_limited_lane_sends_one_request_at_a_time() {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
-        let mut a = pacer.turn(Limit::Login, "/login", false).await;
-        let b = pacer.turn(Limit::Login, "/login", false).await;
+        let mut a = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
+        let b = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         a.rate_limited(Duration::from_secs(1)).unwrap();
         drop(a);
         drop(b);
-        let _one = pacer.turn(Limit::Login, "/login", false).await;
+        let _one = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         let two = tokio::time::timeout(
             Duration::from_secs(1),
-            pacer.turn(Limit::Login, "/login", false),
+            pacer.turn(Limit::Login, "/login", &Transcript::default()),
         )
         .await;
         assert!(
@@ -865,7 +899,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn endpoints_get_a_lane_only_after_a_429_and_slow_answers_stretch_timeouts() {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
-        let mut turn = pacer.turn(Limit::Endpoint, "/refresh", false).await;
+        let mut turn = pacer
+            .turn(Limit::Endpoint, "/refresh", &Transcript::default())
+            .await;
         assert!(turn.lane.is_none());
         turn.rate_limited(Duration::from_secs(1)).unwrap();
         turn.answered(Duration::from_secs(4));
@@ -876,7 +912,7 @@ mod tests {
         drop(turn);
         assert!(
             pacer
-                .turn(Limit::Endpoint, "/refresh", false)
+                .turn(Limit::Endpoint, "/refresh", &Transcript::default())
                 .await
                 .lane
                 .is_some()
@@ -886,15 +922,21 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_timeout_in_a_crowded_lane_halves_it() {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
-        let a = pacer.turn(Limit::Registration, "/register", false).await;
-        let b = pacer.turn(Limit::Registration, "/register", false).await;
+        let a = pacer
+            .turn(Limit::Registration, "/register", &Transcript::default())
+            .await;
+        let b = pacer
+            .turn(Limit::Registration, "/register", &Transcript::default())
+            .await;
         a.timed_out();
         drop(a);
         drop(b);
-        let _one = pacer.turn(Limit::Registration, "/register", false).await;
+        let _one = pacer
+            .turn(Limit::Registration, "/register", &Transcript::default())
+            .await;
         let two = tokio::time::timeout(
             Duration::from_secs(1),
-            pacer.turn(Limit::Registration, "/register", false),
+            pacer.turn(Limit::Registration, "/register", &Transcript::default()),
         )
         .await;
         assert!(two.is_err());

@@ -247,7 +247,11 @@ impl StepRunner<'_> {
                 // time for the whole run (its requests' 429s are learned by their endpoints' lanes).
                 let ctx = self.ctx;
                 let queued = self.transcript.clock().waiting();
-                let turn = ctx.http.pacer.turn(Limit::OauthLogin, "", false).await;
+                let turn = ctx
+                    .http
+                    .pacer
+                    .turn(Limit::OauthLogin, "", &self.transcript)
+                    .await;
                 drop(queued);
                 let grant = self.oauth_login(spec).await.map_err(|reason| {
                     Stop::Error(StopReason::Grant {
