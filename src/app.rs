@@ -10,17 +10,15 @@ use url::Url;
 use crate::case;
 use crate::cli::{Cli, ServeCli};
 use crate::client;
-use crate::config::{Config, Expected, Target};
+use crate::config::{Config, Expected, ServeConfig, Target};
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, Error, run_exit_code};
 use crate::expected;
-use crate::listing;
-use crate::output;
 use crate::redact::Secrets;
 use crate::reference::{self, ReferenceServer};
+use crate::report::reporter::{self, Reporters};
 use crate::report::{self, ReportDir, RunReport, SCHEMA_VERSION, Totals, console};
-use crate::run::events::Recorder;
-use crate::run::oauth::Authoriser;
-use crate::run::{self, Interrupt, RunContext, Settings};
+use crate::run::events::{Listener, Recorder};
+use crate::run::{self, Interrupt, RunContext};
 use crate::selection;
 use crate::verdict::{self, Outcome};
 
@@ -60,22 +58,13 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
     let known_ids: Vec<String> = suite.cases.iter().map(|c| c.id.clone()).collect();
     let mut cases = selection::by_clause(suite.cases, &config.clauses);
     if libtest.list && libtest.format == Some(FormatSetting::Json) {
-        output::out(&listing::render(
-            &suite.catalogue,
-            &cases,
-            &case_root,
-            &suite_digest,
-        ));
+        console::listing(&suite.catalogue, &cases, &case_root, &suite_digest);
         return Ok(EXIT_OK);
     }
     // Cases that wait for expiry are the longest: start them first so that the run lasts little more than
     // the longest case.
     cases.sort_by_key(|case| !case.waits());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = runtime()?;
     let recorder = Recorder::default();
     if libtest.list {
         let _listed = libtest_mimic::run(
@@ -111,57 +100,23 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
     let threads = *libtest
         .test_threads
         .get_or_insert(selected.clamp(1, DEFAULT_THREADS));
-    let deadline_after = config.timing.deadline(selected, threads);
+    let timing = &config.run.timing;
+    let deadline_after = timing.deadline(selected, threads);
     let deadline = Instant::now() + deadline_after;
-    let reports = ReportDir::prepare(&config.report_dir)?;
+    let reporters = reporters(
+        &ReportDir::prepare(&config.report_dir)?,
+        &case_root,
+        config.expected.as_ref(),
+    );
 
     let interrupt = Interrupt::default();
     runtime.spawn(stop_on_ctrl_c(interrupt.clone()));
-    let _reference: Option<ReferenceServer>;
-    let target = match &config.target {
-        Target::Homeserver(url) | Target::OAuthServer(url) => {
-            _reference = None;
-            url.clone()
-        }
-        Target::Reference(reference) => {
-            let server = runtime
-                .block_on(ReferenceServer::start(reference.clone()))
-                .map_err(|e| {
-                    Error::Usage(format!(
-                        "cannot start the built-in reference homeserver: {e}"
-                    ))
-                })?;
-            let url = Url::parse(server.base_url()).map_err(|e| {
-                Error::Usage(format!("the reference homeserver has no usable URL: {e}"))
-            })?;
-            console::reference_target(&url, reference.fault);
-            _reference = Some(server);
-            url
-        }
-    };
-    let timing = &config.timing;
-    let settings = Settings {
-        request_timeout: timing.request_timeout,
-        max_wait: timing.max_wait,
-        wait_budget: Some(timing.wait_budget),
-        progress: true,
-        case_timeout: timing.case_timeout,
-        insecure: config.insecure,
-        privileges: config.privileges.clone(),
-        bursts: config.bursts,
-        oauth_issuer: config.oauth_issuer.clone(),
-        // The reference server consents on its own; a real server needs the user's command.
-        authoriser: match (&config.oauth_authorize, &_reference) {
-            (Some(command), _) => Some(Authoriser::Command(command.clone())),
-            (None, Some(_)) => Some(Authoriser::Builtin),
-            (None, None) => None,
-        },
-        reading: config.reading,
-    };
+    // Kept until the end of the run: dropping it stops the server.
+    let (target, _reference) = start_target(&runtime, &config.target)?;
     let connect = RunContext::connect(
         target.clone(),
         config.provisioning.clone(),
-        &settings,
+        &config.run,
         suite.catalogue,
         secrets.clone(),
     );
@@ -183,11 +138,12 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
+    let listeners: Vec<Arc<dyn Listener>> = vec![Arc::new(recorder.clone()), reporters.clone()];
     let trials = run::trials(
         cases,
         Some(ctx.clone()),
         runtime.handle().clone(),
-        Arc::new(recorder.clone()),
+        Arc::new(listeners),
         report::terminal::completion,
     );
     // The exit code comes from the clause verdicts, not from libtest's count of failed trials.
@@ -195,18 +151,12 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
     let duration = started.elapsed();
 
     let records = recorder.take_sorted();
-    let verdicts = verdict::aggregate(&ctx.catalogue, config.reading, &records);
+    let verdicts = verdict::aggregate(&ctx.catalogue, config.run.reading, &records);
     let errors = records
         .iter()
         .filter(|r| r.outcome == Outcome::Error)
         .count();
-    // With --expected, the verdicts are judged against the file (a verdict that moved) instead of against
-    // the spec's levels; --bless takes them as they are.
-    let judged_wrong = match &config.expected {
-        Some(Expected::Compare(path)) => moved_from(path, &verdicts)?,
-        Some(Expected::Bless(_)) => false,
-        None => verdict::nonconformant(&verdicts, config.strict),
-    };
+    let judged_wrong = judged_wrong(config.expected.as_ref(), &verdicts, config.strict)?;
     let exit_code = if interrupt.is_fired() {
         EXIT_INTERRUPTED
     } else {
@@ -218,7 +168,7 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
         capabilities: &ctx.capabilities,
         pacing: &pacing,
         max_wait: timing.max_wait,
-        wait_budget: Some(timing.wait_budget),
+        wait_budget: timing.wait_budget,
         request_timeout: timing.request_timeout,
         deadline: deadline_after,
         appservice_logins: ctx.accounts.appservice_logins(),
@@ -235,7 +185,7 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
         started_at,
         duration_ms: duration.as_millis() as u64,
         strict: config.strict,
-        reading: config.reading,
+        reading: config.run.reading,
         exit_code,
         totals: Totals::of(&records, &verdicts),
         clauses: verdicts,
@@ -243,17 +193,45 @@ fn run_configured(config: &Config, secrets: Secrets) -> Result<u8, Error> {
         advice,
         pacing,
     };
-    console::report(&report);
-    reports.write(&report)?;
-    console::github(&report);
-    if let Some(Expected::Bless(path)) = &config.expected {
-        bless(path, &report)?;
-    }
+    reporters.run_finished(&report)?;
     if interrupt.is_fired() {
         console::interrupted();
     }
     console::written(&config.report_dir, exit_code);
     Ok(exit_code)
+}
+
+/// The runtime every request and case of a run shares.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// The URL the run talks to, and the built-in reference homeserver when that is the target.
+fn start_target(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+) -> Result<(Url, Option<ReferenceServer>), Error> {
+    match target {
+        Target::Homeserver(url) | Target::OAuthServer(url) => Ok((url.clone(), None)),
+        Target::Reference(reference) => {
+            let server = runtime
+                .block_on(ReferenceServer::start(reference.clone()))
+                .map_err(|e| {
+                    Error::Usage(format!(
+                        "cannot start the built-in reference homeserver: {e}"
+                    ))
+                })?;
+            let url = Url::parse(server.base_url()).map_err(|e| {
+                Error::Usage(format!("the reference homeserver has no usable URL: {e}"))
+            })?;
+            console::reference_target(&url, reference.fault);
+            Ok((url, Some(server)))
+        }
+    }
 }
 
 /// Every secret on the command line, as given (`--register shared-secret=S` and `token=T` hold one after
@@ -292,68 +270,54 @@ async fn stop_on_ctrl_c(interrupt: Interrupt) {
 
 /// `refresh-conformance serve`: client mode, from the announcement to the reports.
 pub fn serve(cli: ServeCli) -> Result<u8, Error> {
-    let case_root = cli
-        .cases
-        .clone()
-        .map_or(case::CaseRoot::BuiltIn, case::CaseRoot::Dir);
-    let suite = case::load_from(&case_root)?;
+    let config = ServeConfig::resolve(&cli);
+    let suite = case::load_from(&config.cases)?;
     let catalogue = client::catalogue(&suite.catalogue);
     let secrets = Secrets::global().clone();
-    secrets.add_credentials(&cli.user, &cli.password);
-    let reports = ReportDir::prepare(&cli.report_dir)?;
-    let profile = client::Profile {
-        listen: cli.listen,
-        duration: cli.duration,
-        lifetime: cli.lifetime,
-        user: cli.user.clone(),
-        password: cli.password.clone(),
-        windows: client::Windows {
-            reaction: cli.reaction_window,
-            ..client::Windows::default()
-        },
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    secrets.add_credentials(&config.profile.user, &config.profile.password);
+    let reporters = reporters(
+        &ReportDir::prepare(&config.report_dir)?,
+        &config.cases,
+        config.expected.as_ref(),
+    );
+    let profile = &config.profile;
+    let runtime = runtime()?;
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
     let session = runtime
-        .block_on(client::Session::start(&profile, secrets))
-        .map_err(|e| Error::Usage(format!("cannot serve on {}: {e}", cli.listen)))?;
+        .block_on(client::Session::start(profile, secrets))
+        .map_err(|e| Error::Usage(format!("cannot serve on {}: {e}", profile.listen)))?;
     let url = session.base_url().to_owned();
     console::client_announcement(&console::ClientAnnouncement {
-        client: &cli.client,
+        client: &config.client,
         url: &url,
-        duration: cli.duration,
-        lifetime: cli.lifetime,
-        user: &cli.user,
+        duration: profile.duration,
+        lifetime: profile.lifetime,
+        user: &profile.user,
     });
     let recording = runtime.block_on(session.finish());
     let duration = started.elapsed();
     let (records, verdicts) = client::verdicts(&catalogue, &recording, profile.windows);
-    let judged_wrong = match (&cli.expected, cli.bless) {
-        (Some(path), false) => moved_from(path, &verdicts)?,
-        (Some(_), true) => false,
-        (None, _) => verdict::nonconformant(&verdicts, cli.strict),
-    };
+    let judged_wrong = judged_wrong(config.expected.as_ref(), &verdicts, config.strict)?;
     let never_came = recording.schedule.logins == 0;
     // A client that never came is the harness not getting its job done, as a case in error would be.
     let exit_code = run_exit_code(judged_wrong, usize::from(never_came));
+    for record in &records {
+        reporters.event(run::events::Event::CaseFinished(record));
+    }
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
         suite_version: env!("CARGO_PKG_VERSION"),
-        target: cli.client.clone(),
+        target: config.client.clone(),
         reference_fault: None,
         reading: crate::reading::Reading::Default,
-        server: client_capabilities(&cli, &url),
+        server: client_capabilities(&config, &url),
         spec_version: catalogue.spec_version.to_string(),
-        case_root,
+        case_root: config.cases.clone(),
         case_set: suite.digest,
         started_at,
         duration_ms: duration.as_millis() as u64,
-        strict: cli.strict,
+        strict: config.strict,
         exit_code,
         totals: Totals::of(&records, &verdicts),
         clauses: verdicts,
@@ -361,59 +325,67 @@ pub fn serve(cli: ServeCli) -> Result<u8, Error> {
         advice: Vec::new(),
         pacing: Default::default(),
     };
-    console::report(&report);
-    reports.write(&report)?;
-    if let (Some(path), true) = (&cli.expected, cli.bless) {
-        bless(path, &report)?;
-    }
+    reporters.run_finished(&report)?;
     if never_came {
-        console::no_client(cli.duration);
+        console::no_client(profile.duration);
     } else if recording.schedule.logins_with_refresh_token == 0 {
-        console::no_refresh_token(&cli.client);
+        console::no_refresh_token(&config.client);
     }
-    console::written(&cli.report_dir, exit_code);
+    console::written(&config.report_dir, exit_code);
     Ok(exit_code)
 }
 
 /// What the reports say about the server side of a client-mode run: the reference homeserver.
-fn client_capabilities(cli: &ServeCli, url: &str) -> crate::homeserver::Capabilities {
+fn client_capabilities(config: &ServeConfig, url: &str) -> crate::homeserver::Capabilities {
     crate::homeserver::Capabilities {
         server: crate::homeserver::ServerInfo {
             base_url: url.to_owned(),
-            software: Some(cli.client.clone()),
+            software: Some(config.client.clone()),
             versions: Vec::new(),
             provisioning: format!(
                 "client mode: user {}, access tokens live {}",
-                reference::user_id(&cli.user),
-                humantime::format_duration(cli.lifetime)
+                reference::user_id(&config.profile.user),
+                humantime::format_duration(config.profile.lifetime)
             ),
             server_name: None,
         },
         versions: Vec::new(),
         gates: Default::default(),
         unmet_by_settings: Default::default(),
-        access_token_lifetime_ms: Some(cli.lifetime.as_millis() as u64),
+        access_token_lifetime_ms: Some(config.profile.lifetime.as_millis() as u64),
     }
 }
 
-/// `--bless`: the verdicts of this run become the expected ones, and its summary goes beside them.
-fn bless(path: &std::path::Path, report: &RunReport) -> Result<(), Error> {
-    let server = report
-        .server
-        .server
-        .software
-        .clone()
-        .unwrap_or_else(|| report.target.clone());
-    expected::write(path, &server, &report.clauses).map_err(Error::Usage)?;
-    let summary = path.with_extension("md");
-    output::write_file(&summary, &report::markdown::render(report)).map_err(|source| {
-        Error::Report {
-            path: summary.display().to_string(),
-            source,
-        }
-    })?;
-    console::blessed(path, &summary);
-    Ok(())
+/// The reporters of a run, in the order they write: the terminal's table, the report files, GitHub's
+/// annotations and summary (on GitHub Actions), the expected verdicts (`--bless`).
+fn reporters(
+    dir: &ReportDir,
+    case_root: &case::CaseRoot,
+    expected: Option<&Expected>,
+) -> Arc<Reporters> {
+    let mut list: Vec<Box<dyn reporter::Reporter>> = vec![Box::new(reporter::Terminal)];
+    list.extend(dir.reporters());
+    if let Some(github) = reporter::GitHub::from_env(case_root.clone()) {
+        list.push(Box::new(github));
+    }
+    if let Some(Expected::Bless(path)) = expected {
+        list.push(Box::new(reporter::Bless { path: path.clone() }));
+    }
+    Arc::new(Reporters::new(list))
+}
+
+/// Whether the run's verdicts are wrong: with `--expected`, against the file (a verdict that moved, each one
+/// listed); with `--bless`, never (they are taken as they are); otherwise against the spec's levels.
+fn judged_wrong(
+    expected: Option<&Expected>,
+    verdicts: &[verdict::ClauseVerdict],
+    strict: bool,
+) -> Result<bool, Error> {
+    match expected {
+        Some(Expected::Compare(path)) => moved_from(path, verdicts),
+        Some(Expected::Bless(_)) => Ok(false),
+        None => Ok(verdict::nonconformant(verdicts, strict)),
+    }
 }
 
 /// `--expected FILE`: whether a clause verdict differs from the file (each one is listed).

@@ -3,33 +3,28 @@
 //! (clap has already parsed the URLs and durations: `cli.rs`.)
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use libtest_mimic::Arguments;
 use url::Url;
 
 use crate::case::CaseRoot;
-use crate::cli::Cli;
+use crate::cli::{Cli, ServeCli};
+use crate::client;
 use crate::colour;
 use crate::error::Error;
 use crate::homeserver::Privileges;
 use crate::homeserver::accounts::Provisioning;
-use crate::reading::Reading;
 use crate::reference::{Fault, ReferenceConfig};
+use crate::report::console;
+use crate::run::oauth::Authoriser;
+use crate::run::{Settings, Timing};
 
 #[derive(Debug)]
 pub struct Config {
     pub target: Target,
     pub provisioning: Provisioning,
-    pub privileges: Privileges,
-    /// `--oauth-issuer`: the authorisation server of a Matrix server without discovery, or the target.
-    pub oauth_issuer: Option<Url>,
-    /// `--oauth-authorize CMD`: how a grant gets the user's consent.
-    pub oauth_authorize: Option<String>,
-    /// Bursts of requests are allowed: the user's to allow on their server, always on the reference server.
-    pub bursts: bool,
-    pub insecure: bool,
-    pub timing: Timing,
+    /// How the cases talk to the target, as the runner takes it.
+    pub run: Settings,
     pub cases: CaseRoot,
     /// `--clause` prefixes.
     pub clauses: Vec<String>,
@@ -37,7 +32,18 @@ pub struct Config {
     pub libtest: Arguments,
     pub expected: Option<Expected>,
     pub strict: bool,
-    pub reading: Reading,
+    pub report_dir: PathBuf,
+}
+
+/// `refresh-conformance serve`: client mode's configuration.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// The client's name and version, for the reports.
+    pub client: String,
+    pub profile: client::Profile,
+    pub cases: CaseRoot,
+    pub expected: Option<Expected>,
+    pub strict: bool,
     pub report_dir: PathBuf,
 }
 
@@ -57,31 +63,6 @@ pub enum Target {
 pub enum Expected {
     Compare(PathBuf),
     Bless(PathBuf),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    pub request_timeout: Duration,
-    pub max_wait: Duration,
-    pub wait_budget: Duration,
-    pub case_timeout: Duration,
-    /// `--deadline`; without it, one follows from the selection ([`Timing::deadline`]).
-    deadline: Option<Duration>,
-}
-
-impl Timing {
-    /// The whole run's deadline. Without `--deadline`: every wave of cases may take its whole
-    /// `--case-timeout` and one `--max-wait` (an expiry), plus one more for the probe and the clean-ups; and
-    /// since the turns behind a server's rate limits may take the whole `--wait-budget` before that, a paced
-    /// run against stock rate limits is not cut short.
-    pub fn deadline(&self, cases: usize, threads: usize) -> Duration {
-        self.deadline.unwrap_or_else(|| {
-            let waves = cases.div_ceil(threads.max(1)) as u32;
-            (self.case_timeout + self.max_wait)
-                .saturating_mul(waves + 1)
-                .saturating_add(self.wait_budget)
-        })
-    }
 }
 
 impl Config {
@@ -110,36 +91,40 @@ impl Config {
             libtest.test_threads =
                 Some(std::thread::available_parallelism().map_or(1, |n| n.get()));
         }
-        Ok(Config {
-            bursts: cli.bursts || matches!(target, Target::Reference(_)),
-            target,
-            provisioning: provisioning(cli)?,
+        let reference = matches!(target, Target::Reference(_));
+        let run = Settings {
+            timing: Timing {
+                request_timeout: cli.request_timeout,
+                max_wait: cli.max_wait,
+                wait_budget: Some(cli.wait_budget),
+                case_timeout: cli.case_timeout,
+                deadline: cli.deadline,
+            },
+            progress: Some(console::waiting),
+            insecure: cli.insecure,
             privileges: Privileges {
                 admin_token: cli.admin_token.clone(),
                 as_token: cli.as_token.clone(),
             },
+            // Bursts of requests are the user's to allow on their server, and always allowed on the suite's own.
+            bursts: cli.bursts || reference,
             oauth_issuer: cli.oauth_issuer.clone(),
-            oauth_authorize: cli.oauth_authorize.clone(),
-            insecure: cli.insecure,
-            timing: Timing {
-                request_timeout: cli.request_timeout,
-                max_wait: cli.max_wait,
-                wait_budget: cli.wait_budget,
-                case_timeout: cli.case_timeout,
-                deadline: cli.deadline,
+            // The reference server consents on its own; a real server needs the user's command.
+            authoriser: match &cli.oauth_authorize {
+                Some(command) => Some(Authoriser::Command(command.clone())),
+                None => reference.then_some(Authoriser::Builtin),
             },
+            reading: cli.reading,
+        };
+        Ok(Config {
+            target,
+            provisioning: provisioning(cli)?,
+            run,
             cases: cli.cases.clone().map_or(CaseRoot::BuiltIn, CaseRoot::Dir),
             clauses: cli.clauses.clone(),
             libtest,
-            expected: cli.expected.clone().map(|path| {
-                if cli.bless {
-                    Expected::Bless(path)
-                } else {
-                    Expected::Compare(path)
-                }
-            }),
+            expected: Expected::given(cli.expected.as_ref(), cli.bless),
             strict: cli.strict,
-            reading: cli.reading,
             report_dir: cli.report_dir.clone(),
         })
     }
@@ -150,6 +135,41 @@ impl Config {
             Target::Reference(config) => config.fault,
             Target::Homeserver(_) | Target::OAuthServer(_) => None,
         }
+    }
+}
+
+impl ServeConfig {
+    pub fn resolve(cli: &ServeCli) -> ServeConfig {
+        ServeConfig {
+            client: cli.client.clone(),
+            profile: client::Profile {
+                listen: cli.listen,
+                duration: cli.duration,
+                lifetime: cli.lifetime,
+                user: cli.user.clone(),
+                password: cli.password.clone(),
+                windows: client::Windows {
+                    reaction: cli.reaction_window,
+                    ..client::Windows::default()
+                },
+            },
+            cases: cli.cases.clone().map_or(CaseRoot::BuiltIn, CaseRoot::Dir),
+            expected: Expected::given(cli.expected.as_ref(), cli.bless),
+            strict: cli.strict,
+            report_dir: cli.report_dir.clone(),
+        }
+    }
+}
+
+impl Expected {
+    /// `--expected FILE`, with or without `--bless`.
+    fn given(path: Option<&PathBuf>, bless: bool) -> Option<Expected> {
+        let path = path?.clone();
+        Some(if bless {
+            Expected::Bless(path)
+        } else {
+            Expected::Compare(path)
+        })
     }
 }
 
@@ -166,6 +186,8 @@ fn provisioning(cli: &Cli) -> Result<Provisioning, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn resolve(args: &[&str]) -> Config {
@@ -193,7 +215,8 @@ mod tests {
             Some(Duration::from_secs(300))
         );
         // Bursts are always allowed on the suite's own server.
-        assert!(config.bursts);
+        assert!(config.run.bursts);
+        assert_eq!(config.run.authoriser, Some(Authoriser::Builtin));
     }
 
     #[test]
@@ -203,7 +226,8 @@ mod tests {
             panic!("{:?}", config.target);
         };
         assert_eq!(origin.as_str(), "http://127.0.0.1:3000/");
-        assert!(!config.bursts);
+        assert!(!config.run.bursts);
+        assert_eq!(config.run.authoriser, None);
     }
 
     #[test]
@@ -211,11 +235,11 @@ mod tests {
         let config = resolve(&["--target", "http://127.0.0.1:1"]);
         // 10 cases on 4 threads: 3 waves, plus one; (180 s + 60 s) * 4 + 2 h.
         assert_eq!(
-            config.timing.deadline(10, 4),
+            config.run.timing.deadline(10, 4),
             Duration::from_secs(240 * 4 + 7200)
         );
         let given = resolve(&["--target", "http://127.0.0.1:1", "--deadline", "1m"]);
-        assert_eq!(given.timing.deadline(10, 4), Duration::from_secs(60));
+        assert_eq!(given.run.timing.deadline(10, 4), Duration::from_secs(60));
     }
 
     #[test]

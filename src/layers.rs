@@ -30,11 +30,13 @@ const LAYERS: &[&str] = &[
     "selection",
     // The server under test, then running the cases against it, then the reports.
     "homeserver",
-    "config",
     "run",
-    "report",
-    // Client mode and the orchestration above them all.
+    // Client mode: the reference homeserver serving a client under test, and its judge.
     "client",
+    "report",
+    // The command line resolved into what the runner, client mode and the reports take.
+    "config",
+    // The orchestration above them all.
     "app",
 ];
 

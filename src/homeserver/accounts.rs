@@ -318,9 +318,8 @@ async fn shared_secret_register(
     let path = SHARED_SECRET_REGISTER_PATH;
     // One turn for the nonce and the registration: Synapse forgets a nonce after a minute, which a queue of
     // registrations at bcrypt cost 12 can take.
-    let reserved = transcript.reserved == Some(Limit::Registration);
     let queued = transcript.clock().waiting();
-    let mut turn = http.pacer.turn(Limit::Registration, path, reserved).await;
+    let mut turn = http.pacer.turn(Limit::Registration, path, transcript).await;
     drop(queued);
     let nonce_response = http
         .send_in_turn(&mut turn, &Outgoing::new(Method::Get, path), transcript)

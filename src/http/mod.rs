@@ -31,8 +31,8 @@ pub struct HttpConfig {
     pub max_wait: Duration,
     /// The latest, from the start, that a request may still wait for its turn behind a rate limit.
     pub wait_budget: Option<Duration>,
-    /// Print a line on stderr when the run starts waiting for a rate limit.
-    pub progress: bool,
+    /// Who is told when the run starts a long wait for a rate limit.
+    pub progress: pacer::Progress,
     pub insecure: bool,
 }
 
@@ -272,10 +272,9 @@ impl Http {
         transcript: &mut Transcript,
     ) -> Result<Response, HttpError> {
         let limit = request.limit();
-        let reserved = transcript.reserved == Some(limit);
         // Time in the queue is waiting, as much as a wait the server asked for: the case timeout skips it.
         let queued = transcript.clock().waiting();
-        let mut turn = self.pacer.turn(limit, &request.path, reserved).await;
+        let mut turn = self.pacer.turn(limit, &request.path, transcript).await;
         drop(queued);
         self.send_in_turn(&mut turn, request, transcript).await
     }

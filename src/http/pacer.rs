@@ -165,20 +165,41 @@ impl Lane {
     }
 }
 
+/// A wait long enough to tell the user about while it happens; `report::console` words it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub limit: Limit,
+    pub wait: Duration,
+    pub kind: WaitKind,
+    /// What the kind of request has cost so far, for how many of the run's requests are left and how long
+    /// they need at the learned pace.
+    pub stats: LimitStats,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKind {
+    /// For the server to admit this many requests of one case together.
+    Together(usize),
+    /// For a rate limit the server announced, with this many more requests queued behind.
+    Announced { queued: usize },
+}
+
+/// Who is told of a long wait while it happens; `None`: nobody (the suite's own tests).
+pub type Progress = Option<fn(&Waiting)>;
+
 /// The run's pacer, shared by every request through [`crate::http::Http`].
 #[derive(Debug)]
 pub struct Pacer {
     max_wait: Duration,
     wait_budget: Option<Duration>,
     started: Instant,
-    progress: bool,
+    progress: Progress,
     lanes: Mutex<HashMap<LaneKey, Arc<Lane>>>,
     stats: Mutex<BTreeMap<Limit, LimitStats>>,
 }
 
 impl Pacer {
-    /// `progress`: print a line on stderr when the run starts waiting for a rate limit.
-    pub fn new(max_wait: Duration, wait_budget: Option<Duration>, progress: bool) -> Pacer {
+    pub fn new(max_wait: Duration, wait_budget: Option<Duration>, progress: Progress) -> Pacer {
         Pacer {
             max_wait,
             wait_budget,
@@ -213,17 +234,17 @@ impl Pacer {
         });
     }
 
-    /// `; 12 password login(s) left in the run, about 1h 6m at one per 5m 33s`, once the lane's pace is learned.
-    fn outlook(&self, limit: Limit) -> String {
-        let stats = self.stats().remove(&limit).unwrap_or_default();
-        match stats.time_left() {
-            Some(time) if stats.left > 0 => format!(
-                "; {} password login(s) left in the run, about {} at one per {}",
-                stats.left,
-                crate::cause::shown(time),
-                crate::cause::shown(stats.longest_asked)
-            ),
-            _ => String::new(),
+    /// Tells `progress` of a wait worth a line.
+    fn announce(&self, limit: Limit, wait: Duration, kind: WaitKind) {
+        if let Some(progress) = self.progress
+            && wait >= ANNOUNCE_FROM
+        {
+            progress(&Waiting {
+                limit,
+                wait,
+                kind,
+                stats: self.stats().remove(&limit).unwrap_or_default(),
+            });
         }
     }
 
@@ -286,14 +307,7 @@ impl Pacer {
                 "waiting {wait:?} for {} to admit this case's {count} requests together",
                 limit.what()
             ));
-            if self.progress && wait >= ANNOUNCE_FROM {
-                crate::output::err_line(&format!(
-                    "waiting {} for {} to admit one case's {count} requests together{}",
-                    crate::cause::shown(wait),
-                    limit.what(),
-                    self.outlook(limit)
-                ));
-            }
+            self.announce(limit, wait, WaitKind::Together(count));
             transcript.clock().add(wait);
             self.record(limit, |s| {
                 s.waits += 1;
@@ -327,8 +341,9 @@ impl Pacer {
     }
 
     /// Waits for a place in the request's lane (if it has one); the place is held until the turn is dropped.
-    /// `reserved`: the case holds a reservation of this lane, so it does not queue behind it.
-    pub async fn turn(&self, limit: Limit, path: &str, reserved: bool) -> Turn<'_> {
+    /// A case that holds a reservation of the lane (in its `transcript`) does not queue behind it.
+    pub async fn turn(&self, limit: Limit, path: &str, transcript: &Transcript) -> Turn<'_> {
+        let reserved = transcript.reserved == Some(limit);
         let Some(lane) = self.lane(limit, path, false) else {
             return Turn {
                 pacer: self,
@@ -437,19 +452,9 @@ impl Turn<'_> {
                     wait,
                 });
             }
-            if announce && self.pacer.progress && wait >= ANNOUNCE_FROM {
-                let setting = self
-                    .limit
-                    .synapse_setting()
-                    .map(|s| format!("; Synapse's `{s}`"))
-                    .unwrap_or_default();
-                crate::output::err_line(&format!(
-                    "waiting {} for {} ({} more request(s) queued behind it{setting}){}",
-                    crate::cause::shown(wait),
-                    self.limit.what(),
-                    queued,
-                    self.pacer.outlook(self.limit)
-                ));
+            if announce {
+                self.pacer
+                    .announce(self.limit, wait, WaitKind::Announced { queued });
             }
             transcript.note(&format!(
                 "waiting {wait:?} for {} (learned from a 429)",
@@ -558,16 +563,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_429_makes_every_later_request_of_its_kind_wait() {
-        let pacer = Pacer::new(Duration::from_secs(60), None, false);
+        let pacer = Pacer::new(Duration::from_secs(60), None, None);
         let mut transcript = Transcript::default();
         let mut first = pacer
-            .turn(Limit::Login, "/_matrix/client/v3/login", false)
+            .turn(
+                Limit::Login,
+                "/_matrix/client/v3/login",
+                &Transcript::default(),
+            )
             .await;
         first.rate_limited(Duration::from_secs(5)).unwrap();
         drop(first);
         let started = Instant::now();
         let second = pacer
-            .turn(Limit::Login, "/_matrix/client/v3/login", false)
+            .turn(
+                Limit::Login,
+                "/_matrix/client/v3/login",
+                &Transcript::default(),
+            )
             .await;
         second.wait(&mut transcript).await.unwrap();
         assert!(started.elapsed() >= Duration::from_secs(5));
@@ -579,21 +592,27 @@ mod tests {
     /// After a 429, the lane behaves as the server's bucket: one request per interval, with no 429 of its own.
     #[tokio::test(start_paused = true)]
     async fn a_limited_lane_sends_one_request_per_interval() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         pacer.plan(Limit::Login, 4);
         let mut transcript = Transcript::default();
         for _ in 0..2 {
-            let turn = pacer.turn(Limit::Login, "/login", false).await;
+            let turn = pacer
+                .turn(Limit::Login, "/login", &Transcript::default())
+                .await;
             turn.wait(&mut transcript).await.unwrap();
             turn.answered(Duration::from_millis(10));
         }
-        let mut limited = pacer.turn(Limit::Login, "/login", false).await;
+        let mut limited = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         limited.rate_limited(Duration::from_secs(333)).unwrap();
         limited.wait(&mut transcript).await.unwrap();
         limited.answered(Duration::from_millis(10));
         drop(limited);
         let started = Instant::now();
-        let next = pacer.turn(Limit::Login, "/login", false).await;
+        let next = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         next.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(333));
         let stats = &pacer.stats()[&Limit::Login];
@@ -606,9 +625,13 @@ mod tests {
     /// apart, not together (the second would only earn a 429 of its own).
     #[tokio::test(start_paused = true)]
     async fn requests_waiting_for_the_same_moment_go_out_one_interval_apart() {
-        let pacer = Pacer::new(Duration::from_secs(900), None, false);
-        let mut a = pacer.turn(Limit::Login, "/login", false).await;
-        let b = pacer.turn(Limit::Login, "/login", false).await;
+        let pacer = Pacer::new(Duration::from_secs(900), None, None);
+        let mut a = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
+        let b = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         a.rate_limited(Duration::from_secs(100)).unwrap();
         let started = Instant::now();
         let (mut ta, mut tb) = (Transcript::default(), Transcript::default());
@@ -631,9 +654,11 @@ mod tests {
     /// model's time then gets a 429 asking for seconds, and waits those, not another interval.
     #[tokio::test(start_paused = true)]
     async fn a_429_after_a_modelled_token_waits_only_what_the_server_asks() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
-        let mut first = pacer.turn(Limit::Login, "/login", false).await;
+        let mut first = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         first.rate_limited(Duration::from_secs(329)).unwrap();
         first.wait(&mut transcript).await.unwrap();
         first.rate_limited(Duration::from_secs(4)).unwrap();
@@ -646,21 +671,21 @@ mod tests {
     /// next goes out right after it (rather than an interval later, when the first session may have expired).
     #[tokio::test(start_paused = true)]
     async fn a_429_within_a_reservation_waits_for_all_of_its_requests() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
         let _reservation = pacer
             .reserve(Limit::Login, 2, &mut transcript)
             .await
             .unwrap();
         let started = Instant::now();
-        let mut first = pacer.turn(Limit::Login, "/login", true).await;
+        let mut first = pacer.turn(Limit::Login, "/login", &transcript).await;
         first.rate_limited(Duration::from_secs(300)).unwrap();
         first.wait(&mut transcript).await.unwrap();
         first.answered(Duration::ZERO);
         drop(first);
         transcript.reserved_left = 1;
         assert_eq!(started.elapsed(), Duration::from_secs(600));
-        let second = pacer.turn(Limit::Login, "/login", true).await;
+        let second = pacer.turn(Limit::Login, "/login", &transcript).await;
         second.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(600));
     }
@@ -669,14 +694,14 @@ mod tests {
     /// interval is within --max-wait 10m, so the case waits (it was skipped as "asked 10m 40s" once).
     #[tokio::test(start_paused = true)]
     async fn max_wait_bounds_one_interval_of_a_reservation_not_all_of_them() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
         let _reservation = pacer
             .reserve(Limit::Login, 2, &mut transcript)
             .await
             .unwrap();
         let started = Instant::now();
-        let mut first = pacer.turn(Limit::Login, "/login", true).await;
+        let mut first = pacer.turn(Limit::Login, "/login", &transcript).await;
         first.rate_limited(Duration::from_secs(320)).unwrap();
         first.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(640));
@@ -686,11 +711,13 @@ mod tests {
     /// would serve a case that must start again) but says so at once; a shorter wait it waits out.
     #[tokio::test(start_paused = true)]
     async fn a_turn_after_a_session_of_the_case_expires_is_not_waited_for() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
         transcript.sessions_expire = Some(Instant::now() + Duration::from_secs(300));
         let started = Instant::now();
-        let mut turn = pacer.turn(Limit::Login, "/login", false).await;
+        let mut turn = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         turn.rate_limited(Duration::from_secs(320)).unwrap();
         let outlives = turn.wait(&mut transcript).await;
         assert!(
@@ -707,9 +734,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_reservation_waits_for_enough_tokens_then_sends_them_together() {
         // Three intervals in all, but each within --max-wait: the case waits.
-        let pacer = Pacer::new(Duration::from_secs(150), None, false);
+        let pacer = Pacer::new(Duration::from_secs(150), None, None);
         let mut transcript = Transcript::default();
-        let mut first = pacer.turn(Limit::Login, "/login", false).await;
+        let mut first = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         first.rate_limited(Duration::from_secs(100)).unwrap();
         drop(first);
         let started = Instant::now();
@@ -720,7 +749,7 @@ mod tests {
         assert!(reservation.is_some());
         assert_eq!(started.elapsed(), Duration::from_secs(300));
         for _ in 0..3 {
-            let turn = pacer.turn(Limit::Login, "/login", true).await;
+            let turn = pacer.turn(Limit::Login, "/login", &transcript).await;
             turn.wait(&mut transcript).await.unwrap();
             turn.answered(Duration::ZERO);
             transcript.reserved_left -= 1;
@@ -760,8 +789,7 @@ mod tests {
         bucket: &Mutex<SynapseBucket>,
         transcript: &mut Transcript,
     ) -> Instant {
-        let reserved = transcript.reserved == Some(Limit::Login);
-        let mut turn = pacer.turn(Limit::Login, "/login", reserved).await;
+        let mut turn = pacer.turn(Limit::Login, "/login", transcript).await;
         loop {
             turn.wait(transcript).await.unwrap();
             let admitted = bucket.lock().unwrap().admit();
@@ -781,7 +809,7 @@ mod tests {
     /// 429s, and the two logins of each case that reserved them go out together.
     #[tokio::test(start_paused = true)]
     async fn once_learned_the_server_bucket_is_counted_before_sending() {
-        let pacer = Pacer::new(Duration::from_secs(600), None, false);
+        let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let interval = Duration::from_secs(333);
         let began = Instant::now();
         let bucket = Mutex::new(SynapseBucket {
@@ -821,19 +849,19 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_wait_over_max_wait_or_past_the_budget_is_refused() {
-        let pacer = Pacer::new(
-            Duration::from_secs(60),
-            Some(Duration::from_secs(30)),
-            false,
-        );
-        let mut turn = pacer.turn(Limit::Registration, "/register", false).await;
+        let pacer = Pacer::new(Duration::from_secs(60), Some(Duration::from_secs(30)), None);
+        let mut turn = pacer
+            .turn(Limit::Registration, "/register", &Transcript::default())
+            .await;
         let over = turn.rate_limited(Duration::from_secs(61));
         assert!(
             matches!(over, Err(HttpError::RateLimited { .. })),
             "{over:?}"
         );
         drop(turn);
-        let mut turn = pacer.turn(Limit::Login, "/login", false).await;
+        let mut turn = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         turn.rate_limited(Duration::from_secs(40)).unwrap();
         let late = turn.wait(&mut Transcript::default()).await;
         assert!(
@@ -844,16 +872,22 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_rate_limited_lane_sends_one_request_at_a_time() {
-        let pacer = Pacer::new(Duration::from_secs(60), None, false);
-        let mut a = pacer.turn(Limit::Login, "/login", false).await;
-        let b = pacer.turn(Limit::Login, "/login", false).await;
+        let pacer = Pacer::new(Duration::from_secs(60), None, None);
+        let mut a = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
+        let b = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         a.rate_limited(Duration::from_secs(1)).unwrap();
         drop(a);
         drop(b);
-        let _one = pacer.turn(Limit::Login, "/login", false).await;
+        let _one = pacer
+            .turn(Limit::Login, "/login", &Transcript::default())
+            .await;
         let two = tokio::time::timeout(
             Duration::from_secs(1),
-            pacer.turn(Limit::Login, "/login", false),
+            pacer.turn(Limit::Login, "/login", &Transcript::default()),
         )
         .await;
         assert!(
@@ -864,8 +898,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn endpoints_get_a_lane_only_after_a_429_and_slow_answers_stretch_timeouts() {
-        let pacer = Pacer::new(Duration::from_secs(60), None, false);
-        let mut turn = pacer.turn(Limit::Endpoint, "/refresh", false).await;
+        let pacer = Pacer::new(Duration::from_secs(60), None, None);
+        let mut turn = pacer
+            .turn(Limit::Endpoint, "/refresh", &Transcript::default())
+            .await;
         assert!(turn.lane.is_none());
         turn.rate_limited(Duration::from_secs(1)).unwrap();
         turn.answered(Duration::from_secs(4));
@@ -876,7 +912,7 @@ mod tests {
         drop(turn);
         assert!(
             pacer
-                .turn(Limit::Endpoint, "/refresh", false)
+                .turn(Limit::Endpoint, "/refresh", &Transcript::default())
                 .await
                 .lane
                 .is_some()
@@ -885,16 +921,22 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_timeout_in_a_crowded_lane_halves_it() {
-        let pacer = Pacer::new(Duration::from_secs(60), None, false);
-        let a = pacer.turn(Limit::Registration, "/register", false).await;
-        let b = pacer.turn(Limit::Registration, "/register", false).await;
+        let pacer = Pacer::new(Duration::from_secs(60), None, None);
+        let a = pacer
+            .turn(Limit::Registration, "/register", &Transcript::default())
+            .await;
+        let b = pacer
+            .turn(Limit::Registration, "/register", &Transcript::default())
+            .await;
         a.timed_out();
         drop(a);
         drop(b);
-        let _one = pacer.turn(Limit::Registration, "/register", false).await;
+        let _one = pacer
+            .turn(Limit::Registration, "/register", &Transcript::default())
+            .await;
         let two = tokio::time::timeout(
             Duration::from_secs(1),
-            pacer.turn(Limit::Registration, "/register", false),
+            pacer.turn(Limit::Registration, "/register", &Transcript::default()),
         )
         .await;
         assert!(two.is_err());

@@ -8,12 +8,16 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::case::{Case, CaseRoot};
+use crate::clause::Catalogue;
 use crate::expected::Moved;
 use crate::homeserver::Capabilities;
+use crate::http::pacer::Waiting;
+use crate::listing;
 use crate::output;
 use crate::reference::{self, Fault};
 
-use super::{RunReport, github, markdown, terminal};
+use super::terminal;
 
 /// No `--target`: the run starts the built-in reference homeserver.
 pub fn reference_target(url: &Url, fault: Option<Fault>) {
@@ -28,25 +32,14 @@ pub fn probe(capabilities: &Capabilities) {
     output::err_line(&terminal::probe(capabilities));
 }
 
-/// The run's report on stdout: the case blocks, the clause table, the advice.
-pub fn report(report: &RunReport) {
-    output::out(&terminal::render(report));
+/// A long wait for a rate limit, as it starts.
+pub fn waiting(waiting: &Waiting) {
+    output::err_line(&terminal::waiting(waiting));
 }
 
-/// On GitHub Actions: annotations on stdout, and the Markdown summary on the job's page.
-pub fn github(report: &RunReport) {
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        output::out(&github::render(report));
-    }
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let path = Path::new(&summary);
-        if let Err(e) = output::append(path, &markdown::render(report)) {
-            warning(&format!(
-                "cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
-                path.display()
-            ));
-        }
-    }
+/// `--list --format json`: the selected cases, with their clauses and files.
+pub fn listing(catalogue: &Catalogue, cases: &[Case], case_root: &CaseRoot, case_set: &str) {
+    output::out(&listing::render(catalogue, cases, case_root, case_set));
 }
 
 /// `--expected`: the verdicts that moved from the committed file.

@@ -1,5 +1,7 @@
-//! Reports of a run: the terminal table, JUnit XML, `report.json`, `summary.md` and `report.html`. They all
-//! render one [`RunReport`]; every byte they write passes through the output sink, which redacts it.
+//! Reports of a run: the terminal table, JUnit XML, `report.json`, `summary.md`, `report.html` and GitHub's
+//! annotations and job summary. Each is a [`reporter::Reporter`] that consumes the run's events; what needs
+//! the whole run renders one [`RunReport`]. Every byte they write passes through the output sink, which
+//! redacts it.
 
 pub mod advice;
 pub mod console;
@@ -9,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod reporter;
 pub mod terminal;
 pub mod text;
 
@@ -21,7 +24,6 @@ use crate::cause::Limit;
 use crate::error::Error;
 use crate::homeserver::Capabilities;
 use crate::http::pacer::LimitStats;
-use crate::output;
 use crate::reading::Reading;
 use crate::report::advice::Advice;
 use crate::verdict::{CaseRecord, ClauseVerdict, Outcome, Verdict};
@@ -89,6 +91,18 @@ impl Totals {
 /// The files a run writes into the report directory.
 pub const FILES: [&str; 4] = ["junit.xml", "report.json", "summary.md", "report.html"];
 
+/// How each of [`FILES`] renders a run.
+const RENDER: [fn(&RunReport) -> String; FILES.len()] =
+    [junit::render, json::render, markdown::render, html::render];
+
+/// How each of [`FILES`] renders a run that ended before its cases ran, from the reason and the exit code.
+const RENDER_ABORTED: [fn(&str, u8) -> String; FILES.len()] = [
+    |reason, _| junit::render_aborted(reason),
+    json::render_aborted,
+    markdown::render_aborted,
+    html::render_aborted,
+];
+
 /// The report directory, checked writable and cleared of a previous run's reports before any request is
 /// sent: a run that ends early must never leave older results behind for CI to publish.
 #[derive(Debug, Clone)]
@@ -122,33 +136,20 @@ impl ReportDir {
         })
     }
 
-    /// Writes junit.xml, report.json, summary.md and report.html, each replaced atomically.
-    pub fn write(&self, report: &RunReport) -> Result<(), Error> {
-        self.write_files([
-            junit::render(report),
-            json::render(report),
-            markdown::render(report),
-            html::render(report),
-        ])
+    /// A reporter per file: junit.xml, report.json, summary.md and report.html.
+    pub fn reporters(&self) -> impl Iterator<Item = Box<dyn reporter::Reporter>> + '_ {
+        FILES.into_iter().zip(RENDER).map(|(name, render)| {
+            Box::new(reporter::File {
+                path: self.path.join(name),
+                render,
+            }) as Box<dyn reporter::Reporter>
+        })
     }
 
     /// Reports for a run that ended before its cases ran, saying why.
     pub fn write_aborted(&self, reason: &str, exit_code: u8) -> Result<(), Error> {
-        self.write_files([
-            junit::render_aborted(reason),
-            json::render_aborted(reason, exit_code),
-            markdown::render_aborted(reason, exit_code),
-            html::render_aborted(reason, exit_code),
-        ])
-    }
-
-    fn write_files(&self, texts: [String; FILES.len()]) -> Result<(), Error> {
-        for (name, text) in FILES.into_iter().zip(texts) {
-            let path = self.path.join(name);
-            output::write_file(&path, &text).map_err(|source| Error::Report {
-                path: path.display().to_string(),
-                source,
-            })?;
+        for (name, render) in FILES.into_iter().zip(RENDER_ABORTED) {
+            reporter::write(&self.path.join(name), &render(reason, exit_code))?;
         }
         Ok(())
     }

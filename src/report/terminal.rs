@@ -7,9 +7,11 @@ use std::path::Path;
 
 use colored::{ColoredString, Colorize};
 
+use crate::cause;
 use crate::clause::Level;
 use crate::expected::Moved;
 use crate::homeserver::{Capabilities, GateStatus};
+use crate::http::pacer::{WaitKind, Waiting};
 use crate::redact::Secrets;
 use crate::report::failure::{Failure, failures};
 use crate::report::text::{self, location};
@@ -270,6 +272,38 @@ pub fn comparison(server: &str, path: &Path, moved: &[Moved]) -> String {
     out
 }
 
+/// The progress line of a long wait for a rate limit.
+pub fn waiting(waiting: &Waiting) -> String {
+    let what = waiting.limit.what();
+    let wait = cause::shown(waiting.wait);
+    let outlook = match waiting.stats.time_left() {
+        Some(time) if waiting.stats.left > 0 => format!(
+            "; {} password login(s) left in the run, about {} at one per {}",
+            waiting.stats.left,
+            cause::shown(time),
+            cause::shown(waiting.stats.longest_asked)
+        ),
+        _ => String::new(),
+    };
+    match waiting.kind {
+        WaitKind::Together(count) => {
+            format!(
+                "waiting {wait} for {what} to admit one case's {count} requests together{outlook}"
+            )
+        }
+        WaitKind::Announced { queued } => {
+            let setting = waiting
+                .limit
+                .synapse_setting()
+                .map(|s| format!("; Synapse's `{s}`"))
+                .unwrap_or_default();
+            format!(
+                "waiting {wait} for {what} ({queued} more request(s) queued behind it{setting}){outlook}"
+            )
+        }
+    }
+}
+
 /// The last line of a run: where the reports are and the exit code.
 pub fn written(dir: &Path, exit_code: u8) -> String {
     let files: Vec<String> = FILES
@@ -290,5 +324,49 @@ pub fn completion(record: &CaseRecord) -> Result<Completion, Failed> {
         Outcome::Error => Err(Failed::from(format!(
             "error (not a verdict on the clause): {message}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cause::Limit;
+    use crate::http::pacer::LimitStats;
+
+    #[test]
+    fn a_long_wait_says_what_for_and_how_much_of_the_run_is_left() {
+        let paced = LimitStats {
+            rate_limited: 1,
+            longest_asked: Duration::from_secs(60),
+            left: 3,
+            ..LimitStats::default()
+        };
+        let line = waiting(&Waiting {
+            limit: Limit::Login,
+            wait: Duration::from_secs(90),
+            kind: WaitKind::Announced { queued: 2 },
+            stats: paced,
+        });
+        assert!(line.starts_with("waiting 1m 30s for "), "{line}");
+        assert!(
+            line.contains("(2 more request(s) queued behind it; Synapse's `rc_login"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("; 3 password login(s) left in the run, about 3m at one per 1m"),
+            "{line}"
+        );
+        let unpaced = waiting(&Waiting {
+            limit: Limit::Login,
+            wait: Duration::from_secs(90),
+            kind: WaitKind::Together(2),
+            stats: LimitStats::default(),
+        });
+        assert!(
+            unpaced.ends_with("to admit one case's 2 requests together"),
+            "{unpaced}"
+        );
     }
 }

@@ -126,7 +126,7 @@ fn runner<'a>(ctx: &'a RunContext, case: &'a Case) -> StepRunner<'a> {
         ctx,
         case,
         scope: Scope::new(
-            ctx.privileges.clone(),
+            ctx.settings.privileges.clone(),
             ctx.capabilities.server.server_name.clone(),
         ),
         transcript: Transcript::default(),
@@ -150,7 +150,7 @@ async fn attempt<'a>(ctx: &'a RunContext, case: &'a Case) -> (StepRunner<'a>, Op
         return (runner, Some(stop));
     };
     let stop = tokio::select! {
-        stop = within_case_timeout(ctx.case_timeout, &mut runner) => stop,
+        stop = within_case_timeout(ctx.settings.timing.case_timeout, &mut runner) => stop,
         () = tokio::time::sleep(left) => {
             Some(Stop::Timing(Cause::Deadline, StopReason::DeadlineWhileRunning))
         }

@@ -51,6 +51,15 @@ impl Listener for Recorder {
     }
 }
 
+/// Several listeners, each told every event in turn.
+impl Listener for Vec<Arc<dyn Listener>> {
+    fn event(&self, event: Event<'_>) {
+        for listener in self {
+            listener.event(event);
+        }
+    }
+}
+
 /// Runs one case as its own task and reports it to `listener`; a panic of the harness ends the case in error.
 pub async fn run_contained(
     ctx: Arc<RunContext>,

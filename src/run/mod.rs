@@ -24,6 +24,7 @@ use crate::homeserver::Privileges;
 use crate::homeserver::accounts::{Accounts, Provisioning};
 use crate::homeserver::oauth::OauthServer;
 use crate::homeserver::{Capabilities, GateStatus, probe};
+use crate::http::pacer::Progress;
 use crate::http::{Http, HttpConfig};
 use crate::reading::Reading;
 use crate::redact::Secrets;
@@ -32,16 +33,13 @@ use crate::run::oauth::Authoriser;
 use crate::transcript::Transcript;
 use crate::verdict::CaseRecord;
 
-/// How the harness talks to a target, from the command line.
+/// How the harness talks to a target: resolved once from the command line (`config`), or written by a
+/// test that drives the runner in-process.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub request_timeout: Duration,
-    pub max_wait: Duration,
-    /// How long into the run requests may still wait for their turn behind a rate limit.
-    pub wait_budget: Option<Duration>,
-    /// Print a line on stderr when the run starts waiting for a rate limit.
-    pub progress: bool,
-    pub case_timeout: Duration,
+    pub timing: Timing,
+    /// Who is told when the run starts a long wait for a rate limit.
+    pub progress: Progress,
     pub insecure: bool,
     pub privileges: Privileges,
     pub bursts: bool,
@@ -54,19 +52,44 @@ pub struct Settings {
     pub reading: Reading,
 }
 
+/// How long requests, waits, cases and the run may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub request_timeout: Duration,
+    /// The longest one wait may be (for a rate limit, an expiry).
+    pub max_wait: Duration,
+    /// How long into the run requests may still wait for their turn behind a rate limit; `None`: as long as
+    /// they need.
+    pub wait_budget: Option<Duration>,
+    pub case_timeout: Duration,
+    /// `--deadline`; without it, one follows from the selection ([`Timing::deadline`]).
+    pub deadline: Option<Duration>,
+}
+
+impl Timing {
+    /// The whole run's deadline. Without `--deadline`: every wave of cases may take its whole
+    /// `--case-timeout` and one `--max-wait` (an expiry), plus one more for the probe and the clean-ups; and
+    /// since the turns behind a server's rate limits may take the whole `--wait-budget` before that, a paced
+    /// run against stock rate limits is not cut short.
+    pub fn deadline(&self, cases: usize, threads: usize) -> Duration {
+        self.deadline.unwrap_or_else(|| {
+            let waves = cases.div_ceil(threads.max(1)) as u32;
+            (self.case_timeout + self.max_wait)
+                .saturating_mul(waves + 1)
+                .saturating_add(self.wait_budget.unwrap_or_default())
+        })
+    }
+}
+
 /// Everything the trials share.
 pub struct RunContext {
     pub http: Http,
     pub accounts: Accounts,
     pub capabilities: Capabilities,
     pub catalogue: Catalogue,
-    pub max_wait: Duration,
-    pub case_timeout: Duration,
-    pub privileges: Privileges,
+    pub settings: Settings,
     /// The authorisation server, when one was found (gate `oauth`), and how to get grants from it.
     pub oauth: Option<OauthServer>,
-    pub authoriser: Option<Authoriser>,
-    pub reading: Reading,
     /// After this, cases still to run or running are errors (`--deadline`).
     pub deadline: Instant,
     /// Ctrl-C: cases stop, log out, and those not started are not run.
@@ -109,9 +132,9 @@ impl RunContext {
         secrets: Secrets,
     ) -> Result<RunContext, Error> {
         let config = HttpConfig {
-            request_timeout: settings.request_timeout,
-            max_wait: settings.max_wait,
-            wait_budget: settings.wait_budget,
+            request_timeout: settings.timing.request_timeout,
+            max_wait: settings.timing.max_wait,
+            wait_budget: settings.timing.wait_budget,
             progress: settings.progress,
             insecure: settings.insecure,
         };
@@ -121,7 +144,7 @@ impl RunContext {
         let probed = probe::probe(
             &http,
             &accounts,
-            settings.max_wait,
+            settings.timing.max_wait,
             &settings.privileges,
             settings.bursts,
         )
@@ -161,12 +184,8 @@ impl RunContext {
             accounts,
             capabilities,
             catalogue,
-            max_wait: settings.max_wait,
-            case_timeout: settings.case_timeout,
-            privileges: settings.privileges.clone(),
+            settings: settings.clone(),
             oauth: oauth.ok(),
-            authoriser: settings.authoriser.clone(),
-            reading: settings.reading,
             // The embedding caller sets its own; a year is "no deadline" without overflowing Instant.
             deadline: Instant::now() + Duration::from_secs(365 * 24 * 3600),
             interrupt: Interrupt::default(),

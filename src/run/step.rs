@@ -248,7 +248,11 @@ impl StepRunner<'_> {
                 // time for the whole run (its requests' 429s are learned by their endpoints' lanes).
                 let ctx = self.ctx;
                 let queued = self.transcript.clock().waiting();
-                let turn = ctx.http.pacer.turn(Limit::OauthLogin, "", false).await;
+                let turn = ctx
+                    .http
+                    .pacer
+                    .turn(Limit::OauthLogin, "", &self.transcript)
+                    .await;
                 drop(queued);
                 let grant = self.oauth_login(step, spec).await;
                 drop(turn);
@@ -513,7 +517,7 @@ impl StepRunner<'_> {
             .users
             .get(&l.user)
             .ok_or_else(|| Unresolved::UserNotCreated(l.user.clone()))?;
-        let as_token = self.ctx.privileges.as_token.as_ref();
+        let as_token = self.ctx.settings.privileges.as_token.as_ref();
         let (mut body, as_token) = match as_token {
             Some(token) if setup && self.ctx.accounts.appservice_logins() => {
                 (matrix::appservice_login(&account.localpart), Some(token))
@@ -566,7 +570,8 @@ impl StepRunner<'_> {
             step: step.name.clone(),
             reason,
         };
-        let (Some(server), Some(authoriser)) = (&self.ctx.oauth, &self.ctx.authoriser) else {
+        let (Some(server), Some(authoriser)) = (&self.ctx.oauth, &self.ctx.settings.authoriser)
+        else {
             return Err(not_granted(GrantFailure::NotConfigured));
         };
         let device_id = match &spec.device_id {
@@ -680,12 +685,12 @@ impl StepRunner<'_> {
             }
         };
         let wait_for = until.saturating_duration_since(Instant::now());
-        if wait_for > self.ctx.max_wait {
+        if wait_for > self.ctx.settings.timing.max_wait {
             return Err(Stop::Timing(
                 Cause::Expiry { needed: wait_for },
                 StopReason::WaitOverMaxWait {
                     wait: wait_for,
-                    max_wait: self.ctx.max_wait,
+                    max_wait: self.ctx.settings.timing.max_wait,
                 },
             ));
         }
@@ -848,7 +853,7 @@ impl StepRunner<'_> {
         for template in block.templates() {
             template::render(template, &self.lookup()).map_err(unresolved(Some(step)))?;
         }
-        let Some(level) = level_of(&self.ctx.catalogue, self.ctx.reading, block) else {
+        let Some(level) = level_of(&self.ctx.catalogue, self.ctx.settings.reading, block) else {
             // Not checked under this run's reading of an ambiguity.
             return Ok(());
         };

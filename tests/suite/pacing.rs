@@ -47,7 +47,7 @@ async fn run_limited(per_second: u32, max_wait: Option<Duration>, fixed: bool) -
                 request_timeout: Duration::from_secs(30),
                 max_wait: Duration::from_secs(30),
                 wait_budget: None,
-                progress: false,
+                progress: None,
                 insecure: false,
             },
             Secrets::default(),
@@ -74,8 +74,8 @@ async fn run_limited(per_second: u32, max_wait: Option<Duration>, fixed: bool) -
     .await
     .expect("probe");
     if let Some(max_wait) = max_wait {
-        ctx.http.pacer = Arc::new(Pacer::new(max_wait, None, false));
-        ctx.max_wait = max_wait;
+        ctx.http.pacer = Arc::new(Pacer::new(max_wait, None, None));
+        ctx.settings.timing.max_wait = max_wait;
     }
     let ctx = Arc::new(ctx);
     let records = run::run_all(ctx.clone(), suite.cases).await;

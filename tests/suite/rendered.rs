@@ -6,8 +6,13 @@
 use crate::support::{RunOutput, binary};
 
 fn faulty_run() -> RunOutput {
+    faulty_run_with(&[])
+}
+
+fn faulty_run_with(env: &[(&str, &std::path::Path)]) -> RunOutput {
     let dir = tempfile::tempdir().unwrap();
     let output = binary()
+        .envs(env.iter().copied())
         .args([
             "--reference-fault",
             "used-refresh-forbidden",
@@ -55,4 +60,23 @@ fn a_failing_run_renders_as_the_snapshots() {
         insta::assert_snapshot!("junit", run.junit);
         insta::assert_snapshot!("summary", run.summary);
     });
+}
+
+#[test]
+fn on_github_actions_failed_checks_are_annotated_as_their_case_ends() {
+    let work = tempfile::tempdir().unwrap();
+    let step_summary = work.path().join("step-summary.md");
+    let run = faulty_run_with(&[
+        ("GITHUB_ACTIONS", std::path::Path::new("true")),
+        ("GITHUB_STEP_SUMMARY", &step_summary),
+    ]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stderr, run.stdout);
+    let annotations: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("::")).collect();
+    redactions().bind(|| insta::assert_snapshot!("annotations", annotations.join("\n")));
+    // Streamed: each annotation is out before the run's clause table.
+    let table = run.stdout.find("Clause verdicts").unwrap();
+    let last = run.stdout.rfind("\n::").unwrap();
+    assert!(last < table, "{}", run.stdout);
+    let summary = std::fs::read_to_string(&step_summary).unwrap();
+    assert_eq!(summary, run.summary);
 }
