@@ -8,6 +8,7 @@ use serde::Serialize;
 pub mod check;
 pub mod gate;
 pub mod stop;
+pub mod traffic;
 
 pub use check::{Answer, CheckRecord, Checked, FormCheck, Subject};
 pub use stop::StopReason;

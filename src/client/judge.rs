@@ -16,9 +16,12 @@
 
 use std::time::Duration;
 
-use super::record::{Exchange, Kind, Place, Recording, Reply, TokenRef};
+use super::record::{Exchange, Kind, Recording, Reply, TokenRef};
 use super::schedule::{Adversity, Endpoint};
 use crate::clause::Level;
+use crate::verdict::traffic::{
+    Expected, NotExercised, NotReached, Reaction, Request, TokenPlace, Unjudged,
+};
 use crate::verdict::{CaseRecord, CheckRecord, Checked, Outcome, StopReason};
 
 pub const REFRESHES_ON_ERROR: &str = "expiry.client-refreshes-on-error";
@@ -47,10 +50,10 @@ impl Default for Windows {
 }
 
 enum Finding {
-    Held(String),
-    Violated(String),
+    Held(Reaction),
+    Violated(Reaction),
     /// The run ended before the client showed its reaction.
-    Open(String),
+    Open(Unjudged),
 }
 
 fn secs(d: Duration) -> String {
@@ -70,7 +73,7 @@ struct Case {
     title: &'static str,
     clauses: &'static [&'static str],
     checks: Vec<CheckRecord>,
-    open: Vec<String>,
+    open: Vec<(String, Unjudged)>,
 }
 
 impl Case {
@@ -89,7 +92,7 @@ impl Case {
             Finding::Held(detail) => (true, detail),
             Finding::Violated(detail) => (false, detail),
             Finding::Open(why) => {
-                self.open.push(format!("{step}: {why}"));
+                self.open.push((step, why));
                 return;
             }
         };
@@ -105,18 +108,20 @@ impl Case {
         }
     }
 
-    fn into_record(self, not_reached: impl FnOnce() -> String) -> CaseRecord {
+    fn into_record(self, not_reached: NotReached) -> CaseRecord {
         let failed = self.checks.iter().find(|c| !c.held);
         let (outcome, stop) = match (failed, self.checks.is_empty()) {
             (Some(_), _) => (Outcome::Failed, None),
             (None, false) => (Outcome::Passed, None),
             (None, true) if !self.open.is_empty() => (
                 Outcome::Skipped,
-                Some(StopReason::NotExercised(self.open.join("; "))),
+                Some(StopReason::NotExercised(NotExercised::Unjudged(self.open))),
             ),
             (None, true) => (
                 Outcome::Skipped,
-                Some(StopReason::NotExercised(not_reached())),
+                Some(StopReason::NotExercised(NotExercised::NotReached(
+                    not_reached,
+                ))),
             ),
         };
         CaseRecord {
@@ -173,42 +178,31 @@ impl<'a> Judge<'a> {
             if x.endpoint == Endpoint::Refresh
                 && x.refresh_token().is_some_and(|t| t.session == session)
             {
-                return Finding::Held(format!("refreshed {} after the 401", secs(since)));
+                return Finding::Held(Reaction::Refreshed { after: since });
             }
             if matches!(x.endpoint, Endpoint::Login | Endpoint::Register) {
-                return Finding::Violated(format!(
-                    "logged in again {} after the 401 instead of refreshing",
-                    secs(since)
-                ));
+                return Finding::Violated(Reaction::LoggedInInsteadOfRefreshing { after: since });
             }
             if x.endpoint == Endpoint::Logout && x.uses_session(session) {
-                return Finding::Violated(format!(
-                    "logged out {} after the 401 instead of refreshing",
-                    secs(since)
-                ));
+                return Finding::Violated(Reaction::LoggedOutInsteadOfRefreshing { after: since });
             }
             if x.access_token().is_some_and(|t| t.session == session) && since > self.windows.grace
             {
-                return Finding::Violated(format!(
-                    "sent an access token of the session again ({} {}, {} after the 401) without refreshing first",
-                    x.method,
-                    x.path,
-                    secs(since)
-                ));
+                return Finding::Violated(Reaction::ResentAccessToken {
+                    request: request(x),
+                    after: since,
+                });
             }
         }
-        self.no_reaction(event, "never refreshed")
+        self.no_reaction(event, Expected::Refresh)
     }
 
-    fn no_reaction(&self, event: &Exchange, what: &str) -> Finding {
+    fn no_reaction(&self, event: &Exchange, expected: Expected) -> Finding {
         let silence = self.silence(event);
         if silence >= self.windows.reaction {
-            Finding::Violated(format!("{what} in the {} that followed", secs(silence)))
+            Finding::Violated(Reaction::NoReaction { expected, silence })
         } else {
-            Finding::Open(format!(
-                "the run ended {} later, before the client showed its reaction",
-                secs(silence)
-            ))
+            Finding::Open(Unjudged::EndedBeforeReaction { silence })
         }
     }
 
@@ -238,34 +232,19 @@ impl<'a> Judge<'a> {
             }
         }
         if let Some(first) = first_late {
-            let mut what = Vec::new();
-            if refreshes > refreshes_allowed {
-                what.push(format!("tried /refresh {refreshes} time(s)"));
-            }
-            if late_uses > 0 {
-                what.push(format!(
-                    "sent {late_uses} request(s) with its access tokens"
-                ));
-            }
-            return Finding::Violated(format!(
-                "kept using the ended session: {}, the first {} after",
-                what.join(" and "),
-                secs(first)
-            ));
+            return Finding::Violated(Reaction::KeptUsingEndedSession {
+                refreshes: (refreshes > refreshes_allowed).then_some(refreshes),
+                uses: late_uses,
+                first,
+            });
         }
+        let silence = self.silence(event);
         match moved_on {
-            Some(since) => Finding::Held(format!(
-                "stopped using the session and logged in anew {} later",
-                secs(since)
-            )),
-            None if self.silence(event) >= self.windows.reaction => Finding::Held(format!(
-                "stopped using the session (no request with its tokens in the {} that followed)",
-                secs(self.silence(event))
-            )),
-            None => Finding::Open(format!(
-                "the run ended {} later, too soon to tell whether the client stopped",
-                secs(self.silence(event))
-            )),
+            Some(since) => Finding::Held(Reaction::LoggedInAnew { after: since }),
+            None if silence >= self.windows.reaction => {
+                Finding::Held(Reaction::StoppedUsing { silence })
+            }
+            None => Finding::Open(Unjudged::EndedTooSoon { silence }),
         }
     }
 
@@ -274,37 +253,27 @@ impl<'a> Judge<'a> {
         for x in self.after(event) {
             let since = x.at.saturating_sub(event.done);
             if matches!(x.endpoint, Endpoint::Login | Endpoint::Register) {
-                return Finding::Violated(format!(
-                    "logged in again {} later instead of repeating the refresh",
-                    secs(since)
-                ));
+                return Finding::Violated(Reaction::LoggedInInsteadOfRepeating { after: since });
             }
             if !x.uses_session(presented.session) {
                 continue;
             }
             if x.endpoint == Endpoint::Logout {
-                return Finding::Violated(format!(
-                    "logged out {} later instead of repeating the refresh",
-                    secs(since)
-                ));
+                return Finding::Violated(Reaction::LoggedOutInsteadOfRepeating { after: since });
             }
             if let Some(token) = x.refresh_token() {
                 return if token == presented {
-                    Finding::Held(format!(
-                        "repeated the refresh with the same refresh token {} later",
-                        secs(since)
-                    ))
+                    Finding::Held(Reaction::RepeatedRefresh { after: since })
                 } else {
-                    Finding::Violated(format!(
-                        "the next refresh ({} later) presented a refresh token of generation {} instead of the one whose response was lost (generation {})",
-                        secs(since),
-                        token.generation,
-                        presented.generation
-                    ))
+                    Finding::Violated(Reaction::RefreshedWithOtherToken {
+                        after: since,
+                        presented: token.generation,
+                        lost: presented.generation,
+                    })
                 };
             }
         }
-        self.no_reaction(event, "never repeated the refresh")
+        self.no_reaction(event, Expected::RepeatedRefresh)
     }
 
     /// The generation of `session` whose refresh token is current at `at`: the newest delivered
@@ -336,51 +305,36 @@ impl<'a> Judge<'a> {
                 }
                 match u.token.kind {
                     Kind::Refresh => {
-                        return Finding::Violated(format!(
-                            "replayed a superseded refresh token (generation {}) {} after the refresh that replaced it",
-                            u.token.generation,
-                            secs(since)
-                        ));
+                        return Finding::Violated(Reaction::ReplayedSupersededRefreshToken {
+                            generation: u.token.generation,
+                            after: since,
+                        });
                     }
                     Kind::Access
                         if since > self.windows.grace && x.endpoint != Endpoint::Logout =>
                     {
-                        return Finding::Violated(format!(
-                            "sent a superseded access token (generation {}) to {} {} {} after the refresh that replaced it",
-                            u.token.generation,
-                            x.method,
-                            x.path,
-                            secs(since)
-                        ));
+                        return Finding::Violated(Reaction::SentSupersededAccessToken {
+                            generation: u.token.generation,
+                            request: request(x),
+                            after: since,
+                        });
                     }
                     Kind::Access => {}
                 }
             }
         }
         match picked_up {
-            Some(since) => Finding::Held(format!(
-                "used the new tokens from {} after the refresh",
-                secs(since)
-            )),
-            None => Finding::Open(format!(
-                "no request with the session's tokens followed (the run ended {} later)",
-                secs(self.silence(event))
-            )),
-        }
-    }
-
-    fn describe(place: &Place) -> String {
-        match place {
-            Place::AuthorizationHeader => "the Authorization header".into(),
-            Place::Query(key) => format!("the query string (?{key}=)"),
-            Place::Body(key) => format!("the body field {key:?}"),
+            Some(since) => Finding::Held(Reaction::UsedNewTokens { after: since }),
+            None => Finding::Open(Unjudged::NoFollowUp {
+                silence: self.silence(event),
+            }),
         }
     }
 
     /// A refresh token goes to `POST /_matrix/client/v3/refresh` in the body's `refresh_token`, and
     /// nowhere else (a URL ends up in access logs).
     fn placement(x: &Exchange) -> Option<(Level, Finding)> {
-        let refresh_uses: Vec<&Place> = x
+        let refresh_uses: Vec<&TokenPlace> = x
             .uses
             .iter()
             .filter(|u| u.token.kind == Kind::Refresh)
@@ -389,40 +343,40 @@ impl<'a> Judge<'a> {
         if refresh_uses.is_empty() {
             return None;
         }
-        let in_body = refresh_uses.contains(&&Place::Body("refresh_token".into()));
+        let in_body = refresh_uses.contains(&&TokenPlace::Body("refresh_token".into()));
         let right_endpoint =
             x.endpoint == Endpoint::Refresh && x.path == "/_matrix/client/v3/refresh";
-        let elsewhere: Vec<String> = refresh_uses
-            .iter()
-            .filter(|p| ***p != Place::Body("refresh_token".into()))
-            .map(|p| Self::describe(p))
+        let places: Vec<TokenPlace> = refresh_uses
+            .into_iter()
+            .filter(|p| **p != TokenPlace::Body("refresh_token".into()))
+            .cloned()
             .collect();
         Some(if !(in_body && right_endpoint) {
             (
                 Level::Must,
-                Finding::Violated(format!(
-                    "sent a refresh token to {} {} in {}, not in the refresh_token field of a POST /_matrix/client/v3/refresh body",
-                    x.method,
-                    x.path,
-                    elsewhere.join(" and ")
-                )),
+                Finding::Violated(Reaction::RefreshTokenMisplaced {
+                    request: request(x),
+                    places,
+                }),
             )
-        } else if !elsewhere.is_empty() {
+        } else if !places.is_empty() {
             (
                 Level::Should,
-                Finding::Violated(format!(
-                    "also sent the refresh token in {} of {} {}: tokens in URLs end up in access logs (CS § Using access tokens deprecates query-string tokens for this reason)",
-                    elsewhere.join(" and "),
-                    x.method,
-                    x.path
-                )),
+                Finding::Violated(Reaction::RefreshTokenAlsoElsewhere {
+                    request: request(x),
+                    places,
+                }),
             )
         } else {
-            (
-                Level::Must,
-                Finding::Held("in the refresh_token field of the POST /refresh body only".into()),
-            )
+            (Level::Must, Finding::Held(Reaction::RefreshTokenInBody))
         })
+    }
+}
+
+fn request(x: &Exchange) -> Request {
+    Request {
+        method: x.method.clone(),
+        path: x.path.clone(),
     }
 }
 
@@ -569,16 +523,13 @@ pub fn judge(rec: &Recording, windows: Windows) -> Vec<CaseRecord> {
     }
 
     let schedule = &rec.schedule;
-    let reached = |adversity: Adversity| move || schedule.why_not_reached(adversity);
-    let never_refreshed = || schedule.why_not_reached(Adversity::SoftLogoutTrue);
+    let reached = |adversity: Adversity| schedule.why_not_reached(adversity);
+    let never_refreshed = reached(Adversity::SoftLogoutTrue);
     vec![
-        expiry.into_record(|| {
-            if schedule.refreshes > 0 {
-                "the client never used an expired access token (it refreshed ahead of expiry)"
-                    .into()
-            } else {
-                never_refreshed()
-            }
+        expiry.into_record(if schedule.refreshes > 0 {
+            NotReached::RefreshedAheadOfExpiry
+        } else {
+            never_refreshed
         }),
         soft_true.into_record(reached(Adversity::SoftLogoutTrue)),
         lost_closed.into_record(reached(Adversity::LostRefreshClosed)),

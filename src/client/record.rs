@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use super::schedule::{Adversity, Endpoint, Schedule};
 use crate::redact::Secrets;
 use crate::reference::{Answer, Delivery, Hook, SeenRequest, SeenResponse};
+use crate::verdict::traffic::TokenPlace;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -32,18 +33,10 @@ pub struct TokenRef {
     pub kind: Kind,
 }
 
-/// Where a token appeared in a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Place {
-    AuthorizationHeader,
-    Query(String),
-    Body(String),
-}
-
 #[derive(Debug, Clone)]
 pub struct Use {
     pub token: TokenRef,
-    pub place: Place,
+    pub place: TokenPlace,
 }
 
 /// What the client got back.
@@ -97,7 +90,7 @@ impl Exchange {
     pub fn access_token(&self) -> Option<TokenRef> {
         self.uses
             .iter()
-            .find(|u| u.token.kind == Kind::Access && u.place == Place::AuthorizationHeader)
+            .find(|u| u.token.kind == Kind::Access && u.place == TokenPlace::AuthorizationHeader)
             .or_else(|| self.uses.iter().find(|u| u.token.kind == Kind::Access))
             .map(|u| u.token)
     }
@@ -223,7 +216,7 @@ impl State {
     /// Every known token the request carries, wherever it carries it.
     fn uses(&self, request: &SeenRequest) -> Vec<(String, Use)> {
         let mut found = Vec::new();
-        let mut note = |raw: String, place: Place| {
+        let mut note = |raw: String, place: TokenPlace| {
             if let Some(token) = self.tokens.get(&raw) {
                 found.push((
                     raw,
@@ -235,17 +228,17 @@ impl State {
             }
         };
         if let Some(token) = bearer(request) {
-            note(token, Place::AuthorizationHeader);
+            note(token, TokenPlace::AuthorizationHeader);
         }
         if let Some(query) = request.uri.query() {
             for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-                note(value.into_owned(), Place::Query(key.into_owned()));
+                note(value.into_owned(), TokenPlace::Query(key.into_owned()));
             }
         }
         if let Some(body) = body_json(&request.body) {
             for (key, value) in body {
                 if let Value::String(value) = value {
-                    note(value, Place::Body(key));
+                    note(value, TokenPlace::Body(key));
                 }
             }
         }
@@ -355,10 +348,11 @@ impl Hook for Recorder {
         } else {
             let token = match endpoint {
                 Endpoint::Refresh => uses.iter().find(|(_, u)| {
-                    u.token.kind == Kind::Refresh && u.place == Place::Body("refresh_token".into())
+                    u.token.kind == Kind::Refresh
+                        && u.place == TokenPlace::Body("refresh_token".into())
                 }),
                 Endpoint::Other => uses.iter().find(|(_, u)| {
-                    u.token.kind == Kind::Access && u.place == Place::AuthorizationHeader
+                    u.token.kind == Kind::Access && u.place == TokenPlace::AuthorizationHeader
                 }),
                 _ => None,
             };
@@ -422,7 +416,7 @@ impl Hook for Recorder {
         let presented = uses
             .iter()
             .find(|(_, u)| {
-                u.token.kind == Kind::Refresh && u.place == Place::Body("refresh_token".into())
+                u.token.kind == Kind::Refresh && u.place == TokenPlace::Body("refresh_token".into())
             })
             .map(|(_, u)| u.token);
         let mut adversity = None;

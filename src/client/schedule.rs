@@ -8,6 +8,9 @@
 
 use axum::http::Method;
 
+pub use crate::verdict::traffic::Adversity;
+use crate::verdict::traffic::{NotReached, Waiting};
+
 /// Which endpoint a request went to, as far as judging cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -32,22 +35,6 @@ impl Endpoint {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Adversity {
-    /// An authenticated request gets `401 M_UNKNOWN_TOKEN`, `soft_logout: true` before the access
-    /// token's announced expiry (that token stays refused; the session lives on).
-    SoftLogoutTrue,
-    /// A `/refresh` is processed, then the connection is closed without a response.
-    LostRefreshClosed,
-    /// A `/refresh` is processed, then answered `500 M_UNKNOWN`.
-    LostRefresh5xx,
-    /// An authenticated request gets `401 M_UNKNOWN_TOKEN`, `soft_logout: false`: the session is
-    /// destroyed, every token of it refused from then on.
-    SoftLogoutFalse,
-    /// A `/refresh` gets `401 M_UNKNOWN_TOKEN`, `soft_logout: false`: the session is destroyed.
-    Refresh4xx,
-}
-
 /// In the order they are applied.
 pub const SCHEDULE: [Adversity; 5] = [
     Adversity::SoftLogoutTrue,
@@ -58,16 +45,6 @@ pub const SCHEDULE: [Adversity; 5] = [
 ];
 
 impl Adversity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Adversity::SoftLogoutTrue => "soft-logout-true",
-            Adversity::LostRefreshClosed => "lost-refresh-closed",
-            Adversity::LostRefresh5xx => "lost-refresh-5xx",
-            Adversity::SoftLogoutFalse => "soft-logout-false",
-            Adversity::Refresh4xx => "refresh-4xx",
-        }
-    }
-
     /// Whether the client needs a new login to go on.
     fn ends_session(self) -> bool {
         matches!(self, Adversity::SoftLogoutFalse | Adversity::Refresh4xx)
@@ -139,58 +116,41 @@ impl Schedule {
     }
 
     /// Why `adversity` was never applied, for the reason of an untested clause.
-    pub fn why_not_reached(&self, adversity: Adversity) -> String {
+    pub fn why_not_reached(&self, adversity: Adversity) -> NotReached {
         let index = SCHEDULE
             .iter()
             .position(|a| *a == adversity)
             .unwrap_or_default();
         if self.logins == 0 {
-            return "the client never logged in".into();
+            return NotReached::NeverLoggedIn;
         }
         if self.logins_with_refresh_token == 0 {
-            return "the client never obtained a refresh token (it did not log in with \
-                    refresh_token: true): no refresh-token support"
-                .into();
+            return NotReached::NoRefreshToken;
         }
         if self.refreshes == 0 {
-            return "the client never refreshed its access token, so no adversity was scheduled"
-                .into();
+            return NotReached::NeverRefreshed;
         }
         if index < self.next {
-            return format!("{} was applied", adversity.name());
+            return NotReached::Applied(adversity);
         }
-        if index > self.next {
-            let stuck = SCHEDULE[self.next];
-            return format!(
-                "the client never got to {}: the schedule stopped at {}, {}",
-                adversity.name(),
-                stuck.name(),
-                self.stuck_reason(stuck)
-            );
+        let at = SCHEDULE[index.min(self.next)];
+        NotReached::Stuck {
+            adversity,
+            at,
+            waiting: self.waiting_for(at),
         }
-        format!(
-            "the client never got to {}: {}",
-            adversity.name(),
-            self.stuck_reason(adversity)
-        )
     }
 
-    fn stuck_reason(&self, adversity: Adversity) -> &'static str {
+    fn waiting_for(&self, adversity: Adversity) -> Waiting {
         match (
             self.armed,
             self.previous_ended_session(),
             adversity.at_refresh(),
         ) {
-            (false, true, _) => {
-                "waiting for the client to log in again after its session was ended"
-            }
-            (false, false, _) => {
-                "waiting for the client to refresh successfully after the previous adversity"
-            }
-            (true, _, true) => "waiting for the client's next /refresh, which never came",
-            (true, _, false) => {
-                "waiting for the client's next authenticated request, which never came"
-            }
+            (false, true, _) => Waiting::Relogin,
+            (false, false, _) => Waiting::Recovery,
+            (true, _, true) => Waiting::Refresh,
+            (true, _, false) => Waiting::Request,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! below `report/` keeps them as data; every reporter words them here, the same way.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -17,6 +18,9 @@ use crate::verdict::gate::{GateUndecided, GateUnmet, ProbeRequest, Setting};
 use crate::verdict::stop::{
     AccountRefusal, AuthoriserFailure, Block, GrantFailure, GrantRequest, Need, Place, Uncaptured,
     Unmet,
+};
+use crate::verdict::traffic::{
+    Expected, NotExercised, NotReached, Reaction, TokenPlace, Unjudged, Waiting,
 };
 use crate::verdict::{
     Answer, CaseRecord, CheckRecord, Checked, ClauseVerdict, FormCheck, Lifetime, Observation,
@@ -47,7 +51,7 @@ pub fn detail(check: &CheckRecord) -> String {
             }
         }
         Checked::Form(form) => form_check(form),
-        Checked::Traffic(finding) => finding.clone(),
+        Checked::Traffic(reaction) => reaction.to_string(),
     }
 }
 
@@ -491,6 +495,229 @@ impl fmt::Display for AuthoriserFailure {
     }
 }
 
+/// `3.2 s`: times in client mode's findings.
+struct Secs(Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.1} s", self.0.as_secs_f64())
+    }
+}
+
+impl fmt::Display for Reaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reaction::Refreshed { after } => write!(f, "refreshed {} after the 401", Secs(*after)),
+            Reaction::LoggedInAnew { after } => write!(
+                f,
+                "stopped using the session and logged in anew {} later",
+                Secs(*after)
+            ),
+            Reaction::StoppedUsing { silence } => write!(
+                f,
+                "stopped using the session (no request with its tokens in the {} that followed)",
+                Secs(*silence)
+            ),
+            Reaction::RepeatedRefresh { after } => write!(
+                f,
+                "repeated the refresh with the same refresh token {} later",
+                Secs(*after)
+            ),
+            Reaction::UsedNewTokens { after } => write!(
+                f,
+                "used the new tokens from {} after the refresh",
+                Secs(*after)
+            ),
+            Reaction::RefreshTokenInBody => {
+                f.write_str("in the refresh_token field of the POST /refresh body only")
+            }
+            Reaction::LoggedInInsteadOfRefreshing { after } => write!(
+                f,
+                "logged in again {} after the 401 instead of refreshing",
+                Secs(*after)
+            ),
+            Reaction::LoggedOutInsteadOfRefreshing { after } => write!(
+                f,
+                "logged out {} after the 401 instead of refreshing",
+                Secs(*after)
+            ),
+            Reaction::ResentAccessToken { request, after } => write!(
+                f,
+                "sent an access token of the session again ({} {}, {} after the 401) without refreshing first",
+                request.method,
+                request.path,
+                Secs(*after)
+            ),
+            Reaction::NoReaction { expected, silence } => {
+                let what = match expected {
+                    Expected::Refresh => "never refreshed",
+                    Expected::RepeatedRefresh => "never repeated the refresh",
+                };
+                write!(f, "{what} in the {} that followed", Secs(*silence))
+            }
+            Reaction::KeptUsingEndedSession {
+                refreshes,
+                uses,
+                first,
+            } => {
+                let mut what = Vec::new();
+                if let Some(refreshes) = refreshes {
+                    what.push(format!("tried /refresh {refreshes} time(s)"));
+                }
+                if *uses > 0 {
+                    what.push(format!("sent {uses} request(s) with its access tokens"));
+                }
+                write!(
+                    f,
+                    "kept using the ended session: {}, the first {} after",
+                    what.join(" and "),
+                    Secs(*first)
+                )
+            }
+            Reaction::LoggedInInsteadOfRepeating { after } => write!(
+                f,
+                "logged in again {} later instead of repeating the refresh",
+                Secs(*after)
+            ),
+            Reaction::LoggedOutInsteadOfRepeating { after } => write!(
+                f,
+                "logged out {} later instead of repeating the refresh",
+                Secs(*after)
+            ),
+            Reaction::RefreshedWithOtherToken {
+                after,
+                presented,
+                lost,
+            } => write!(
+                f,
+                "the next refresh ({} later) presented a refresh token of generation {presented} instead of the one whose response was lost (generation {lost})",
+                Secs(*after)
+            ),
+            Reaction::ReplayedSupersededRefreshToken { generation, after } => write!(
+                f,
+                "replayed a superseded refresh token (generation {generation}) {} after the refresh that replaced it",
+                Secs(*after)
+            ),
+            Reaction::SentSupersededAccessToken {
+                generation,
+                request,
+                after,
+            } => write!(
+                f,
+                "sent a superseded access token (generation {generation}) to {} {} {} after the refresh that replaced it",
+                request.method,
+                request.path,
+                Secs(*after)
+            ),
+            Reaction::RefreshTokenMisplaced { request, places } => write!(
+                f,
+                "sent a refresh token to {} {} in {}, not in the refresh_token field of a POST {REFRESH_PATH} body",
+                request.method,
+                request.path,
+                token_places(places)
+            ),
+            Reaction::RefreshTokenAlsoElsewhere { request, places } => write!(
+                f,
+                "also sent the refresh token in {} of {} {}: tokens in URLs end up in access logs (CS § Using access tokens deprecates query-string tokens for this reason)",
+                token_places(places),
+                request.method,
+                request.path
+            ),
+        }
+    }
+}
+
+/// `the Authorization header and the query string (?refresh_token=)`.
+fn token_places(places: &[TokenPlace]) -> String {
+    let shown: Vec<String> = places
+        .iter()
+        .map(|place| match place {
+            TokenPlace::AuthorizationHeader => "the Authorization header".to_owned(),
+            TokenPlace::Query(key) => format!("the query string (?{key}=)"),
+            TokenPlace::Body(key) => format!("the body field {key:?}"),
+        })
+        .collect();
+    shown.join(" and ")
+}
+
+impl fmt::Display for Unjudged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unjudged::EndedBeforeReaction { silence } => write!(
+                f,
+                "the run ended {} later, before the client showed its reaction",
+                Secs(*silence)
+            ),
+            Unjudged::EndedTooSoon { silence } => write!(
+                f,
+                "the run ended {} later, too soon to tell whether the client stopped",
+                Secs(*silence)
+            ),
+            Unjudged::NoFollowUp { silence } => write!(
+                f,
+                "no request with the session's tokens followed (the run ended {} later)",
+                Secs(*silence)
+            ),
+        }
+    }
+}
+
+impl fmt::Display for NotExercised {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotExercised::Unjudged(events) => {
+                let shown: Vec<String> = events
+                    .iter()
+                    .map(|(step, why)| format!("{step}: {why}"))
+                    .collect();
+                f.write_str(&shown.join("; "))
+            }
+            NotExercised::NotReached(why) => why.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for NotReached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotReached::NeverLoggedIn => f.write_str("the client never logged in"),
+            NotReached::NoRefreshToken => f.write_str(
+                "the client never obtained a refresh token (it did not log in with refresh_token: true): no refresh-token support",
+            ),
+            NotReached::NeverRefreshed => f.write_str(
+                "the client never refreshed its access token, so no adversity was scheduled",
+            ),
+            NotReached::RefreshedAheadOfExpiry => f.write_str(
+                "the client never used an expired access token (it refreshed ahead of expiry)",
+            ),
+            NotReached::Applied(adversity) => write!(f, "{} was applied", adversity.name()),
+            NotReached::Stuck {
+                adversity,
+                at,
+                waiting,
+            } => {
+                let waiting = match waiting {
+                    Waiting::Relogin => {
+                        "waiting for the client to log in again after its session was ended"
+                    }
+                    Waiting::Recovery => {
+                        "waiting for the client to refresh successfully after the previous adversity"
+                    }
+                    Waiting::Refresh => "waiting for the client's next /refresh, which never came",
+                    Waiting::Request => {
+                        "waiting for the client's next authenticated request, which never came"
+                    }
+                };
+                write!(f, "the client never got to {}: ", adversity.name())?;
+                if at != adversity {
+                    write!(f, "the schedule stopped at {}, ", at.name())?;
+                }
+                f.write_str(waiting)
+            }
+        }
+    }
+}
+
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -635,7 +862,7 @@ impl fmt::Display for StopReason {
                 )
             }
             StopReason::Panicked(reason) => write!(f, "the harness panicked: {reason}"),
-            StopReason::NotExercised(why) => f.write_str(why),
+            StopReason::NotExercised(why) => why.fmt(f),
         }
     }
 }
@@ -720,6 +947,43 @@ mod tests {
         assert_eq!(
             refused.to_string(),
             "setup: cannot create user `alice`: registration did not complete after 4 rounds of user-interactive authentication"
+        );
+    }
+
+    #[test]
+    fn client_findings_read_as_before() {
+        use crate::verdict::traffic::{Adversity, Request};
+        let stuck = NotExercised::NotReached(NotReached::Stuck {
+            adversity: Adversity::Refresh4xx,
+            at: Adversity::LostRefresh5xx,
+            waiting: Waiting::Refresh,
+        });
+        assert_eq!(
+            stuck.to_string(),
+            "the client never got to refresh-4xx: the schedule stopped at lost-refresh-5xx, waiting for the client's next /refresh, which never came"
+        );
+        let misplaced = Reaction::RefreshTokenAlsoElsewhere {
+            request: Request {
+                method: "POST".to_owned(),
+                path: "/_matrix/client/v3/refresh".to_owned(),
+            },
+            places: vec![
+                TokenPlace::AuthorizationHeader,
+                TokenPlace::Query("refresh_token".to_owned()),
+            ],
+        };
+        assert!(misplaced.to_string().starts_with(
+            "also sent the refresh token in the Authorization header and the query string (?refresh_token=) of POST /_matrix/client/v3/refresh:"
+        ));
+        let unjudged = NotExercised::Unjudged(vec![(
+            "tokens rotated at 3.0 s (POST /_matrix/client/v3/refresh)".to_owned(),
+            Unjudged::NoFollowUp {
+                silence: Duration::from_millis(1500),
+            },
+        )]);
+        assert_eq!(
+            unjudged.to_string(),
+            "tokens rotated at 3.0 s (POST /_matrix/client/v3/refresh): no request with the session's tokens followed (the run ended 1.5 s later)"
         );
     }
 }

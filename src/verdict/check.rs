@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::clause::Level;
 use crate::source::Pos;
+use crate::verdict::traffic::Reaction;
 
 /// One check, attributed to one clause.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +36,8 @@ pub enum Checked {
     },
     /// The form every response must have (see `run/ambient.rs`).
     Form(FormCheck),
-    /// A client-side clause judged from recorded traffic (client mode), as the judge describes it.
-    Traffic(String),
+    /// A client-side clause judged from recorded traffic (client mode): what the client did.
+    Traffic(Reaction),
 }
 
 /// The part of a response a matcher looked at.

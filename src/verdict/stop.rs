@@ -12,6 +12,7 @@ use crate::oauth_wire::MetadataGap;
 use crate::spec_version::VersionRange;
 use crate::verdict::check::{Answer, Subject};
 use crate::verdict::gate::{GateUndecided, GateUnmet};
+use crate::verdict::traffic::NotExercised;
 
 #[derive(Debug, Clone)]
 pub enum StopReason {
@@ -105,7 +106,7 @@ pub enum StopReason {
     /// The harness panicked: a bug of the harness, reported instead of losing the case.
     Panicked(String),
     /// Client mode: the events that would have exercised the case's clauses did not happen.
-    NotExercised(String),
+    NotExercised(NotExercised),
 }
 
 /// Why the server did not create an account; each answer is the server's, described.
