@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::case::matcher::Matcher;
 use crate::clause::Level;
+pub use crate::http::Body;
 use crate::http::Method;
 use crate::reading::BlockReading;
 use crate::source::{Pos, SourceFile};
@@ -247,16 +247,6 @@ impl TokenSource {
             TokenSource::Session(_) => None,
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub enum Body {
-    /// Sent with `Content-Type: application/json`.
-    Json(Value),
-    /// Sent verbatim, with no Content-Type unless the case sets one.
-    Raw(String),
-    /// Sent as `application/x-www-form-urlencoded` (the OAuth 2.0 endpoints).
-    Form(Vec<(String, String)>),
 }
 
 /// Where a request goes.

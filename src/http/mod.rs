@@ -92,16 +92,19 @@ pub struct Outgoing {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub bearer: Option<String>,
-    pub body: Option<OutBody>,
+    pub body: Option<Body>,
     /// The pacing class when the path alone does not tell it (an application service's login).
     pub limit: Option<Limit>,
 }
 
+/// A request's body: as a case writes it (with `{{variables}}` still in it) and as it is sent.
 #[derive(Debug, Clone)]
-pub enum OutBody {
+pub enum Body {
+    /// Sent with `Content-Type: application/json`.
     Json(Value),
+    /// Sent verbatim, with no Content-Type unless the request sets one.
     Raw(String),
-    /// `application/x-www-form-urlencoded`.
+    /// Sent as `application/x-www-form-urlencoded` (the OAuth 2.0 endpoints).
     Form(Vec<(String, String)>),
 }
 
@@ -143,12 +146,12 @@ impl Outgoing {
     }
 
     pub fn form(mut self, fields: Vec<(String, String)>) -> Outgoing {
-        self.body = Some(OutBody::Form(fields));
+        self.body = Some(Body::Form(fields));
         self
     }
 
     pub fn json(mut self, body: Value) -> Outgoing {
-        self.body = Some(OutBody::Json(body));
+        self.body = Some(Body::Json(body));
         self
     }
 
@@ -364,7 +367,7 @@ impl Http {
             ));
         }
         let shown_body = match &request.body {
-            Some(OutBody::Json(value)) => {
+            Some(Body::Json(value)) => {
                 self.secrets.add_from_json(value);
                 builder = builder
                     .header(CONTENT_TYPE, "application/json")
@@ -375,14 +378,14 @@ impl Http {
                 ));
                 Some(value.to_string())
             }
-            Some(OutBody::Raw(text)) => {
+            Some(Body::Raw(text)) => {
                 if let Ok(value) = serde_json::from_str::<Value>(text) {
                     self.secrets.add_from_json(&value);
                 }
                 builder = builder.body(text.clone());
                 Some(text.clone())
             }
-            Some(OutBody::Form(fields)) => {
+            Some(Body::Form(fields)) => {
                 for (name, value) in fields {
                     if SECRET_FORM_FIELDS.contains(&name.as_str()) {
                         self.secrets.add(value);

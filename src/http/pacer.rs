@@ -561,6 +561,11 @@ impl Drop for Turn<'_> {
 mod tests {
     use super::*;
 
+    /// A turn of a case that holds no reservation.
+    async fn queued<'a>(pacer: &'a Pacer, limit: Limit, path: &str) -> Turn<'a> {
+        pacer.turn(limit, path, &Transcript::default()).await
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_429_makes_every_later_request_of_its_kind_wait() {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
@@ -596,23 +601,17 @@ mod tests {
         pacer.plan(Limit::Login, 4);
         let mut transcript = Transcript::default();
         for _ in 0..2 {
-            let turn = pacer
-                .turn(Limit::Login, "/login", &Transcript::default())
-                .await;
+            let turn = queued(&pacer, Limit::Login, "/login").await;
             turn.wait(&mut transcript).await.unwrap();
             turn.answered(Duration::from_millis(10));
         }
-        let mut limited = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let mut limited = queued(&pacer, Limit::Login, "/login").await;
         limited.rate_limited(Duration::from_secs(333)).unwrap();
         limited.wait(&mut transcript).await.unwrap();
         limited.answered(Duration::from_millis(10));
         drop(limited);
         let started = Instant::now();
-        let next = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let next = queued(&pacer, Limit::Login, "/login").await;
         next.wait(&mut transcript).await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(333));
         let stats = &pacer.stats()[&Limit::Login];
@@ -626,12 +625,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn requests_waiting_for_the_same_moment_go_out_one_interval_apart() {
         let pacer = Pacer::new(Duration::from_secs(900), None, None);
-        let mut a = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
-        let b = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let mut a = queued(&pacer, Limit::Login, "/login").await;
+        let b = queued(&pacer, Limit::Login, "/login").await;
         a.rate_limited(Duration::from_secs(100)).unwrap();
         let started = Instant::now();
         let (mut ta, mut tb) = (Transcript::default(), Transcript::default());
@@ -656,9 +651,7 @@ mod tests {
     async fn a_429_after_a_modelled_token_waits_only_what_the_server_asks() {
         let pacer = Pacer::new(Duration::from_secs(600), None, None);
         let mut transcript = Transcript::default();
-        let mut first = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let mut first = queued(&pacer, Limit::Login, "/login").await;
         first.rate_limited(Duration::from_secs(329)).unwrap();
         first.wait(&mut transcript).await.unwrap();
         first.rate_limited(Duration::from_secs(4)).unwrap();
@@ -715,9 +708,7 @@ mod tests {
         let mut transcript = Transcript::default();
         transcript.sessions_expire = Some(Instant::now() + Duration::from_secs(300));
         let started = Instant::now();
-        let mut turn = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let mut turn = queued(&pacer, Limit::Login, "/login").await;
         turn.rate_limited(Duration::from_secs(320)).unwrap();
         let outlives = turn.wait(&mut transcript).await;
         assert!(
@@ -736,9 +727,7 @@ mod tests {
         // Three intervals in all, but each within --max-wait: the case waits.
         let pacer = Pacer::new(Duration::from_secs(150), None, None);
         let mut transcript = Transcript::default();
-        let mut first = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let mut first = queued(&pacer, Limit::Login, "/login").await;
         first.rate_limited(Duration::from_secs(100)).unwrap();
         drop(first);
         let started = Instant::now();
@@ -850,18 +839,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_wait_over_max_wait_or_past_the_budget_is_refused() {
         let pacer = Pacer::new(Duration::from_secs(60), Some(Duration::from_secs(30)), None);
-        let mut turn = pacer
-            .turn(Limit::Registration, "/register", &Transcript::default())
-            .await;
+        let mut turn = queued(&pacer, Limit::Registration, "/register").await;
         let over = turn.rate_limited(Duration::from_secs(61));
         assert!(
             matches!(over, Err(HttpError::RateLimited { .. })),
             "{over:?}"
         );
         drop(turn);
-        let mut turn = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let mut turn = queued(&pacer, Limit::Login, "/login").await;
         turn.rate_limited(Duration::from_secs(40)).unwrap();
         let late = turn.wait(&mut Transcript::default()).await;
         assert!(
@@ -873,21 +858,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_rate_limited_lane_sends_one_request_at_a_time() {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
-        let mut a = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
-        let b = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let mut a = queued(&pacer, Limit::Login, "/login").await;
+        let b = queued(&pacer, Limit::Login, "/login").await;
         a.rate_limited(Duration::from_secs(1)).unwrap();
         drop(a);
         drop(b);
-        let _one = pacer
-            .turn(Limit::Login, "/login", &Transcript::default())
-            .await;
+        let _one = queued(&pacer, Limit::Login, "/login").await;
         let two = tokio::time::timeout(
             Duration::from_secs(1),
-            pacer.turn(Limit::Login, "/login", &Transcript::default()),
+            queued(&pacer, Limit::Login, "/login"),
         )
         .await;
         assert!(
@@ -899,9 +878,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn endpoints_get_a_lane_only_after_a_429_and_slow_answers_stretch_timeouts() {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
-        let mut turn = pacer
-            .turn(Limit::Endpoint, "/refresh", &Transcript::default())
-            .await;
+        let mut turn = queued(&pacer, Limit::Endpoint, "/refresh").await;
         assert!(turn.lane.is_none());
         turn.rate_limited(Duration::from_secs(1)).unwrap();
         turn.answered(Duration::from_secs(4));
@@ -911,8 +888,7 @@ mod tests {
         );
         drop(turn);
         assert!(
-            pacer
-                .turn(Limit::Endpoint, "/refresh", &Transcript::default())
+            queued(&pacer, Limit::Endpoint, "/refresh")
                 .await
                 .lane
                 .is_some()
@@ -922,21 +898,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_timeout_in_a_crowded_lane_halves_it() {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
-        let a = pacer
-            .turn(Limit::Registration, "/register", &Transcript::default())
-            .await;
-        let b = pacer
-            .turn(Limit::Registration, "/register", &Transcript::default())
-            .await;
+        let a = queued(&pacer, Limit::Registration, "/register").await;
+        let b = queued(&pacer, Limit::Registration, "/register").await;
         a.timed_out();
         drop(a);
         drop(b);
-        let _one = pacer
-            .turn(Limit::Registration, "/register", &Transcript::default())
-            .await;
+        let _one = queued(&pacer, Limit::Registration, "/register").await;
         let two = tokio::time::timeout(
             Duration::from_secs(1),
-            pacer.turn(Limit::Registration, "/register", &Transcript::default()),
+            queued(&pacer, Limit::Registration, "/register"),
         )
         .await;
         assert!(two.is_err());

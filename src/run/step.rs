@@ -14,7 +14,7 @@ use crate::clause::{Catalogue, Level};
 use crate::homeserver::accounts::AccountError;
 use crate::homeserver::probe::expiry_margin;
 use crate::http::pacer::Reservation;
-use crate::http::{self, HttpError, Method, OutBody, Outgoing, Response};
+use crate::http::{self, HttpError, Method, Outgoing, Response};
 use crate::matrix;
 use crate::reading::Reading;
 use crate::run::RunContext;
@@ -471,10 +471,10 @@ impl StepRunner<'_> {
                 out.bearer = r.auth.as_ref().map(|a| self.token(a, false)).transpose()?;
                 out.body = match &r.body {
                     Some(Body::Json(json)) => {
-                        Some(OutBody::Json(template::render_value(json, &self.lookup())?))
+                        Some(Body::Json(template::render_value(json, &self.lookup())?))
                     }
-                    Some(Body::Raw(raw)) => Some(OutBody::Raw(self.text(raw)?)),
-                    Some(Body::Form(fields)) => Some(OutBody::Form(self.fields(fields)?)),
+                    Some(Body::Raw(raw)) => Some(Body::Raw(self.text(raw)?)),
+                    Some(Body::Form(fields)) => Some(Body::Form(self.fields(fields)?)),
                     None => None,
                 };
                 out
