@@ -9,7 +9,7 @@ use crate::homeserver::probe::expiry_margin;
 use crate::homeserver::{Capabilities, GateStatus};
 use crate::run::RunContext;
 use crate::run::scope::Scope;
-use crate::run::step::{self, Findings, StepRunner, Stop};
+use crate::run::step::{self, Findings, Part, StepRunner, Stop};
 use crate::transcript::Transcript;
 use crate::verdict::stop::{Need, Place};
 use crate::verdict::{CaseRecord, Outcome, StopReason, Unreached};
@@ -167,10 +167,10 @@ async fn attempt<'a>(ctx: &'a RunContext, case: &'a Case) -> (StepRunner<'a>, Op
             return;
         }
         for step in &case.finally {
-            if let Err(stop) = runner.run(step, true).await {
+            if let Err(stop) = runner.run(step, Part::Finally).await {
                 runner
                     .transcript
-                    .note(&format!("clean-up step skipped: {}", stop.reason()));
+                    .note(&format!("clean-up step skipped: {}", stop.into_reason()));
             }
         }
     };
@@ -242,7 +242,7 @@ async fn steps(runner: &mut StepRunner<'_>) -> Option<Stop> {
         Err(e) => return Some(Stop::from_http(Place::LoginTurn, e)),
     }
     for step in &runner.case.steps {
-        if let Err(stop) = runner.run(step, false).await {
+        if let Err(stop) = runner.run(step, Part::Steps).await {
             return Some(stop);
         }
     }

@@ -35,6 +35,15 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 /// A step that waited at least this long for its turn, and outlived a session meanwhile, restarts its case.
 const RESTART_AFTER_WAIT: Duration = Duration::from_secs(1);
 
+/// Which part of a case a step belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The case's steps, judged.
+    Steps,
+    /// Its `finally` steps: sent for their effect (a clean-up), never judged.
+    Finally,
+}
+
 /// Why a case stops before its last step, and what that makes of it.
 #[derive(Debug)]
 pub enum Stop {
@@ -65,16 +74,6 @@ impl Stop {
         match cause {
             Some(cause) => Stop::Timing(cause, reason),
             None => Stop::Error(reason),
-        }
-    }
-
-    pub fn reason(&self) -> &StopReason {
-        match self {
-            Stop::Error(r)
-            | Stop::Skip(r)
-            | Stop::NotRun(r)
-            | Stop::Timing(_, r)
-            | Stop::Restart { reason: r, .. } => r,
         }
     }
 
@@ -208,7 +207,8 @@ impl StepRunner<'_> {
         }
     }
 
-    pub async fn run(&mut self, step: &Step, cleanup: bool) -> Result<(), Stop> {
+    pub async fn run(&mut self, step: &Step, part: Part) -> Result<(), Stop> {
+        let cleanup = part == Part::Finally;
         self.transcript.step(&step.name);
         if !cleanup {
             self.current_step = Some(step.name.clone());
@@ -436,22 +436,26 @@ impl StepRunner<'_> {
         template::render_text(template, &encoded)
     }
 
-    fn token(&self, source: &TokenSource, refresh: bool) -> Result<String, Unresolved> {
+    /// The access token a step names: a session's, or one written out.
+    fn access_token(&self, source: &TokenSource) -> Result<String, Unresolved> {
         match source {
             TokenSource::Token(template) => self.text(template),
-            TokenSource::Session(name) => {
-                let session = self.scope.session(name)?;
-                if refresh {
-                    session
-                        .refresh_token
-                        .clone()
-                        .ok_or_else(|| Unresolved::NoRefreshToken {
-                            session: name.clone(),
-                        })
-                } else {
-                    Ok(session.access_token.clone())
-                }
-            }
+            TokenSource::Session(name) => Ok(self.scope.session(name)?.access_token.clone()),
+        }
+    }
+
+    /// The refresh token a step names: a session's (which may have none), or one written out.
+    fn refresh_token(&self, source: &TokenSource) -> Result<String, Unresolved> {
+        match source {
+            TokenSource::Token(template) => self.text(template),
+            TokenSource::Session(name) => self
+                .scope
+                .session(name)?
+                .refresh_token
+                .clone()
+                .ok_or_else(|| Unresolved::NoRefreshToken {
+                    session: name.clone(),
+                }),
         }
     }
 
@@ -468,7 +472,7 @@ impl StepRunner<'_> {
                 for (name, value) in &r.headers {
                     out.headers.push((name.clone(), self.text(value)?));
                 }
-                out.bearer = r.auth.as_ref().map(|a| self.token(a, false)).transpose()?;
+                out.bearer = r.auth.as_ref().map(|a| self.access_token(a)).transpose()?;
                 out.body = match &r.body {
                     Some(Body::Json(json)) => {
                         Some(Body::Json(template::render_value(json, &self.lookup())?))
@@ -480,12 +484,12 @@ impl StepRunner<'_> {
                 out
             }
             Action::Login(l) => self.login(l, false)?,
-            Action::Refresh(r) => matrix::refresh(&self.token(&r.token, true)?),
+            Action::Refresh(r) => matrix::refresh(&self.refresh_token(&r.token)?),
             Action::Whoami(source) => {
-                Outgoing::new(Method::Get, matrix::WHOAMI_PATH).bearer(self.token(source, false)?)
+                Outgoing::new(Method::Get, matrix::WHOAMI_PATH).bearer(self.access_token(source)?)
             }
             Action::OauthRefresh(r) => {
-                let token = self.token(&r.token, true)?;
+                let token = self.refresh_token(&r.token)?;
                 let client_id = match (&r.client_id, &r.token) {
                     (Some(template), _) => Some(self.text(template)?),
                     (None, TokenSource::Session(name)) => {
