@@ -1,5 +1,6 @@
 //! Case files: the model, the YAML parser, load-time validation, matchers and templates.
 
+pub mod builtin;
 pub mod load;
 pub mod matcher;
 pub mod model;

@@ -1,7 +1,7 @@
 //! What a step refers to that is not there when it runs (a session never created, a variable never captured),
 //! as data; `report/` words it. The case is then an error: it cannot reach its checks.
 
-use crate::case::template::Builtin;
+use crate::case::builtin::Builtin;
 use crate::oauth_wire::MetadataGap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 
+use crate::case::builtin::Builtin;
 use crate::case::model::*;
-use crate::case::template::{self, Builtin};
+use crate::case::template;
 use crate::clause::{Catalogue, Level};
 use crate::reading::{BlockReading, Reading};
 use crate::source::Pos;

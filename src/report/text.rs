@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::case::builtin::Builtin;
 use crate::case::matcher::{Mismatch, show};
-use crate::case::template::Builtin;
 use crate::case::unresolved::Unresolved;
 use crate::cause::shown;
 use crate::homeserver::accounts::SHARED_SECRET_REGISTER_PATH;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
-use crate::case::template::Builtin;
+use crate::case::builtin::Builtin;
 use crate::case::unresolved::Unresolved;
 use crate::homeserver::Privileges;
 use crate::homeserver::accounts::Account;
