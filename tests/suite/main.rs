@@ -15,6 +15,7 @@ mod ci_recipes;
 mod cli;
 mod clients;
 mod docs;
+mod events;
 mod fuzz_cases;
 mod hostile;
 mod mutation;
