@@ -570,23 +570,11 @@ mod tests {
     async fn a_429_makes_every_later_request_of_its_kind_wait() {
         let pacer = Pacer::new(Duration::from_secs(60), None, None);
         let mut transcript = Transcript::default();
-        let mut first = pacer
-            .turn(
-                Limit::Login,
-                "/_matrix/client/v3/login",
-                &Transcript::default(),
-            )
-            .await;
+        let mut first = queued(&pacer, Limit::Login, "/_matrix/client/v3/login").await;
         first.rate_limited(Duration::from_secs(5)).unwrap();
         drop(first);
         let started = Instant::now();
-        let second = pacer
-            .turn(
-                Limit::Login,
-                "/_matrix/client/v3/login",
-                &Transcript::default(),
-            )
-            .await;
+        let second = queued(&pacer, Limit::Login, "/_matrix/client/v3/login").await;
         second.wait(&mut transcript).await.unwrap();
         assert!(started.elapsed() >= Duration::from_secs(5));
         assert_eq!(transcript.clock().total(), Duration::from_secs(5));
